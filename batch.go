@@ -1,0 +1,320 @@
+package llmqueue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/llmqueue/llmqueue/internal/redisstore"
+)
+
+// BatchProcessor leases requests from a namespace and runs them through a
+// Processor, up to its concurrency at a time.
+//
+// Leasing follows the 3-2-1 cycle (3 low, 2 medium, 1 long by default); the
+// cycle's position lives in Redis, so the ratio holds across every process
+// of the namespace, and a class with nothing queued gives its slot to the
+// next. A request is leased only when the shared budget can afford its
+// estimate; when it cannot, the processor sleeps exactly as long as the
+// lease script says it takes for enough budget to free up.
+//
+// Leases are kept alive by heartbeats; when a process dies, any other
+// recovers its requests after the lease expires (the attempt counts).
+// Failed attempts are retried with exponential backoff and jitter, and die
+// when retries are spent or the error is Permanent. A BatchProcessor is
+// safe for concurrent use; Start it once and Shutdown it once.
+type BatchProcessor struct {
+	qm    *QueueManager
+	store *redisstore.Store
+	proc  Processor
+	cfg   batchConfig
+
+	mu       sync.Mutex
+	running  map[string]*runningJob
+	started  bool
+	stopping bool
+
+	slotFreed chan struct{}
+	stopLease chan struct{}
+	leaseDone chan struct{}
+	hbDone    chan struct{}
+	hbStop    chan struct{}
+	jobs      sync.WaitGroup
+
+	st processorStats
+}
+
+type runningJob struct {
+	token  string
+	cancel context.CancelCauseFunc
+}
+
+var (
+	errCanceledByUser = errors.New("llmqueue: request canceled")
+	errLeaseLost      = errors.New("llmqueue: lease lost to another worker")
+	errShutdown       = errors.New("llmqueue: processor shutting down")
+)
+
+// NewBatchProcessor returns a processor that runs proc on q's namespace.
+// It does nothing until Start.
+func NewBatchProcessor(q *QueueManager, proc Processor, opts ...BatchOption) (*BatchProcessor, error) {
+	if q == nil || proc == nil {
+		return nil, errors.New("llmqueue: nil QueueManager or Processor")
+	}
+	cfg, err := newBatchConfig(q, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &BatchProcessor{
+		qm: q, store: q.store, proc: proc, cfg: cfg,
+		running:   map[string]*runningJob{},
+		slotFreed: make(chan struct{}, 1),
+		stopLease: make(chan struct{}),
+		leaseDone: make(chan struct{}),
+		hbDone:    make(chan struct{}),
+		hbStop:    make(chan struct{}),
+	}, nil
+}
+
+// WorkerID returns the name this process registers under.
+func (b *BatchProcessor) WorkerID() string { return b.cfg.workerID }
+
+// Start begins leasing and processing in background goroutines. ctx bounds
+// the start-up only; stop the processor with Shutdown.
+func (b *BatchProcessor) Start(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.started {
+		return ErrAlreadyStarted
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.started = true
+	b.st.startedAt.Store(time.Now().UnixMilli())
+	b.st.processing.Store(true)
+	go b.leaseLoop()
+	go b.heartbeatLoop()
+	return nil
+}
+
+// Shutdown stops leasing, waits for the requests in flight until ctx ends,
+// then cancels the rest and hands them back to the queue (their attempt is
+// not counted) for another worker. It returns nil when everything in
+// flight finished, or an error naming how many requests were handed back.
+func (b *BatchProcessor) Shutdown(ctx context.Context) error {
+	b.mu.Lock()
+	if !b.started || b.stopping {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	b.stopping = true
+	b.mu.Unlock()
+	close(b.stopLease)
+	<-b.leaseDone
+
+	done := make(chan struct{})
+	go func() { b.jobs.Wait(); close(done) }()
+	handedBack := 0
+	select {
+	case <-done:
+	case <-ctx.Done():
+		b.mu.Lock()
+		for _, r := range b.running {
+			r.cancel(errShutdown)
+			handedBack++
+		}
+		b.mu.Unlock()
+		<-done
+	}
+	close(b.hbStop)
+	<-b.hbDone
+	b.st.processing.Store(false)
+	b.deregister()
+	if handedBack > 0 {
+		return fmt.Errorf("llmqueue: shutdown: %d requests handed back: %w", handedBack, ctx.Err())
+	}
+	return nil
+}
+
+func (b *BatchProcessor) deregister() {
+	ctx, cancel := context.WithTimeout(context.Background(), b.qm.cfg.opTimeout)
+	defer cancel()
+	k := b.store.Keys()
+	pipe := b.store.Client().TxPipeline()
+	pipe.ZRem(ctx, k.Workers, b.cfg.workerID)
+	pipe.HDel(ctx, k.WorkerInfo, b.cfg.workerID)
+	_, _ = pipe.Exec(ctx) // the registry entry expires by itself if this fails
+}
+
+func (b *BatchProcessor) inFlight() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.running)
+}
+
+// leaseLoop is the only goroutine that leases, so one process never races
+// itself for the cycle.
+func (b *BatchProcessor) leaseLoop() {
+	defer close(b.leaseDone)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-b.stopLease; cancel() }()
+
+	idle := 10 * time.Millisecond
+	outage := newOutageTracker(b.cfg.logger, "lease")
+	for ctx.Err() == nil {
+		free := b.cfg.concurrency - b.inFlight()
+		if free <= 0 {
+			b.sleep(ctx, b.cfg.maxBudgetWait, true)
+			continue
+		}
+		res, err := b.store.Lease(ctx, redisstore.LeaseArgs{
+			Max: min(free, b.cfg.leaseBatch), Lease: b.cfg.lease,
+			Window: b.qm.cfg.budget.ledgerWindow(),
+			TPM:    b.qm.cfg.budget.UsableTokens(), RPM: b.qm.cfg.budget.UsableRequests(),
+			Cycle: b.cfg.cycle, WorkerID: b.cfg.workerID, RetentionMS: b.qm.cfg.retention.Milliseconds(),
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			b.st.consecutiveErrors.Add(1)
+			b.sleep(ctx, outage.failed(err), false)
+			continue
+		}
+		outage.ok()
+		b.st.consecutiveErrors.Store(0)
+		b.st.lastReason.Store(res.Reason)
+		for _, h := range res.Jobs {
+			b.startJob(h)
+		}
+		if len(res.Jobs) > 0 {
+			idle = 10 * time.Millisecond
+			b.st.emptyCycles.Store(0)
+		}
+		switch {
+		case res.Reason == "ok":
+			// Leased all it asked for: ask again at once.
+		case res.Reason == "empty":
+			if len(res.Jobs) == 0 {
+				b.st.emptyCycles.Add(1)
+				wait := idle
+				if res.Wait > 0 && res.Wait < wait {
+					wait = res.Wait
+				}
+				idle = min(idle*2, b.cfg.pollInterval)
+				b.sleep(ctx, wait, false)
+			}
+		default: // tokens, requests, cooldown: the script said how long.
+			b.st.budgetWaits.Add(1)
+			b.sleep(ctx, min(max(res.Wait, time.Millisecond), b.cfg.maxBudgetWait), true)
+		}
+	}
+}
+
+// sleep waits for d, ctx, or (when wakeOnSlot) a finished request: a
+// finish may free budget by reconciling, or free a slot.
+func (b *BatchProcessor) sleep(ctx context.Context, d time.Duration, wakeOnSlot bool) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var slot <-chan struct{}
+	if wakeOnSlot {
+		slot = b.slotFreed
+	}
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-slot:
+	}
+}
+
+func (b *BatchProcessor) startJob(h map[string]string) {
+	job, token, err := b.decodeJob(h)
+	id := h["id"]
+	if err != nil {
+		// A payload that cannot be decoded will never run: dead at once.
+		b.ack(nil, id, token, nil, Permanent(err), 0)
+		return
+	}
+	timeout := job.Timeout
+	ctx, cancelCause := context.WithCancelCause(context.Background())
+	b.mu.Lock()
+	b.running[id] = &runningJob{token: token, cancel: cancelCause}
+	b.mu.Unlock()
+	b.jobs.Add(1)
+	go func() {
+		defer b.jobs.Done()
+		defer cancelCause(nil)
+		tctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		start := time.Now()
+		res, perr := b.call(tctx, job)
+		if perr != nil && tctx.Err() != nil {
+			// The context's cause decides the outcome, not the error text.
+			switch cause := context.Cause(tctx); {
+			case errors.Is(cause, errCanceledByUser), errors.Is(cause, errShutdown), errors.Is(cause, errLeaseLost):
+				perr = fmt.Errorf("%w: %w", cause, perr)
+			case errors.Is(cause, context.DeadlineExceeded):
+				perr = fmt.Errorf("llmqueue: attempt timed out after %s: %w", timeout, perr)
+			}
+		}
+		b.ack(job, id, token, res, perr, time.Since(start))
+		b.mu.Lock()
+		delete(b.running, id)
+		b.mu.Unlock()
+		select {
+		case b.slotFreed <- struct{}{}:
+		default:
+		}
+	}()
+}
+
+// call runs the processor, turning a panic into an ordinary failure.
+func (b *BatchProcessor) call(ctx context.Context, job *Job) (res *Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("llmqueue: processor panicked: %v", p)
+		}
+	}()
+	res, err = b.proc.Process(ctx, job)
+	if err != nil {
+		if c, ok := b.proc.(ErrorClassifier); ok {
+			err = c.ClassifyError(err)
+		}
+	}
+	return res, err
+}
+
+func (b *BatchProcessor) decodeJob(h map[string]string) (*Job, string, error) {
+	token := h["lease"]
+	st, err := decodeStatus(h["id"], h)
+	if err != nil {
+		return nil, token, err
+	}
+	if !json.Valid([]byte(h["payload"])) {
+		return nil, token, fmt.Errorf("%w: stored payload is not JSON", ErrCorrupt)
+	}
+	timeout := st.Timeout
+	if timeout <= 0 {
+		timeout = b.cfg.defaultTimeout
+	}
+	job := &Job{
+		ID: st.ID, Payload: json.RawMessage(h["payload"]), Priority: st.Priority,
+		EstimatedTokens: st.EstimatedTokens, Attempt: st.Attempts, MaxRetries: st.MaxRetries,
+		Timeout: timeout, Meta: st.Meta,
+	}
+	if in, ok := h["input"]; ok {
+		job.ResumeInput = json.RawMessage(in)
+	}
+	if s, ok := h["state"]; ok && s != "" {
+		job.State = []byte(s)
+	}
+	job.setMeta = func(ctx context.Context, key string, value []byte) error {
+		return b.qm.wrap("set meta", st.ID, b.store.SetMeta(ctx, st.ID, token, key, value))
+	}
+	return job, token, nil
+}

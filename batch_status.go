@@ -1,0 +1,147 @@
+package llmqueue
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// processorStats are the BatchProcessor's own counters; all atomic so
+// Status never blocks the workers.
+type processorStats struct {
+	processing        atomic.Bool
+	startedAt         atomic.Int64
+	processed         atomic.Int64
+	completed         atomic.Int64
+	failed            atomic.Int64
+	consecutiveErrors atomic.Int64
+	emptyCycles       atomic.Int64
+	budgetWaits       atomic.Int64
+	staleAcks         atomic.Int64
+	lastProcessed     atomic.Int64
+	lastReason        atomic.Value // string
+
+	mu     sync.Mutex
+	recent []time.Time // finish times within the last minute, for the rate
+}
+
+func (s *processorStats) record(status Status, took time.Duration) {
+	now := time.Now()
+	s.processed.Add(1)
+	s.lastProcessed.Store(now.UnixMilli())
+	switch status {
+	case StatusCompleted:
+		s.completed.Add(1)
+	case StatusDead:
+		s.failed.Add(1)
+	}
+	s.mu.Lock()
+	s.recent = append(s.recent, now)
+	cut := 0
+	for cut < len(s.recent) && now.Sub(s.recent[cut]) > time.Minute {
+		cut++
+	}
+	s.recent = s.recent[cut:]
+	s.mu.Unlock()
+}
+
+// ProcessorStatus is a BatchProcessor's own view of itself. Its JSON keys
+// match the Python seed's processor status.
+type ProcessorStatus struct {
+	IsProcessing            bool           `json:"is_processing"`
+	WorkerID                string         `json:"worker_id"`
+	UptimeSeconds           float64        `json:"uptime_seconds"`
+	CurrentCyclePosition    int            `json:"current_cycle_position"`
+	CurrentTaskType         Priority       `json:"current_task_type"`
+	CycleSequence           []Priority     `json:"cycle_sequence"`
+	ConsecutiveEmptyCycles  int64          `json:"consecutive_empty_cycles"`
+	TotalRequestsProcessed  int64          `json:"total_requests_processed"`
+	Completed               int64          `json:"completed"`
+	Failed                  int64          `json:"failed"`
+	InFlight                int            `json:"in_flight"`
+	StaleAcks               int64          `json:"stale_acks"`
+	LastProcessedTime       *time.Time     `json:"last_processed_time"`
+	ProcessingRatePerMinute float64        `json:"processing_rate_per_minute"`
+	BatchConfig             map[string]int `json:"batch_config"`
+	QuotaStatus             string         `json:"quota_status"`
+	ConsecutiveErrors       int64          `json:"consecutive_errors"`
+	HealthStatus            string         `json:"health_status"`
+}
+
+// Health statuses reported by ProcessorStatus.HealthStatus.
+const (
+	HealthStopped      = "stopped"
+	HealthDegraded     = "degraded"
+	HealthQuotaLimited = "quota_limited"
+	HealthIdle         = "idle"
+	HealthHealthy      = "healthy"
+)
+
+// Status reports what this process is doing. The cycle position is read
+// from Redis only by Metrics; here it is this process's last view.
+func (b *BatchProcessor) Status() ProcessorStatus {
+	s := &b.st
+	seq := make([]Priority, 0, b.cfg.cycle[0]+b.cfg.cycle[1]+b.cfg.cycle[2])
+	for i, p := range Priorities {
+		for range b.cfg.cycle[i] {
+			seq = append(seq, p)
+		}
+	}
+	reason, _ := s.lastReason.Load().(string)
+	st := ProcessorStatus{
+		IsProcessing:           s.processing.Load(),
+		WorkerID:               b.cfg.workerID,
+		CycleSequence:          seq,
+		ConsecutiveEmptyCycles: s.emptyCycles.Load(),
+		TotalRequestsProcessed: s.processed.Load(),
+		Completed:              s.completed.Load(),
+		Failed:                 s.failed.Load(),
+		InFlight:               b.inFlight(),
+		StaleAcks:              s.staleAcks.Load(),
+		ConsecutiveErrors:      s.consecutiveErrors.Load(),
+		BatchConfig: map[string]int{"low": b.cfg.cycle[0], "medium": b.cfg.cycle[1], "long": b.cfg.cycle[2],
+			"concurrency": b.cfg.concurrency},
+		QuotaStatus: "available",
+	}
+	if pos, cls, ok := b.cyclePosition(); ok {
+		st.CurrentCyclePosition, st.CurrentTaskType = pos, cls
+	}
+	if ms := s.startedAt.Load(); ms > 0 {
+		st.UptimeSeconds = time.Since(time.UnixMilli(ms)).Seconds()
+	}
+	if ms := s.lastProcessed.Load(); ms > 0 {
+		t := time.UnixMilli(ms)
+		st.LastProcessedTime = &t
+	}
+	s.mu.Lock()
+	n := 0
+	for _, t := range s.recent {
+		if time.Since(t) <= time.Minute {
+			n++
+		}
+	}
+	s.mu.Unlock()
+	st.ProcessingRatePerMinute = float64(n)
+	if reason == "tokens" || reason == "requests" || reason == "cooldown" {
+		st.QuotaStatus = "limited: " + reason
+	}
+	switch {
+	case !st.IsProcessing:
+		st.HealthStatus = HealthStopped
+	case st.ConsecutiveErrors >= 3:
+		st.HealthStatus = HealthDegraded
+	case st.QuotaStatus != "available":
+		st.HealthStatus = HealthQuotaLimited
+	case st.ConsecutiveEmptyCycles >= int64(b.cfg.maxEmptyCycles) && st.InFlight == 0:
+		st.HealthStatus = HealthIdle
+	default:
+		st.HealthStatus = HealthHealthy
+	}
+	return st
+}
+
+// cyclePosition reads the shared cycle position with a short timeout; a
+// status report must not hang on Redis.
+func (b *BatchProcessor) cyclePosition() (int, Priority, bool) {
+	return b.qm.cyclePosition(b.cfg.cycle)
+}

@@ -1,0 +1,113 @@
+package llmqueue
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sentinel errors that callers branch on with errors.Is.
+var (
+	// ErrNotFound means no request with that ID exists (or it expired).
+	ErrNotFound = errors.New("llmqueue: request not found")
+	// ErrOverBudget means the request's estimate exceeds the usable token
+	// limit, so it could never run.
+	ErrOverBudget = errors.New("llmqueue: estimate exceeds the usable token limit")
+	// ErrInvalidPayload means the payload is not valid JSON or was refused
+	// by the Validator.
+	ErrInvalidPayload = errors.New("llmqueue: invalid payload")
+	// ErrInvalidTokens means a negative token estimate.
+	ErrInvalidTokens = errors.New("llmqueue: invalid token estimate")
+	// ErrInvalidRequest means a request option is out of range (for example
+	// negative retries or timeout).
+	ErrInvalidRequest = errors.New("llmqueue: invalid request")
+	// ErrDuplicateID means a request with that ID is already stored.
+	ErrDuplicateID = errors.New("llmqueue: duplicate request id")
+	// ErrCorrupt means the request's hash in Redis could not be decoded.
+	ErrCorrupt = errors.New("llmqueue: corrupt request data")
+	// ErrInvalidState means the operation does not apply to the request's
+	// current status (for example Resume on a completed request).
+	ErrInvalidState = errors.New("llmqueue: operation not allowed in this state")
+	// ErrStaleLease means an ack came from a lease that was recovered and
+	// given to another worker; the ack is rejected.
+	ErrStaleLease = errors.New("llmqueue: stale lease")
+	// ErrClosed means the BatchProcessor is shut down or not started.
+	ErrClosed = errors.New("llmqueue: processor closed")
+	// ErrAlreadyStarted means Start was called twice.
+	ErrAlreadyStarted = errors.New("llmqueue: processor already started")
+)
+
+// PermanentError marks a failure that retrying cannot fix (bad request,
+// authentication). The request goes to the dead letters at once. It is
+// exported for test assertions with errors.As.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return "permanent: " + errString(e.Err) }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent wraps err so the request fails without retries.
+func Permanent(err error) error { return &PermanentError{Err: err} }
+
+// RateLimitedError reports a provider 429. RetryAfter is how long the
+// provider asked to wait (zero when it did not say); every worker of the
+// namespace pauses that long and the request is queued again without
+// spending a retry.
+type RateLimitedError struct {
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("rate limited (retry after %s): %s", e.RetryAfter, errString(e.Err))
+}
+func (e *RateLimitedError) Unwrap() error { return e.Err }
+
+// RateLimited wraps err as a provider rate limit with the wait it asked for.
+func RateLimited(retryAfter time.Duration, err error) error {
+	if retryAfter < 0 {
+		retryAfter = 0
+	}
+	return &RateLimitedError{RetryAfter: retryAfter, Err: err}
+}
+
+// RetryableError marks a transient failure explicitly (5xx, timeouts,
+// network errors). Any error that is not Permanent, RateLimited or Suspend
+// is retried too; Retryable exists so adapters can say so and set a minimum
+// delay.
+type RetryableError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryableError) Error() string { return "retryable: " + errString(e.Err) }
+func (e *RetryableError) Unwrap() error { return e.Err }
+
+// Retryable wraps err as a transient failure; after, when positive, is the
+// least delay before the next attempt.
+func Retryable(after time.Duration, err error) error {
+	return &RetryableError{After: after, Err: err}
+}
+
+// SuspendError parks a request until QueueManager.Resume: a human has to
+// approve or answer. State is saved with the request and handed back to
+// the processor (Job.State) when it runs again with the human's input
+// (Job.ResumeInput).
+type SuspendError struct {
+	Reason string
+	State  []byte
+}
+
+func (e *SuspendError) Error() string { return "suspended: " + e.Reason }
+
+// Suspend returns an error that parks the request with a reason and optional
+// saved state (JSON or nil).
+func Suspend(reason string, state []byte) error {
+	return &SuspendError{Reason: reason, State: state}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
+}

@@ -1,0 +1,580 @@
+package llmqueue
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/tiktoken-go/tokenizer"
+)
+
+// Compile-time checks: both estimators are meant to be passed wherever the
+// queue wants an Estimator, by value or by pointer.
+var (
+	_ Estimator = HeuristicEstimator{}
+	_ Estimator = (*TiktokenEstimator)(nil)
+)
+
+// defaultCharsPerToken is OpenAI's rule of thumb for English text.
+const defaultCharsPerToken = 4
+
+// HeuristicEstimator estimates a request's token cost from the length of its
+// text, without a tokenizer. It is cheap, provider-neutral (OpenAI,
+// Anthropic, Bedrock Converse) and never fails on valid JSON, which makes it
+// a safe default; use TiktokenEstimator when exact OpenAI counts matter.
+//
+// For an object payload it counts the characters (Unicode code points) of the
+// prompt text it recognises:
+//
+//   - "messages": each message's "content", either a string or an array of
+//     parts whose "text" field is a string (OpenAI {"type":"text","text":…},
+//     Anthropic and Bedrock {"text":…});
+//   - "system": a string or an array of such parts;
+//   - "prompt": a string or an array of strings;
+//   - "input": a string, an array of strings, or an array of messages (the
+//     OpenAI Responses API);
+//   - "instructions": a string.
+//
+// The estimate is ceil(characters / CharsPerToken) plus the output budget:
+// the largest of "max_completion_tokens", "max_tokens", "max_output_tokens"
+// and "inferenceConfig"."maxTokens" (DefaultMaxTokens when none is set),
+// multiplied by "n" when it asks for several choices, because providers
+// reserve the whole completion budget against the rate limit up front.
+//
+// Images, audio, tool definitions and tool calls are not counted, so the
+// estimate is a lower bound for such requests. Counting code points rather
+// than bytes also underestimates scripts that tokenize densely (CJK is about
+// one token per character); lower CharsPerToken for such traffic.
+//
+// When the payload has none of those shapes (a JSON array, a bare string, an
+// object with other fields) the estimate is ceil(len(payload) /
+// CharsPerToken). Invalid JSON yields an error wrapping ErrInvalidPayload.
+//
+// The zero value is ready to use and safe for concurrent use.
+type HeuristicEstimator struct {
+	// CharsPerToken is how many characters make one token. Zero, negative
+	// and non-finite values mean 4.
+	CharsPerToken float64
+	// DefaultMaxTokens is the output budget assumed when the payload sets
+	// no maximum. Negative values mean 0.
+	DefaultMaxTokens int64
+}
+
+// EstimateTokens returns the estimated prompt plus output tokens of payload.
+// It never returns a negative count and never panics.
+func (h HeuristicEstimator) EstimateTokens(payload json.RawMessage) (int64, error) {
+	obj, isObject, err := decodePayload(payload)
+	if err != nil {
+		return 0, err
+	}
+	cpt := h.CharsPerToken
+	if !(cpt > 0) || math.IsInf(cpt, 1) {
+		cpt = defaultCharsPerToken
+	}
+	if isObject {
+		if chars, ok := promptChars(obj); ok {
+			return addSat(ceilDiv(chars, cpt), outputBudget(obj, h.DefaultMaxTokens)), nil
+		}
+	}
+	return ceilDiv(int64(len(payload)), cpt), nil
+}
+
+// decodePayload splits "invalid JSON" (an error) from "valid JSON that is not
+// an object" (isObject false), which callers estimate differently.
+func decodePayload(payload json.RawMessage) (obj map[string]json.RawMessage, isObject bool, err error) {
+	if uerr := json.Unmarshal(payload, &obj); uerr != nil {
+		// Unmarshal validates the whole input before decoding, so a syntax
+		// error means the payload is not JSON at all; any other error means
+		// valid JSON of another type.
+		var syntaxErr *json.SyntaxError
+		if errors.As(uerr, &syntaxErr) {
+			return nil, false, fmt.Errorf("%w: %w", ErrInvalidPayload, uerr)
+		}
+		return nil, false, nil
+	}
+	// A literal null decodes without error into a nil map.
+	return obj, obj != nil, nil
+}
+
+// promptChars sums the characters of the prompt text in obj; ok is false when
+// obj has none of the recognised prompt fields.
+func promptChars(obj map[string]json.RawMessage) (chars int64, ok bool) {
+	if raw, found := obj["messages"]; found {
+		if n, good := messagesChars(raw); good {
+			chars, ok = chars+n, true
+		}
+	}
+	if raw, found := obj["system"]; found {
+		if n, good := contentChars(raw); good {
+			chars, ok = chars+n, true
+		}
+	}
+	if raw, found := obj["instructions"]; found {
+		if s, good := jsonString(raw); good {
+			chars, ok = chars+runeCount(s), true
+		}
+	}
+	if raw, found := obj["prompt"]; found {
+		if n, good := stringsChars(raw); good {
+			chars, ok = chars+n, true
+		}
+	}
+	if raw, found := obj["input"]; found {
+		if n, good := stringsChars(raw); good {
+			chars, ok = chars+n, true
+		} else if n, good := messagesChars(raw); good {
+			chars, ok = chars+n, true
+		}
+	}
+	return chars, ok
+}
+
+// messagesChars counts the content of an array of message objects.
+func messagesChars(raw json.RawMessage) (int64, bool) {
+	var msgs []map[string]json.RawMessage
+	if json.Unmarshal(raw, &msgs) != nil || msgs == nil {
+		return 0, false
+	}
+	var chars int64
+	for _, m := range msgs {
+		if c, found := m["content"]; found {
+			n, _ := contentChars(c)
+			chars += n
+		}
+	}
+	return chars, true
+}
+
+// contentChars counts a content value: a string or an array of parts
+// carrying text. Non-text parts (images, tool use) count nothing.
+func contentChars(raw json.RawMessage) (int64, bool) {
+	if s, ok := jsonString(raw); ok {
+		return runeCount(s), true
+	}
+	var parts []json.RawMessage
+	if json.Unmarshal(raw, &parts) != nil || parts == nil {
+		return 0, false
+	}
+	var chars int64
+	for _, p := range parts {
+		if s, ok := partText(p); ok {
+			chars += runeCount(s)
+		}
+	}
+	return chars, true
+}
+
+// partText returns the text of one content part: {"text": "..."} or, though
+// no provider documents it, a bare string.
+func partText(raw json.RawMessage) (string, bool) {
+	if s, ok := jsonString(raw); ok {
+		return s, true
+	}
+	// A map rather than a struct: encoding/json matches struct tags
+	// case-insensitively, and only the exact key "text" carries text.
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(raw, &fields) != nil {
+		return "", false
+	}
+	return jsonString(fields["text"])
+}
+
+// stringsChars counts a string or an array of strings.
+func stringsChars(raw json.RawMessage) (int64, bool) {
+	if s, ok := jsonString(raw); ok {
+		return runeCount(s), true
+	}
+	var ss []string
+	if json.Unmarshal(raw, &ss) != nil || ss == nil {
+		return 0, false
+	}
+	var chars int64
+	for _, s := range ss {
+		chars += runeCount(s)
+	}
+	return chars, true
+}
+
+// jsonString decodes raw when it is a JSON string; null is not a string
+// here, unlike for json.Unmarshal into a string, which leaves it unchanged.
+func jsonString(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+func isNull(raw json.RawMessage) bool {
+	return string(bytes.TrimSpace(raw)) == "null"
+}
+
+func runeCount(s string) int64 { return int64(utf8.RuneCountInString(s)) }
+
+// ceilDiv returns ceil(n / per) as a non-negative int64, saturating instead
+// of overflowing (a float-to-int conversion out of range is
+// implementation-defined in Go and could come out negative).
+func ceilDiv(n int64, per float64) int64 {
+	if n <= 0 {
+		return 0
+	}
+	return clampTokens(float64(n) / per)
+}
+
+// clampTokens rounds f up to a token count in [0, math.MaxInt64].
+func clampTokens(f float64) int64 {
+	if !(f > 0) { // also catches NaN
+		return 0
+	}
+	f = math.Ceil(f)
+	if f >= math.MaxInt64 { // float64(MaxInt64) rounds up to 2^63
+		return math.MaxInt64
+	}
+	return int64(f)
+}
+
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+func mulSat(a, b int64) int64 {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if a > math.MaxInt64/b {
+		return math.MaxInt64
+	}
+	return a * b
+}
+
+// outputBudget is the completion budget a provider reserves for the request:
+// the largest maximum the payload sets (def when it sets none) times the
+// number of choices. Taking the largest keeps the estimate on the safe side
+// when a payload carries both the legacy and the current field.
+func outputBudget(obj map[string]json.RawMessage, def int64) int64 {
+	budget, found := int64(0), false
+	consider := func(fields map[string]json.RawMessage, key string) {
+		if n, ok := jsonNumber(fields[key]); ok {
+			budget, found = max(budget, n), true
+		}
+	}
+	consider(obj, "max_completion_tokens")
+	consider(obj, "max_tokens")
+	consider(obj, "max_output_tokens")
+	var cfg map[string]json.RawMessage
+	if json.Unmarshal(obj["inferenceConfig"], &cfg) == nil {
+		consider(cfg, "maxTokens")
+	}
+	if !found {
+		budget = max(def, 0)
+	}
+	choices := int64(1)
+	if n, ok := jsonNumber(obj["n"]); ok && n > 1 {
+		choices = n
+	}
+	return mulSat(budget, choices)
+}
+
+func hasKey(m map[string]json.RawMessage, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// jsonNumber reads a JSON number as a token count: negative means 0,
+// fractions round up, and values beyond int64 (even 1e400) saturate, so a
+// hostile payload cannot wrap the estimate around to something small.
+// Anything that is not a number (null, a string) reports false.
+func jsonNumber(raw json.RawMessage) (int64, bool) {
+	s := string(bytes.TrimSpace(raw))
+	if s == "" || (s[0] != '-' && (s[0] < '0' || s[0] > '9')) {
+		return 0, false
+	}
+	// JSON number syntax is a subset of ParseFloat's, and ParseFloat
+	// returns ±Inf with ErrRange on overflow, which clampTokens saturates.
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, false
+	}
+	return clampTokens(f), true
+}
+
+// TiktokenEstimator counts the tokens of an OpenAI chat-completions payload
+// exactly with OpenAI's BPE vocabularies (github.com/tiktoken-go/tokenizer,
+// embedded, no network), the way OpenAI's cookbook num_tokens_from_messages
+// does:
+//
+//	3 per message
+//	+ the tokens of every string field of each message (role, content,
+//	  name, tool_call_id, ...), + 1 more when "name" is present
+//	+ 3 for the priming of the assistant's reply
+//
+// A content array counts the "text" of its parts; image, audio and file
+// parts count nothing, so the result is a lower bound for multimodal
+// requests. Other non-string message fields (tool_calls, function_call) and
+// the request's "tools" and "functions" count as the tokens of their compact
+// JSON. That is an approximation: OpenAI renders tool definitions into its
+// own compact schema syntax, which usually takes somewhat fewer tokens than
+// the JSON, so the estimate errs high rather than low.
+//
+// The output budget is then added, because OpenAI counts a request against
+// its tokens-per-minute limit as prompt tokens plus max_tokens (times n):
+// the largest of "max_completion_tokens", "max_tokens" and
+// "max_output_tokens", or DefaultMaxTokens when none is set.
+//
+// A payload without "messages" counts its "prompt" or "input" (a string or
+// an array of strings, as for completions and embeddings) without the chat
+// overhead; any other valid JSON counts as the tokens of its compact text.
+// Invalid JSON, and a "messages" that is not an array of objects, yield an
+// error wrapping ErrInvalidPayload, since OpenAI would reject the request.
+//
+// The encoding follows "model" (DefaultModel when the payload names none):
+// o200k_base for gpt-4o*, gpt-4.1*, gpt-4.5*, gpt-5*, o1*, o3*, o4*,
+// chatgpt-4o* and gpt-oss*; cl100k_base for gpt-4*, gpt-3.5*,
+// text-embedding-3*, text-embedding-ada-002 and any model it does not know.
+// Models served elsewhere tokenize differently; use HeuristicEstimator for
+// them.
+//
+// The zero value is ready to use. Vocabularies load once per process on
+// first use and are shared, so estimators are cheap to create and safe for
+// concurrent use.
+type TiktokenEstimator struct {
+	// DefaultModel picks the encoding when the payload has no "model".
+	DefaultModel string
+	// DefaultMaxTokens is the output budget assumed when the payload sets
+	// no maximum. OpenAI reserves the model's full output limit in that
+	// case, so setting it to that limit gives the most faithful estimate.
+	// Negative values mean 0.
+	DefaultMaxTokens int64
+}
+
+// NewTiktokenEstimator returns a TiktokenEstimator with default settings.
+func NewTiktokenEstimator() *TiktokenEstimator { return &TiktokenEstimator{} }
+
+// Chat-format overhead from OpenAI's cookbook (num_tokens_from_messages),
+// valid for every chat model since gpt-3.5-turbo-0613.
+const (
+	tokensPerMessage = 3 // <|start|>{role}<|message|>…<|end|>
+	tokensPerName    = 1
+	tokensReplyPrime = 3 // <|start|>assistant<|message|>
+)
+
+// EstimateTokens returns the prompt tokens of payload plus its output budget.
+func (e TiktokenEstimator) EstimateTokens(payload json.RawMessage) (int64, error) {
+	obj, isObject, err := decodePayload(payload)
+	if err != nil {
+		return 0, err
+	}
+	model := e.DefaultModel
+	if isObject {
+		if m, ok := jsonString(obj["model"]); ok && m != "" {
+			model = m
+		}
+	}
+	codec, err := codecForModel(model)
+	if err != nil {
+		return 0, err
+	}
+	if !isObject {
+		return jsonTokens(codec, payload)
+	}
+
+	var prompt int64
+	switch {
+	case hasKey(obj, "messages"):
+		prompt, err = chatTokens(codec, obj["messages"])
+	case hasKey(obj, "prompt"):
+		prompt, err = textTokens(codec, obj["prompt"])
+	case hasKey(obj, "input"):
+		prompt, err = textTokens(codec, obj["input"])
+	default:
+		prompt, err = jsonTokens(codec, payload)
+	}
+	if err != nil {
+		return 0, err
+	}
+	for _, key := range [...]string{"tools", "functions"} {
+		if raw, ok := obj[key]; ok && !isNull(raw) {
+			n, err := jsonTokens(codec, raw)
+			if err != nil {
+				return 0, err
+			}
+			prompt += n
+		}
+	}
+	return addSat(prompt, outputBudget(obj, e.DefaultMaxTokens)), nil
+}
+
+// chatTokens implements num_tokens_from_messages over raw JSON messages.
+func chatTokens(codec tokenizer.Codec, raw json.RawMessage) (int64, error) {
+	var msgs []json.RawMessage
+	if err := json.Unmarshal(raw, &msgs); err != nil {
+		return 0, fmt.Errorf("%w: messages: %w", ErrInvalidPayload, err)
+	}
+	if msgs == nil {
+		return 0, fmt.Errorf("%w: messages is null", ErrInvalidPayload)
+	}
+	total := int64(tokensReplyPrime)
+	for i, rawMsg := range msgs {
+		var msg map[string]json.RawMessage
+		if err := json.Unmarshal(rawMsg, &msg); err != nil || msg == nil {
+			return 0, fmt.Errorf("%w: messages[%d] is not an object", ErrInvalidPayload, i)
+		}
+		total += tokensPerMessage
+		for key, value := range msg {
+			n, err := fieldTokens(codec, key, value)
+			if err != nil {
+				return 0, err
+			}
+			total += n
+			if key == "name" {
+				total += tokensPerName
+			}
+		}
+	}
+	return total, nil
+}
+
+// fieldTokens counts one message field. Strings are encoded as the model
+// sees them (unescaped); null costs nothing (content of a tool-call
+// message); other values are approximated by their JSON.
+func fieldTokens(codec tokenizer.Codec, key string, value json.RawMessage) (int64, error) {
+	if isNull(value) {
+		return 0, nil
+	}
+	if s, ok := jsonString(value); ok {
+		return count(codec, s)
+	}
+	if key == "content" {
+		var parts []json.RawMessage
+		if json.Unmarshal(value, &parts) == nil {
+			var total int64
+			for _, p := range parts {
+				if s, ok := partText(p); ok {
+					n, err := count(codec, s)
+					if err != nil {
+						return 0, err
+					}
+					total += n
+				}
+			}
+			return total, nil
+		}
+	}
+	return jsonTokens(codec, value)
+}
+
+// textTokens counts a prompt or input: a string or an array of strings.
+// Anything else (token arrays, Responses API items) counts as its JSON.
+func textTokens(codec tokenizer.Codec, raw json.RawMessage) (int64, error) {
+	if s, ok := jsonString(raw); ok {
+		return count(codec, s)
+	}
+	var ss []string
+	if json.Unmarshal(raw, &ss) == nil {
+		var total int64
+		for _, s := range ss {
+			n, err := count(codec, s)
+			if err != nil {
+				return 0, err
+			}
+			total += n
+		}
+		return total, nil
+	}
+	return jsonTokens(codec, raw)
+}
+
+// jsonTokens counts raw JSON after compacting it, so that indentation in the
+// stored payload does not inflate the estimate.
+func jsonTokens(codec tokenizer.Codec, raw json.RawMessage) (int64, error) {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrInvalidPayload, err)
+	}
+	return count(codec, buf.String())
+}
+
+func count(codec tokenizer.Codec, s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := codec.Count(s)
+	if err != nil {
+		return 0, fmt.Errorf("llmqueue: count tokens with %s: %w", codec.GetName(), err)
+	}
+	return int64(n), nil
+}
+
+// CountTokens returns the number of tokens text encodes to with the
+// encoding of model (see TiktokenEstimator for the mapping; unknown models
+// use cl100k_base). Special-token markers such as "<|endoftext|>" are counted
+// as ordinary text, as they are when they occur in a user's message.
+func CountTokens(model, text string) (int, error) {
+	codec, err := codecForModel(model)
+	if err != nil {
+		return 0, err
+	}
+	n, err := count(codec, text)
+	return int(n), err
+}
+
+// The vocabularies take milliseconds and megabytes to build, so each is
+// built once, on first use, and shared; tokenizer codecs are safe for
+// concurrent Count calls.
+var (
+	o200kCodec  = sync.OnceValues(func() (tokenizer.Codec, error) { return tokenizer.Get(tokenizer.O200kBase) })
+	cl100kCodec = sync.OnceValues(func() (tokenizer.Codec, error) { return tokenizer.Get(tokenizer.Cl100kBase) })
+)
+
+// o200kPrefixes are the model families on o200k_base, after tiktoken's
+// MODEL_PREFIX_TO_ENCODING (gpt-oss uses o200k_harmony, which only adds
+// special tokens, so ordinary text counts the same). Every other model,
+// including gpt-4, gpt-3.5 and the embedding models, uses cl100k_base, which
+// is also tiktoken's fallback.
+var o200kPrefixes = [...]string{
+	"gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "chatgpt-4o", "gpt-oss",
+	"o1", "o3", "o4",
+}
+
+// encodingForModel maps a model name to its encoding. Fine-tune names
+// ("ft:gpt-4o-mini:org::id") and routed names ("openai/gpt-4o") resolve to
+// their base model.
+func encodingForModel(model string) tokenizer.Encoding {
+	m := strings.ToLower(strings.TrimSpace(model))
+	m = strings.TrimPrefix(m, "ft:")
+	if i := strings.LastIndexByte(m, '/'); i >= 0 {
+		m = m[i+1:]
+	}
+	for _, p := range o200kPrefixes {
+		if strings.HasPrefix(m, p) {
+			return tokenizer.O200kBase
+		}
+	}
+	return tokenizer.Cl100kBase
+}
+
+func codecForModel(model string) (tokenizer.Codec, error) {
+	enc := encodingForModel(model)
+	load := cl100kCodec
+	if enc == tokenizer.O200kBase {
+		load = o200kCodec
+	}
+	codec, err := load()
+	if err != nil {
+		return nil, fmt.Errorf("llmqueue: load %s tokenizer: %w", enc, err)
+	}
+	return codec, nil
+}

@@ -1,0 +1,106 @@
+package llmqueue
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/llmqueue/llmqueue/internal/redistest"
+	"github.com/stretchr/testify/require"
+)
+
+// newManager returns a manager on a fresh client of s (a separate client
+// stands for a separate process).
+func newManager(t *testing.T, s *redistest.Server, opts ...Option) *QueueManager {
+	t.Helper()
+	qm, err := NewQueueManager(s.Client(t), opts...)
+	require.NoError(t, err)
+	return qm
+}
+
+// startProcessor starts a BatchProcessor and shuts it down at cleanup.
+func startProcessor(t *testing.T, qm *QueueManager, p Processor, opts ...BatchOption) *BatchProcessor {
+	t.Helper()
+	bp, err := NewBatchProcessor(qm, p, opts...)
+	require.NoError(t, err)
+	require.NoError(t, bp.Start(context.Background()))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = bp.Shutdown(ctx)
+	})
+	return bp
+}
+
+// startRecord is one processor start as the processor itself saw it.
+type startRecord struct {
+	ID       string
+	At       time.Time
+	Tokens   int64
+	Priority Priority
+}
+
+// recorder is a Processor that logs every start and completes after delay,
+// reporting usage = estimate x usageFactor.
+type recorder struct {
+	mu          sync.Mutex
+	starts      []startRecord
+	done        map[string]int
+	delay       time.Duration
+	usageFactor float64
+}
+
+func newRecorder(delay time.Duration) *recorder {
+	return &recorder{done: map[string]int{}, delay: delay, usageFactor: 1}
+}
+
+func (r *recorder) Process(ctx context.Context, job *Job) (*Result, error) {
+	r.mu.Lock()
+	r.starts = append(r.starts, startRecord{ID: job.ID, At: time.Now(), Tokens: job.EstimatedTokens, Priority: job.Priority})
+	r.mu.Unlock()
+	if r.delay > 0 {
+		select {
+		case <-time.After(r.delay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	r.mu.Lock()
+	r.done[job.ID]++
+	r.mu.Unlock()
+	used := int64(float64(job.EstimatedTokens) * r.usageFactor)
+	return &Result{Output: json.RawMessage(`{"ok":true}`), Usage: Usage{InputTokens: used}}, nil
+}
+
+func (r *recorder) snapshot() []startRecord {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]startRecord(nil), r.starts...)
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.starts)
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, cond func() bool, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s: %s", timeout, msg)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func payload(t *testing.T, v any) json.RawMessage {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
+}

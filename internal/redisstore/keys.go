@@ -1,0 +1,64 @@
+package redisstore
+
+// Keys holds every Redis key of one namespace. All share the hash tag
+// {ns}, so each script touches a single Redis Cluster slot.
+type Keys struct {
+	Prefix     string // "llmq:{ns}:"; request hashes are Prefix + "req:" + id
+	Low        string
+	Medium     string
+	Long       string
+	Active     string
+	Scheduled  string
+	Dead       string
+	Suspended  string
+	BudgetLog  string
+	BudgetSum  string
+	Cycle      string
+	Cooldown   string
+	Stats      string
+	LeaseSeq   string
+	Workers    string
+	WorkerInfo string
+	// Events is the pub/sub channel for terminal transitions. It is not a
+	// key (pub/sub is cluster-wide) and carries "id status" messages.
+	Events string
+}
+
+// NewKeys builds the keys of namespace ns.
+func NewKeys(ns string) Keys {
+	p := "llmq:{" + ns + "}:"
+	return Keys{
+		Prefix:     p,
+		Low:        p + "q:low",
+		Medium:     p + "q:medium",
+		Long:       p + "q:long",
+		Active:     p + "active",
+		Scheduled:  p + "scheduled",
+		Dead:       p + "dead",
+		Suspended:  p + "suspended",
+		BudgetLog:  p + "budget:log",
+		BudgetSum:  p + "budget:sum",
+		Cycle:      p + "cycle",
+		Cooldown:   p + "cooldown",
+		Stats:      p + "stats",
+		LeaseSeq:   p + "leaseseq",
+		Workers:    p + "workers",
+		WorkerInfo: p + "workers:info",
+		Events:     p + "events",
+	}
+}
+
+// Request returns the hash key of request id.
+func (k Keys) Request(id string) string { return k.Prefix + "req:" + id }
+
+// Queue returns the queue key of a priority name ("low", "medium", "long").
+func (k Keys) Queue(prio string) string {
+	switch prio {
+	case "medium":
+		return k.Medium
+	case "long":
+		return k.Long
+	default:
+		return k.Low
+	}
+}

@@ -1,0 +1,193 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// LeaseArgs are one lease call's inputs.
+type LeaseArgs struct {
+	Max         int
+	Lease       time.Duration
+	Window      time.Duration
+	TPM, RPM    int64 // usable per window; 0 = unlimited
+	Cycle       [3]int
+	WorkerID    string
+	RetentionMS int64
+}
+
+// LeaseResult is what the lease script answered.
+type LeaseResult struct {
+	// Jobs are the leased requests' hashes, each with "id" added.
+	Jobs []map[string]string
+	// Wait is how long until the head request fits, or the next retry is
+	// due; negative when nothing is scheduled at all.
+	Wait time.Duration
+	// Reason is "ok", "empty", "tokens", "requests" or "cooldown".
+	Reason string
+}
+
+// Lease admits up to a.Max requests the budget can afford.
+func (s *Store) Lease(ctx context.Context, a LeaseArgs) (LeaseResult, error) {
+	k := s.keys
+	keys := []string{k.Low, k.Medium, k.Long, k.Active, k.Scheduled, k.BudgetLog, k.BudgetSum,
+		k.Cycle, k.Cooldown, k.Stats, k.Dead, k.LeaseSeq}
+	cycle := fmt.Sprintf("%d,%d,%d", a.Cycle[0], a.Cycle[1], a.Cycle[2])
+	raw, err := leaseScript.Run(ctx, s.rdb, keys, k.Prefix, a.Max, a.Lease.Milliseconds(),
+		a.Window.Milliseconds(), a.TPM, a.RPM, cycle, a.WorkerID, a.RetentionMS, k.Events).Slice()
+	if err != nil {
+		return LeaseResult{}, err
+	}
+	if len(raw) < 3 {
+		return LeaseResult{}, fmt.Errorf("lease: short reply of %d elements", len(raw))
+	}
+	n, err := toInt64(raw[0])
+	if err != nil {
+		return LeaseResult{}, fmt.Errorf("lease: count: %w", err)
+	}
+	wait, err := toInt64(raw[1])
+	if err != nil {
+		return LeaseResult{}, fmt.Errorf("lease: wait: %w", err)
+	}
+	reason, _ := raw[2].(string)
+	res := LeaseResult{Reason: reason, Wait: time.Duration(wait) * time.Millisecond}
+	if int64(len(raw)-3) != n {
+		return LeaseResult{}, fmt.Errorf("lease: %d jobs announced, %d sent", n, len(raw)-3)
+	}
+	for _, j := range raw[3:] {
+		flat, err := toStrings(j)
+		if err != nil {
+			return LeaseResult{}, fmt.Errorf("lease: job: %w", err)
+		}
+		res.Jobs = append(res.Jobs, pairs(flat))
+	}
+	return res, nil
+}
+
+// HeartbeatArgs are one heartbeat's inputs.
+type HeartbeatArgs struct {
+	Lease      time.Duration
+	WorkerID   string
+	WorkerTTL  time.Duration
+	WorkerInfo []byte
+	Leases     map[string]string // id -> lease token
+}
+
+// Heartbeat extends held leases; it returns ids whose lease was lost and
+// ids asked to cancel.
+func (s *Store) Heartbeat(ctx context.Context, a HeartbeatArgs) (lost, cancel []string, err error) {
+	k := s.keys
+	args := []any{k.Prefix, a.Lease.Milliseconds(), a.WorkerID, a.WorkerTTL.Milliseconds(), a.WorkerInfo}
+	for id, tok := range a.Leases {
+		args = append(args, id, tok)
+	}
+	raw, err := heartbeatScript.Run(ctx, s.rdb, []string{k.Active, k.Workers, k.WorkerInfo}, args...).Slice()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(raw) != 2 {
+		return nil, nil, fmt.Errorf("heartbeat: reply of %d elements", len(raw))
+	}
+	if lost, err = toStrings(raw[0]); err != nil {
+		return nil, nil, fmt.Errorf("heartbeat: %w", err)
+	}
+	if cancel, err = toStrings(raw[1]); err != nil {
+		return nil, nil, fmt.Errorf("heartbeat: %w", err)
+	}
+	return lost, cancel, nil
+}
+
+// CompleteArgs are one successful ack's inputs.
+type CompleteArgs struct {
+	ID, Token           string
+	Result              []byte
+	Used                int64 // -1 keeps the estimate
+	InTokens, OutTokens int64
+	Window              time.Duration
+	RetentionMS         int64
+}
+
+// Complete acks a successful attempt; ErrStale when the lease is lost.
+func (s *Store) Complete(ctx context.Context, a CompleteArgs) error {
+	k := s.keys
+	err := completeScript.Run(ctx, s.rdb,
+		[]string{k.Request(a.ID), k.Active, k.BudgetLog, k.BudgetSum, k.Stats},
+		a.ID, a.Token, a.Result, a.Used, a.InTokens, a.OutTokens, a.Window.Milliseconds(),
+		a.RetentionMS, k.Events).Err()
+	return scriptErr(err)
+}
+
+// FailArgs are one failed attempt's inputs.
+type FailArgs struct {
+	ID, Token      string
+	Kind           string // retry | permanent | ratelimit | suspend | canceled | release
+	Message        string
+	Delay          time.Duration // backoff (retry) or retry-after (ratelimit)
+	Used           int64         // -1 keeps the estimate
+	Window         time.Duration
+	RetentionMS    int64
+	MaxRateLimited int
+	State          []byte
+}
+
+// Fail records a failed attempt and returns the request's new status.
+func (s *Store) Fail(ctx context.Context, a FailArgs) (string, error) {
+	k := s.keys
+	st, err := failScript.Run(ctx, s.rdb,
+		[]string{k.Request(a.ID), k.Active, k.BudgetLog, k.BudgetSum, k.Stats, k.Scheduled, k.Dead,
+			k.Suspended, k.Cooldown, k.Low, k.Medium, k.Long},
+		a.ID, a.Token, a.Kind, a.Message, a.Delay.Milliseconds(), a.Used, a.Window.Milliseconds(),
+		a.RetentionMS, k.Events, a.MaxRateLimited, a.State).Text()
+	return st, scriptErr(err)
+}
+
+// Snapshot is the raw state Metrics reports.
+type Snapshot struct {
+	Low, Medium, Long, Active, Scheduled, Dead, Suspended int64
+	TokensInWindow, RequestsInWindow                      int64
+	Cooldown                                              time.Duration
+	Stats                                                 map[string]int64
+	Workers                                               map[string]string
+}
+
+// Snapshot reads queue depths, the ledger and the counters atomically.
+func (s *Store) Snapshot(ctx context.Context, window time.Duration) (Snapshot, error) {
+	k := s.keys
+	raw, err := snapshotScript.Run(ctx, s.rdb, []string{k.Low, k.Medium, k.Long, k.Active, k.Scheduled,
+		k.Dead, k.Suspended, k.BudgetLog, k.BudgetSum, k.Stats, k.Cooldown, k.Workers, k.WorkerInfo},
+		window.Milliseconds()).Slice()
+	if err != nil {
+		return Snapshot{}, err
+	}
+	if len(raw) != 12 {
+		return Snapshot{}, fmt.Errorf("snapshot: reply of %d elements", len(raw))
+	}
+	var nums [10]int64
+	for i := range nums {
+		if nums[i], err = toInt64(raw[i]); err != nil {
+			return Snapshot{}, fmt.Errorf("snapshot: field %d: %w", i, err)
+		}
+	}
+	statsFlat, err := toStrings(raw[10])
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("snapshot: stats: %w", err)
+	}
+	workersFlat, err := toStrings(raw[11])
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("snapshot: workers: %w", err)
+	}
+	snap := Snapshot{
+		Low: nums[0], Medium: nums[1], Long: nums[2], Active: nums[3], Scheduled: nums[4],
+		Dead: nums[5], Suspended: nums[6], TokensInWindow: nums[7], RequestsInWindow: nums[8],
+		Cooldown: time.Duration(nums[9]) * time.Millisecond,
+		Stats:    map[string]int64{}, Workers: pairs(workersFlat),
+	}
+	for name, v := range pairs(statsFlat) {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			snap.Stats[name] = n
+		}
+	}
+	return snap, nil
+}

@@ -1,0 +1,36 @@
+-- cancel ends a queued, retrying or suspended request at once; for an
+-- active one it raises the cancel flag that the owning worker sees on its
+-- next heartbeat (it then cancels the processor's context).
+--
+-- KEYS[1] -> llmq:{ns}:req:<id>
+-- KEYS[2] -> llmq:{ns}:q:low
+-- KEYS[3] -> llmq:{ns}:q:medium
+-- KEYS[4] -> llmq:{ns}:q:long
+-- KEYS[5] -> llmq:{ns}:scheduled
+-- KEYS[6] -> llmq:{ns}:suspended
+-- KEYS[7] -> llmq:{ns}:stats
+-- ARGV[1] -> request id
+-- ARGV[2] -> retention ms
+-- ARGV[3] -> pub/sub channel ("" = none)
+--
+-- Returns "canceled", "canceling" (active), or an error "NOTFOUND" /
+-- "STATE <status>".
+local key, id = KEYS[1], ARGV[1]
+local st = redis.call('HGET', key, 'status')
+if not st then return redis.error_reply('NOTFOUND') end
+local now = now_ms()
+if st == 'active' then
+  redis.call('HSET', key, 'cxl', 1, 'ut', now)
+  if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], id .. ' canceling') end
+  return 'canceling'
+end
+if st == 'queued' or st == 'retrying' or st == 'suspended' then
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('ZREM', KEYS[4], id)
+  redis.call('ZREM', KEYS[5], id)
+  redis.call('ZREM', KEYS[6], id)
+  finish(key, id, 'canceled', KEYS[7], 'canceled', tonumber(ARGV[2]), ARGV[3], now)
+  return 'canceled'
+end
+return redis.error_reply('STATE ' .. st)

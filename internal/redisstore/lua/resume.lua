@@ -1,0 +1,31 @@
+-- resume queues a suspended request again with the human's input, or a
+-- dead one (requeue) with its attempts reset.
+--
+-- KEYS[1] -> llmq:{ns}:req:<id>
+-- KEYS[2] -> llmq:{ns}:q:low
+-- KEYS[3] -> llmq:{ns}:q:medium
+-- KEYS[4] -> llmq:{ns}:q:long
+-- KEYS[5] -> llmq:{ns}:suspended
+-- KEYS[6] -> llmq:{ns}:dead
+-- ARGV[1] -> request id
+-- ARGV[2] -> from: "suspended" (resume) or "dead" (requeue)
+-- ARGV[3] -> input (JSON text; resume only)
+--
+-- Returns "queued", or an error "NOTFOUND" / "STATE <status>".
+local key, id, from = KEYS[1], ARGV[1], ARGV[2]
+local f = redis.call('HMGET', key, 'status', 'prio')
+if not f[1] then return redis.error_reply('NOTFOUND') end
+if f[1] ~= from then return redis.error_reply('STATE ' .. f[1]) end
+local now = now_ms()
+redis.call('PERSIST', key)
+if from == 'suspended' then
+  redis.call('ZREM', KEYS[5], id)
+  redis.call('HSET', key, 'input', ARGV[3])
+else
+  redis.call('ZREM', KEYS[6], id)
+  redis.call('HSET', key, 'att', 0, 'rl', 0)
+  redis.call('HDEL', key, 'ft')
+end
+redis.call('HSET', key, 'status', 'queued', 'ut', now)
+redis.call('ZADD', queue_for(f[2], KEYS[2], KEYS[3], KEYS[4]), now_us(), id)
+return 'queued'

@@ -1,0 +1,187 @@
+// Package redisstore holds llmqueue's Lua scripts and the thin Go wrappers
+// that call them. Every state change of a request is one script call.
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Errors a script reports. The root package maps them to its exported
+// sentinels.
+var (
+	ErrStale    = errors.New("stale lease")
+	ErrNotFound = errors.New("not found")
+)
+
+// StateError says a request was in a status the operation does not accept.
+type StateError struct{ Status string }
+
+func (e *StateError) Error() string { return "request is " + e.Status }
+
+// DuplicateError names an ID that already exists.
+type DuplicateError struct{ ID string }
+
+func (e *DuplicateError) Error() string { return "duplicate id " + e.ID }
+
+// Store runs the scripts of one namespace on a Redis client. It is safe
+// for concurrent use.
+type Store struct {
+	rdb  redis.UniversalClient
+	keys Keys
+}
+
+// New returns a Store for namespace ns.
+func New(rdb redis.UniversalClient, ns string) *Store {
+	return &Store{rdb: rdb, keys: NewKeys(ns)}
+}
+
+// Keys returns the namespace's keys.
+func (s *Store) Keys() Keys { return s.keys }
+
+// Client returns the Redis client.
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// scriptErr turns the scripts' error replies into typed errors.
+func scriptErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	switch {
+	case msg == "STALE":
+		return ErrStale
+	case msg == "NOTFOUND":
+		return ErrNotFound
+	case strings.HasPrefix(msg, "STATE "):
+		return &StateError{Status: strings.TrimPrefix(msg, "STATE ")}
+	}
+	return err
+}
+
+// NewRequest is one request as Add stores it.
+type NewRequest struct {
+	ID         string
+	Priority   string
+	Tokens     int64
+	MaxRetries int
+	TimeoutMS  int64
+	Payload    []byte
+	Meta       map[string][]byte
+}
+
+// Add stores and queues reqs atomically, in one round trip.
+func (s *Store) Add(ctx context.Context, reqs []NewRequest) error {
+	args := make([]any, 0, 2+len(reqs)*8)
+	args = append(args, s.keys.Prefix, len(reqs))
+	for _, r := range reqs {
+		args = append(args, r.ID, r.Priority, r.Tokens, r.MaxRetries, r.TimeoutMS, r.Payload, len(r.Meta))
+		for k, v := range r.Meta {
+			args = append(args, k, v)
+		}
+	}
+	k := s.keys
+	res, err := addScript.Run(ctx, s.rdb, []string{k.Low, k.Medium, k.Long, k.Stats}, args...).Slice()
+	if err != nil {
+		return err
+	}
+	if len(res) == 2 {
+		if id, ok := res[1].(string); ok {
+			return &DuplicateError{ID: id}
+		}
+	}
+	if len(res) != 1 {
+		return fmt.Errorf("add: unexpected reply %v", res)
+	}
+	return nil
+}
+
+// Get returns a request's raw hash; ErrNotFound when it does not exist.
+func (s *Store) Get(ctx context.Context, id string) (map[string]string, error) {
+	h, err := s.rdb.HGetAll(ctx, s.keys.Request(id)).Result()
+	if err != nil {
+		return nil, err
+	}
+	if len(h) == 0 {
+		return nil, ErrNotFound
+	}
+	return h, nil
+}
+
+// Members returns up to count members of one of the namespace's sorted
+// sets (dead, suspended, ...), oldest first.
+func (s *Store) Members(ctx context.Context, key string, offset, count int64) ([]string, error) {
+	return s.rdb.ZRange(ctx, key, offset, offset+count-1).Result()
+}
+
+// SetMeta stores one meta value while the lease is held.
+func (s *Store) SetMeta(ctx context.Context, id, token, key string, value []byte) error {
+	_, err := setMetaScript.Run(ctx, s.rdb, []string{s.keys.Request(id)}, token, key, value).Result()
+	return scriptErr(err)
+}
+
+// Cancel cancels a request; it answers "canceled" or "canceling" (active).
+func (s *Store) Cancel(ctx context.Context, id string, retentionMS int64) (string, error) {
+	k := s.keys
+	res, err := cancelScript.Run(ctx, s.rdb,
+		[]string{k.Request(id), k.Low, k.Medium, k.Long, k.Scheduled, k.Suspended, k.Stats},
+		id, retentionMS, k.Events).Text()
+	return res, scriptErr(err)
+}
+
+// Resume moves a request from status `from` ("suspended" or "dead") back
+// to its queue, attaching input when resuming.
+func (s *Store) Resume(ctx context.Context, id, from string, input []byte) error {
+	k := s.keys
+	_, err := resumeScript.Run(ctx, s.rdb,
+		[]string{k.Request(id), k.Low, k.Medium, k.Long, k.Suspended, k.Dead},
+		id, from, input).Result()
+	return scriptErr(err)
+}
+
+// Adjust books what the provider says is already spent and sets a cool-down.
+func (s *Store) Adjust(ctx context.Context, windowMS, tpm, remTokens, rpm, remRequests, cooldownMS int64) error {
+	k := s.keys
+	return adjustScript.Run(ctx, s.rdb, []string{k.BudgetLog, k.BudgetSum, k.Cooldown, k.LeaseSeq},
+		windowMS, tpm, remTokens, rpm, remRequests, cooldownMS).Err()
+}
+
+func toInt64(v any) (int64, error) {
+	switch x := v.(type) {
+	case int64:
+		return x, nil
+	case string:
+		return strconv.ParseInt(x, 10, 64)
+	}
+	return 0, fmt.Errorf("unexpected reply type %T", v)
+}
+
+func toStrings(v any) ([]string, error) {
+	arr, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("unexpected reply type %T", v)
+	}
+	out := make([]string, 0, len(arr))
+	for _, e := range arr {
+		s, ok := e.(string)
+		if !ok {
+			return nil, fmt.Errorf("unexpected element type %T", e)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// pairs turns a flat key/value list into a map.
+func pairs(flat []string) map[string]string {
+	m := make(map[string]string, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		m[flat[i]] = flat[i+1]
+	}
+	return m
+}

@@ -1,0 +1,195 @@
+package llmqueue
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// Metrics is a snapshot of a namespace. Its JSON keys include those of the
+// Python seed this library replaces, so dashboards keep working.
+type Metrics struct {
+	TotalInQueue  int64 `json:"total_in_queue"`
+	LowInQueue    int64 `json:"low_in_queue"`
+	MediumInQueue int64 `json:"medium_in_queue"`
+	LongInQueue   int64 `json:"long_in_queue"`
+
+	LowCompleted    int64 `json:"low_completed"`
+	LowFailed       int64 `json:"low_failed"`
+	LowQueued       int64 `json:"low_queued"`
+	MediumCompleted int64 `json:"medium_completed"`
+	MediumFailed    int64 `json:"medium_failed"`
+	MediumQueued    int64 `json:"medium_queued"`
+	LongCompleted   int64 `json:"long_completed"`
+	LongFailed      int64 `json:"long_failed"`
+	LongQueued      int64 `json:"long_queued"`
+
+	TotalQueued     int64            `json:"total_queued"`
+	TotalCompleted  int64            `json:"total_completed"`
+	TotalFailed     int64            `json:"total_failed"`
+	TotalProcessing int64            `json:"total_processing"`
+	TotalRetried    int64            `json:"total_retried"`
+	TotalCanceled   int64            `json:"total_canceled"`
+	TotalRateLimit  int64            `json:"total_rate_limited"`
+	QueueLengths    map[string]int64 `json:"queue_lengths"`
+	Scheduled       int64            `json:"scheduled"`
+	Dead            int64            `json:"dead"`
+	Suspended       int64            `json:"suspended"`
+
+	SuccessRatePercent float64      `json:"success_rate_percent"`
+	TokenUsage         TokenUsage   `json:"token_usage"`
+	RequestsInWindow   int64        `json:"requests_in_window"`
+	RequestLimit       int64        `json:"request_limit"`
+	CooldownSeconds    float64      `json:"cooldown_seconds"`
+	CyclePosition      int          `json:"cycle_position"`
+	Workers            []WorkerInfo `json:"workers"`
+	SystemHealth       SystemHealth `json:"system_health"`
+}
+
+// TokenUsage is the ledger's state for the current window.
+type TokenUsage struct {
+	Used               int64   `json:"used"`
+	Limit              int64   `json:"limit"`
+	UtilizationPercent float64 `json:"utilization_percent"`
+	CurrentUsage       int64   `json:"current_usage"`
+	APIAllocation      int64   `json:"api_allocation"`
+	Available          int64   `json:"available"`
+	SafetyBuffer       int64   `json:"safety_buffer"`
+}
+
+// SystemHealth scores the namespace like the seed did: 100 minus 30/15 for
+// token use over 90/70%, 25/10 for more than 200/100 queued, 20/10 for a
+// success rate under 90/95%; 80 and up is healthy, 60 and up warning, the
+// rest critical.
+type SystemHealth struct {
+	Status           string  `json:"status"`
+	Score            int     `json:"score"`
+	TokenUtilization float64 `json:"token_utilization"`
+	QueueBacklog     int64   `json:"queue_backlog"`
+	SuccessRate      float64 `json:"success_rate"`
+}
+
+// Metrics reads a consistent snapshot of the namespace.
+func (q *QueueManager) Metrics(ctx context.Context) (*Metrics, error) {
+	ctx, cancel := q.opCtx(ctx)
+	defer cancel()
+	snap, err := q.store.Snapshot(ctx, q.cfg.budget.ledgerWindow())
+	if err != nil {
+		return nil, fmt.Errorf("llmqueue: metrics: %w", err)
+	}
+	s := snap.Stats
+	m := &Metrics{
+		LowInQueue: snap.Low, MediumInQueue: snap.Medium, LongInQueue: snap.Long,
+		TotalInQueue: snap.Low + snap.Medium + snap.Long,
+		LowCompleted: s["low_completed"], LowFailed: s["low_failed"], LowQueued: s["low_added"],
+		MediumCompleted: s["medium_completed"], MediumFailed: s["medium_failed"], MediumQueued: s["medium_added"],
+		LongCompleted: s["long_completed"], LongFailed: s["long_failed"], LongQueued: s["long_added"],
+		TotalProcessing: snap.Active, Scheduled: snap.Scheduled, Dead: snap.Dead, Suspended: snap.Suspended,
+		QueueLengths:     map[string]int64{"low": snap.Low, "medium": snap.Medium, "long": snap.Long},
+		RequestsInWindow: snap.RequestsInWindow, RequestLimit: q.cfg.budget.UsableRequests(),
+		CooldownSeconds: snap.Cooldown.Seconds(),
+	}
+	for _, p := range Priorities {
+		m.TotalQueued += s[string(p)+"_added"]
+		m.TotalCompleted += s[string(p)+"_completed"]
+		m.TotalFailed += s[string(p)+"_failed"]
+		m.TotalRetried += s[string(p)+"_retried"]
+		m.TotalCanceled += s[string(p)+"_canceled"]
+		m.TotalRateLimit += s[string(p)+"_ratelimited"]
+	}
+	m.SuccessRatePercent = 100
+	if done := m.TotalCompleted + m.TotalFailed; done > 0 {
+		m.SuccessRatePercent = round2(float64(m.TotalCompleted) * 100 / float64(done))
+	}
+	m.TokenUsage = q.tokenUsage(snap.TokensInWindow)
+	for _, raw := range snap.Workers {
+		var w WorkerInfo
+		if json.Unmarshal([]byte(raw), &w) == nil {
+			m.Workers = append(m.Workers, w)
+		}
+	}
+	sort.Slice(m.Workers, func(i, j int) bool { return m.Workers[i].ID < m.Workers[j].ID })
+	if pos, ok := q.rawCycle(ctx); ok {
+		m.CyclePosition = pos
+	}
+	m.SystemHealth = health(m)
+	return m, nil
+}
+
+func (q *QueueManager) tokenUsage(used int64) TokenUsage {
+	b := q.cfg.budget
+	limit := b.UsableTokens()
+	alloc := int64(float64(b.TPM) * b.APIAllocationPercent / 100)
+	u := TokenUsage{Used: used, Limit: limit, CurrentUsage: used, APIAllocation: alloc, SafetyBuffer: alloc - limit}
+	if limit > 0 {
+		u.Available = max(0, limit-used)
+		u.UtilizationPercent = round2(float64(used) * 100 / float64(limit))
+	}
+	return u
+}
+
+func health(m *Metrics) SystemHealth {
+	h := SystemHealth{Score: 100, TokenUtilization: m.TokenUsage.UtilizationPercent,
+		QueueBacklog: m.TotalInQueue, SuccessRate: m.SuccessRatePercent}
+	switch {
+	case h.TokenUtilization > 90:
+		h.Score -= 30
+	case h.TokenUtilization > 70:
+		h.Score -= 15
+	}
+	switch {
+	case h.QueueBacklog > 200:
+		h.Score -= 25
+	case h.QueueBacklog > 100:
+		h.Score -= 10
+	}
+	switch {
+	case h.SuccessRate < 90:
+		h.Score -= 20
+	case h.SuccessRate < 95:
+		h.Score -= 10
+	}
+	switch {
+	case h.Score >= 80:
+		h.Status = "healthy"
+	case h.Score >= 60:
+		h.Status = "warning"
+	default:
+		h.Status = "critical"
+	}
+	return h
+}
+
+func round2(f float64) float64 { return math.Round(f*100) / 100 }
+
+func (q *QueueManager) rawCycle(ctx context.Context) (int, bool) {
+	v, err := q.store.Client().Get(ctx, q.store.Keys().Cycle).Result()
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(v)
+	return n, err == nil
+}
+
+// cyclePosition maps the shared position onto a cycle's class.
+func (q *QueueManager) cyclePosition(cycle [3]int) (int, Priority, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	pos, ok := q.rawCycle(ctx)
+	total := cycle[0] + cycle[1] + cycle[2]
+	if !ok || total == 0 {
+		return 0, "", false
+	}
+	pos %= total
+	switch {
+	case pos < cycle[0]:
+		return pos, PriorityLow, true
+	case pos < cycle[0]+cycle[1]:
+		return pos, PriorityMedium, true
+	}
+	return pos, PriorityLong, true
+}

@@ -1,0 +1,94 @@
+package llmqueue
+
+import (
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+)
+
+// Defaults for a QueueManager.
+const (
+	DefaultNamespace = "default"
+	DefaultRetention = 24 * time.Hour
+	DefaultOpTimeout = 5 * time.Second
+)
+
+// Option configures a QueueManager.
+type Option func(*managerConfig)
+
+type managerConfig struct {
+	namespace  string
+	budget     Budget
+	thresholds Thresholds
+	estimator  Estimator
+	validator  Validator
+	retention  time.Duration
+	opTimeout  time.Duration
+	logger     *slog.Logger
+}
+
+// WithNamespace sets the namespace: one namespace is one budget domain and
+// one Redis Cluster slot. Defaults to "default".
+func WithNamespace(ns string) Option { return func(c *managerConfig) { c.namespace = ns } }
+
+// WithBudget sets the shared token and request budget. Defaults to no limit.
+func WithBudget(b Budget) Option { return func(c *managerConfig) { c.budget = b } }
+
+// WithThresholds sets the low/medium/long classification thresholds.
+func WithThresholds(t Thresholds) Option { return func(c *managerConfig) { c.thresholds = t } }
+
+// WithEstimator sets how Add estimates requests that carry no estimate.
+// Defaults to HeuristicEstimator.
+func WithEstimator(e Estimator) Option { return func(c *managerConfig) { c.estimator = e } }
+
+// WithValidator makes Add check each payload before it is queued.
+func WithValidator(v Validator) Option { return func(c *managerConfig) { c.validator = v } }
+
+// WithRetention sets how long completed, dead and canceled requests are
+// kept. Defaults to 24 hours.
+func WithRetention(d time.Duration) Option { return func(c *managerConfig) { c.retention = d } }
+
+// WithOpTimeout bounds each Redis call the manager makes, so Add fails fast
+// when Redis is down. Defaults to 5 seconds.
+func WithOpTimeout(d time.Duration) Option { return func(c *managerConfig) { c.opTimeout = d } }
+
+// WithLogger sets the logger. Defaults to slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(c *managerConfig) { c.logger = l } }
+
+var namespacePattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+
+func newManagerConfig(opts []Option) (managerConfig, error) {
+	c := managerConfig{namespace: DefaultNamespace, retention: DefaultRetention, opTimeout: DefaultOpTimeout}
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	if !namespacePattern.MatchString(c.namespace) {
+		// Braces would break the hash tag that keeps a namespace in one slot.
+		return c, fmt.Errorf("llmqueue: namespace %q: want 1-64 of [A-Za-z0-9_.:-]", c.namespace)
+	}
+	if err := c.budget.validate(); err != nil {
+		return c, err
+	}
+	c.budget = c.budget.withDefaults()
+	c.thresholds = c.thresholds.withDefaults()
+	if c.thresholds.MediumMax <= c.thresholds.LowMax {
+		return c, fmt.Errorf("llmqueue: thresholds: medium max %d must exceed low max %d",
+			c.thresholds.MediumMax, c.thresholds.LowMax)
+	}
+	if c.retention <= 0 {
+		c.retention = DefaultRetention
+	}
+	if c.opTimeout <= 0 {
+		c.opTimeout = DefaultOpTimeout
+	}
+	if c.estimator == nil {
+		c.estimator = HeuristicEstimator{}
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	return c, nil
+}

@@ -1,0 +1,223 @@
+package llmqueue
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/llmqueue/llmqueue/internal/redisstore"
+	"github.com/redis/go-redis/v9"
+)
+
+// QueueManager adds requests to a namespace's queues and reports on them.
+// Any number of managers in any number of processes may share a namespace.
+// It is safe for concurrent use.
+type QueueManager struct {
+	cfg   managerConfig
+	store *redisstore.Store
+}
+
+// NewQueueManager returns a manager on rdb, which may be a single client, a
+// Sentinel failover client or a Cluster client.
+func NewQueueManager(rdb redis.UniversalClient, opts ...Option) (*QueueManager, error) {
+	if rdb == nil {
+		return nil, errors.New("llmqueue: nil redis client")
+	}
+	cfg, err := newManagerConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &QueueManager{cfg: cfg, store: redisstore.New(rdb, cfg.namespace)}, nil
+}
+
+// Namespace returns the manager's namespace.
+func (q *QueueManager) Namespace() string { return q.cfg.namespace }
+
+// Budget returns the budget with its defaults applied.
+func (q *QueueManager) Budget() Budget { return q.cfg.budget }
+
+// Client returns the Redis client.
+func (q *QueueManager) Client() redis.UniversalClient { return q.store.Client() }
+
+func (q *QueueManager) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, q.cfg.opTimeout)
+}
+
+// Add validates, estimates, classifies and queues one request and returns
+// its ID. A negative estimate fails with ErrInvalidTokens, a payload that
+// is not JSON with ErrInvalidPayload, an estimate above the usable limit
+// with ErrOverBudget.
+func (q *QueueManager) Add(ctx context.Context, req *Request) (string, error) {
+	ids, err := q.AddMany(ctx, []*Request{req})
+	if err != nil {
+		return "", err
+	}
+	return ids[0], nil
+}
+
+// AddMany queues a batch atomically in one round trip: either every
+// request is queued or none is.
+func (q *QueueManager) AddMany(ctx context.Context, reqs []*Request) ([]string, error) {
+	if len(reqs) == 0 {
+		return nil, nil
+	}
+	batch := make([]redisstore.NewRequest, len(reqs))
+	ids := make([]string, len(reqs))
+	seen := make(map[string]bool, len(reqs))
+	for i, r := range reqs {
+		nr, err := q.prepare(r)
+		if err != nil {
+			return nil, fmt.Errorf("llmqueue: add request %d: %w", i, err)
+		}
+		if seen[nr.ID] {
+			return nil, fmt.Errorf("llmqueue: add %s: %w", nr.ID, ErrDuplicateID)
+		}
+		seen[nr.ID] = true
+		batch[i], ids[i] = nr, nr.ID
+	}
+	ctx, cancel := q.opCtx(ctx)
+	defer cancel()
+	if err := q.store.Add(ctx, batch); err != nil {
+		var dup *redisstore.DuplicateError
+		if errors.As(err, &dup) {
+			return nil, fmt.Errorf("llmqueue: add %s: %w", dup.ID, ErrDuplicateID)
+		}
+		return nil, fmt.Errorf("llmqueue: add: %w", err)
+	}
+	return ids, nil
+}
+
+func (q *QueueManager) prepare(r *Request) (redisstore.NewRequest, error) {
+	if r == nil {
+		return redisstore.NewRequest{}, fmt.Errorf("%w: nil request", ErrInvalidRequest)
+	}
+	if err := r.validate(); err != nil {
+		return redisstore.NewRequest{}, err
+	}
+	if q.cfg.validator != nil {
+		if err := q.cfg.validator.Validate(r.Payload); err != nil {
+			return redisstore.NewRequest{}, fmt.Errorf("%w: %w", ErrInvalidPayload, err)
+		}
+	}
+	tokens := r.EstimatedTokens
+	if !r.estimated {
+		n, err := q.cfg.estimator.EstimateTokens(r.Payload)
+		if err != nil {
+			return redisstore.NewRequest{}, fmt.Errorf("estimate: %w", err)
+		}
+		if n < 0 {
+			return redisstore.NewRequest{}, fmt.Errorf("%w: estimator returned %d", ErrInvalidTokens, n)
+		}
+		tokens = n
+	}
+	if u := q.cfg.budget.UsableTokens(); u > 0 && tokens > u {
+		return redisstore.NewRequest{}, fmt.Errorf("%w: %d tokens > %d usable", ErrOverBudget, tokens, u)
+	}
+	id := r.ID
+	if id == "" {
+		id = newID()
+	}
+	meta := make(map[string][]byte, len(r.Meta))
+	for k, v := range r.Meta {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return redisstore.NewRequest{}, fmt.Errorf("%w: meta %q: %v", ErrInvalidRequest, k, err)
+		}
+		meta[k] = b
+	}
+	return redisstore.NewRequest{
+		ID: id, Priority: string(q.cfg.thresholds.Classify(tokens)), Tokens: tokens,
+		MaxRetries: r.MaxRetries, TimeoutMS: r.Timeout.Milliseconds(), Payload: r.Payload, Meta: meta,
+	}, nil
+}
+
+// newID returns a time-ordered random ID: 12 hex digits of milliseconds
+// and 16 of randomness.
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return strconv.FormatInt(time.Now().UnixMilli(), 16) + hex.EncodeToString(b[:])
+}
+
+// Status returns a request's current state. It fails with ErrNotFound for
+// an unknown or expired ID and ErrCorrupt when the stored hash cannot be
+// decoded.
+func (q *QueueManager) Status(ctx context.Context, id string) (*RequestStatus, error) {
+	ctx, cancel := q.opCtx(ctx)
+	defer cancel()
+	h, err := q.store.Get(ctx, id)
+	if err != nil {
+		return nil, q.wrap("status", id, err)
+	}
+	return decodeStatus(id, h)
+}
+
+// Cancel cancels a request. A queued, retrying or suspended request is
+// canceled at once; an active one is flagged, its processor's context is
+// canceled by whichever process runs it, and it ends canceled (Wait tells
+// when). Cancel fails with ErrInvalidState on a finished request.
+func (q *QueueManager) Cancel(ctx context.Context, id string) error {
+	ctx, cancel := q.opCtx(ctx)
+	defer cancel()
+	_, err := q.store.Cancel(ctx, id, q.cfg.retention.Milliseconds())
+	return q.wrap("cancel", id, err)
+}
+
+// Resume queues a suspended request again; the processor sees input as
+// Job.ResumeInput and its saved state as Job.State. input is marshalled to
+// JSON (a json.RawMessage is taken as is).
+func (q *QueueManager) Resume(ctx context.Context, id string, input any) error {
+	b, err := marshalInput(input)
+	if err != nil {
+		return fmt.Errorf("llmqueue: resume %s: %w", id, err)
+	}
+	ctx, cancel := q.opCtx(ctx)
+	defer cancel()
+	return q.wrap("resume", id, q.store.Resume(ctx, id, string(StatusSuspended), b))
+}
+
+// Requeue queues a dead request again with its attempts reset.
+func (q *QueueManager) Requeue(ctx context.Context, id string) error {
+	ctx, cancel := q.opCtx(ctx)
+	defer cancel()
+	return q.wrap("requeue", id, q.store.Resume(ctx, id, string(StatusDead), nil))
+}
+
+func marshalInput(input any) ([]byte, error) {
+	switch v := input.(type) {
+	case nil:
+		return []byte("null"), nil
+	case json.RawMessage:
+		if !json.Valid(v) {
+			return nil, fmt.Errorf("%w: input is not valid JSON", ErrInvalidPayload)
+		}
+		return v, nil
+	}
+	b, err := json.Marshal(input)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidPayload, err)
+	}
+	return b, nil
+}
+
+// wrap maps store errors to the exported sentinels.
+func (q *QueueManager) wrap(op, id string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var st *redisstore.StateError
+	switch {
+	case errors.Is(err, redisstore.ErrNotFound):
+		err = ErrNotFound
+	case errors.Is(err, redisstore.ErrStale):
+		err = ErrStaleLease
+	case errors.As(err, &st):
+		err = fmt.Errorf("%w: request is %s", ErrInvalidState, st.Status)
+	}
+	return fmt.Errorf("llmqueue: %s %s: %w", op, id, err)
+}

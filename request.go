@@ -1,0 +1,189 @@
+package llmqueue
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Priority is a request's size class. The BatchProcessor serves the classes
+// in a repeating cycle (3 low, 2 medium, 1 long by default) so that one huge
+// prompt cannot starve many small ones.
+type Priority string
+
+// The three size classes.
+const (
+	PriorityLow    Priority = "low"
+	PriorityMedium Priority = "medium"
+	PriorityLong   Priority = "long"
+)
+
+// Priorities lists the classes in cycle order.
+var Priorities = []Priority{PriorityLow, PriorityMedium, PriorityLong}
+
+// Default classification thresholds: low is below 15,000 tokens, long above
+// 75,000, medium in between (both ends included).
+const (
+	DefaultLowMaxTokens    int64 = 14_999
+	DefaultMediumMaxTokens int64 = 75_000
+)
+
+// Thresholds classifies token estimates into priorities. A zero value uses
+// the defaults.
+type Thresholds struct {
+	// LowMax is the largest estimate that is still low. Defaults to 14,999.
+	LowMax int64
+	// MediumMax is the largest estimate that is still medium. Defaults to 75,000.
+	MediumMax int64
+}
+
+func (t Thresholds) withDefaults() Thresholds {
+	if t.LowMax <= 0 {
+		t.LowMax = DefaultLowMaxTokens
+	}
+	if t.MediumMax <= 0 {
+		t.MediumMax = DefaultMediumMaxTokens
+	}
+	return t
+}
+
+// Classify returns the priority for an estimate of tokens.
+func (t Thresholds) Classify(tokens int64) Priority {
+	t = t.withDefaults()
+	switch {
+	case tokens <= t.LowMax:
+		return PriorityLow
+	case tokens <= t.MediumMax:
+		return PriorityMedium
+	default:
+		return PriorityLong
+	}
+}
+
+// Status is a request's place in its lifecycle:
+//
+//	queued -> active -> completed
+//	             |  -> retrying (backoff) -> queued
+//	             |  -> dead (retries spent or permanent error) -> queued via Requeue
+//	             |  -> suspended (awaiting input) -> queued via Resume
+//	queued/suspended/active -> canceled
+type Status string
+
+// Request statuses.
+const (
+	StatusQueued    Status = "queued"
+	StatusActive    Status = "active"
+	StatusRetrying  Status = "retrying"
+	StatusCompleted Status = "completed"
+	StatusDead      Status = "dead"
+	StatusSuspended Status = "suspended"
+	StatusCanceled  Status = "canceled"
+)
+
+// Terminal reports whether no further transition happens without a caller
+// acting (completed, dead, canceled).
+func (s Status) Terminal() bool {
+	return s == StatusCompleted || s == StatusDead || s == StatusCanceled
+}
+
+// Defaults for a request's options.
+const (
+	DefaultMaxRetries = 3
+	DefaultTimeout    = 10 * time.Minute
+)
+
+// Request is one unit of work: a JSON payload and its token estimate. Build
+// it with NewRequest; the zero value is not useful.
+type Request struct {
+	ID              string
+	Payload         json.RawMessage
+	EstimatedTokens int64
+	// estimated reports whether EstimatedTokens was set by the caller.
+	estimated  bool
+	MaxRetries int
+	Timeout    time.Duration
+	Meta       map[string]any
+	err        error
+}
+
+// RequestOption configures a Request.
+type RequestOption func(*Request)
+
+// NewRequest builds a request from a payload: a json.RawMessage or []byte
+// is taken as JSON text (and validated at Add), anything else is marshalled.
+// Errors surface from QueueManager.Add, never as a panic.
+func NewRequest(payload any, opts ...RequestOption) *Request {
+	r := &Request{MaxRetries: DefaultMaxRetries}
+	switch p := payload.(type) {
+	case json.RawMessage:
+		r.Payload = p
+	case []byte:
+		r.Payload = json.RawMessage(p)
+	case string:
+		r.Payload = json.RawMessage(p)
+	default:
+		b, err := json.Marshal(p)
+		if err != nil {
+			r.err = fmt.Errorf("%w: %v", ErrInvalidPayload, err)
+		}
+		r.Payload = b
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// WithID sets the request's ID (default: a new time-ordered random ID).
+// Adding a second request with the same ID fails with ErrDuplicateID.
+func WithID(id string) RequestOption { return func(r *Request) { r.ID = id } }
+
+// WithEstimatedTokens sets the token estimate that is classified and
+// reserved. Without it the manager's Estimator (default: the heuristic) is
+// asked.
+func WithEstimatedTokens(n int64) RequestOption {
+	return func(r *Request) { r.EstimatedTokens, r.estimated = n, true }
+}
+
+// WithMaxRetries sets how many times a failed attempt is retried (default 3;
+// 0 means one attempt only).
+func WithMaxRetries(n int) RequestOption { return func(r *Request) { r.MaxRetries = n } }
+
+// WithTimeout sets the time one attempt may run before its context is
+// canceled (default: the processor's, 10 minutes unless configured).
+func WithTimeout(d time.Duration) RequestOption { return func(r *Request) { r.Timeout = d } }
+
+// WithMeta sets initial meta values, visible through Status.
+func WithMeta(meta map[string]any) RequestOption {
+	return func(r *Request) {
+		if r.Meta == nil {
+			r.Meta = make(map[string]any, len(meta))
+		}
+		for k, v := range meta {
+			r.Meta[k] = v
+		}
+	}
+}
+
+// validate checks everything that can be checked without Redis.
+func (r *Request) validate() error {
+	if r.err != nil {
+		return r.err
+	}
+	if len(r.Payload) == 0 || !json.Valid(r.Payload) {
+		return fmt.Errorf("%w: not valid JSON", ErrInvalidPayload)
+	}
+	if r.EstimatedTokens < 0 {
+		return fmt.Errorf("%w: %d is negative", ErrInvalidTokens, r.EstimatedTokens)
+	}
+	if r.MaxRetries < 0 {
+		return fmt.Errorf("%w: max retries %d is negative", ErrInvalidRequest, r.MaxRetries)
+	}
+	if r.Timeout < 0 {
+		return fmt.Errorf("%w: timeout %s is negative", ErrInvalidRequest, r.Timeout)
+	}
+	if len(r.ID) > 200 {
+		return fmt.Errorf("%w: id longer than 200 bytes", ErrInvalidRequest)
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+package llmqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Wait blocks until the request reaches a terminal status (completed,
+// dead or canceled) or ctx ends, and returns its final status. It listens
+// for the namespace's pub/sub events instead of polling; a suspended
+// request keeps Wait waiting until it is resumed and finishes.
+func (q *QueueManager) Wait(ctx context.Context, id string) (*RequestStatus, error) {
+	// Subscribe before the first read, so a transition between the two
+	// cannot be missed.
+	sub := q.store.Client().Subscribe(ctx, q.store.Keys().Events)
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil {
+		return nil, fmt.Errorf("llmqueue: wait %s: subscribe: %w", id, err)
+	}
+	ch := sub.Channel()
+	for {
+		st, err := q.Status(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if st.Status.Terminal() {
+			return st, nil
+		}
+	events:
+		for {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("llmqueue: wait %s: %w", id, ctx.Err())
+			case msg, ok := <-ch:
+				if !ok {
+					return nil, fmt.Errorf("llmqueue: wait %s: %w", id, errors.New("subscription closed"))
+				}
+				if got, _, _ := strings.Cut(msg.Payload, " "); got == id {
+					break events
+				}
+			}
+		}
+	}
+}
+
+// ListDead returns up to limit dead request IDs, oldest first.
+func (q *QueueManager) ListDead(ctx context.Context, offset, limit int64) ([]string, error) {
+	return q.list(ctx, q.store.Keys().Dead, offset, limit)
+}
+
+// ListSuspended returns up to limit suspended request IDs, oldest first.
+func (q *QueueManager) ListSuspended(ctx context.Context, offset, limit int64) ([]string, error) {
+	return q.list(ctx, q.store.Keys().Suspended, offset, limit)
+}
+
+func (q *QueueManager) list(ctx context.Context, key string, offset, limit int64) ([]string, error) {
+	if offset < 0 || limit <= 0 {
+		return nil, fmt.Errorf("%w: offset %d, limit %d", ErrInvalidRequest, offset, limit)
+	}
+	ctx, cancel := q.opCtx(ctx)
+	defer cancel()
+	ids, err := q.store.Members(ctx, key, offset, limit)
+	if err != nil {
+		return nil, fmt.Errorf("llmqueue: list: %w", err)
+	}
+	return ids, nil
+}
