@@ -56,6 +56,16 @@ func (b *BatchProcessor) ack(job *Job, id, token string, res *Result, perr error
 		if err == nil {
 			outage.ok()
 			b.st.record(Status(status), took)
+			if h := b.cfg.attemptHook; h != nil {
+				ev := AttemptEvent{ID: id, Status: Status(status), Duration: took, Err: perr}
+				if job != nil {
+					ev.Priority, ev.Attempt, ev.Estimated = job.Priority, job.Attempt, job.EstimatedTokens
+				}
+				if perr == nil {
+					ev.Usage = res.Usage
+				}
+				h(ev)
+			}
 			if perr == nil && res != nil && res.RateLimit != nil {
 				b.applyRateLimit(res.RateLimit)
 			}

@@ -37,6 +37,7 @@ type batchConfig struct {
 	leaseBatch     int
 	maxEmptyCycles int
 	backoff        func(attempt int) time.Duration
+	attemptHook    func(AttemptEvent)
 	workerID       string
 	logger         *slog.Logger
 }
@@ -155,4 +156,22 @@ func newBatchConfig(q *QueueManager, opts []BatchOption) (batchConfig, error) {
 		return c, fmt.Errorf("llmqueue: nil backoff or logger")
 	}
 	return c, nil
+}
+
+// AttemptEvent describes one finished attempt, for metrics and tracing.
+type AttemptEvent struct {
+	ID        string
+	Priority  Priority
+	Attempt   int
+	Status    Status // the request's status after the attempt
+	Duration  time.Duration
+	Estimated int64
+	Usage     Usage
+	Err       error
+}
+
+// WithAttemptHook calls f after every attempt whose outcome was recorded.
+// f runs on the worker goroutine: keep it fast.
+func WithAttemptHook(f func(AttemptEvent)) BatchOption {
+	return func(c *batchConfig) { c.attemptHook = f }
 }

@@ -79,7 +79,7 @@ func (h HeuristicEstimator) EstimateTokens(payload json.RawMessage) (int64, erro
 	}
 	if isObject {
 		if chars, ok := promptChars(obj); ok {
-			return addSat(ceilDiv(chars, cpt), outputBudget(obj, h.DefaultMaxTokens)), nil
+			return addTokensSat(ceilDiv(chars, cpt), outputBudget(obj, h.DefaultMaxTokens)), nil
 		}
 	}
 	return ceilDiv(int64(len(payload)), cpt), nil
@@ -215,7 +215,7 @@ func jsonString(raw json.RawMessage) (string, bool) {
 	return s, true
 }
 
-func isNull(raw json.RawMessage) bool {
+func isJSONNull(raw json.RawMessage) bool {
 	return string(bytes.TrimSpace(raw)) == "null"
 }
 
@@ -243,14 +243,14 @@ func clampTokens(f float64) int64 {
 	return int64(f)
 }
 
-func addSat(a, b int64) int64 {
+func addTokensSat(a, b int64) int64 {
 	if a > math.MaxInt64-b {
 		return math.MaxInt64
 	}
 	return a + b
 }
 
-func mulSat(a, b int64) int64 {
+func mulTokensSat(a, b int64) int64 {
 	if a == 0 || b == 0 {
 		return 0
 	}
@@ -285,10 +285,10 @@ func outputBudget(obj map[string]json.RawMessage, def int64) int64 {
 	if n, ok := jsonNumber(obj["n"]); ok && n > 1 {
 		choices = n
 	}
-	return mulSat(budget, choices)
+	return mulTokensSat(budget, choices)
 }
 
-func hasKey(m map[string]json.RawMessage, k string) bool {
+func hasField(m map[string]json.RawMessage, k string) bool {
 	_, ok := m[k]
 	return ok
 }
@@ -393,11 +393,11 @@ func (e TiktokenEstimator) EstimateTokens(payload json.RawMessage) (int64, error
 
 	var prompt int64
 	switch {
-	case hasKey(obj, "messages"):
+	case hasField(obj, "messages"):
 		prompt, err = chatTokens(codec, obj["messages"])
-	case hasKey(obj, "prompt"):
+	case hasField(obj, "prompt"):
 		prompt, err = textTokens(codec, obj["prompt"])
-	case hasKey(obj, "input"):
+	case hasField(obj, "input"):
 		prompt, err = textTokens(codec, obj["input"])
 	default:
 		prompt, err = jsonTokens(codec, payload)
@@ -406,7 +406,7 @@ func (e TiktokenEstimator) EstimateTokens(payload json.RawMessage) (int64, error
 		return 0, err
 	}
 	for _, key := range [...]string{"tools", "functions"} {
-		if raw, ok := obj[key]; ok && !isNull(raw) {
+		if raw, ok := obj[key]; ok && !isJSONNull(raw) {
 			n, err := jsonTokens(codec, raw)
 			if err != nil {
 				return 0, err
@@ -414,7 +414,7 @@ func (e TiktokenEstimator) EstimateTokens(payload json.RawMessage) (int64, error
 			prompt += n
 		}
 	}
-	return addSat(prompt, outputBudget(obj, e.DefaultMaxTokens)), nil
+	return addTokensSat(prompt, outputBudget(obj, e.DefaultMaxTokens)), nil
 }
 
 // chatTokens implements num_tokens_from_messages over raw JSON messages.
@@ -451,11 +451,11 @@ func chatTokens(codec tokenizer.Codec, raw json.RawMessage) (int64, error) {
 // sees them (unescaped); null costs nothing (content of a tool-call
 // message); other values are approximated by their JSON.
 func fieldTokens(codec tokenizer.Codec, key string, value json.RawMessage) (int64, error) {
-	if isNull(value) {
+	if isJSONNull(value) {
 		return 0, nil
 	}
 	if s, ok := jsonString(value); ok {
-		return count(codec, s)
+		return tokenCount(codec, s)
 	}
 	if key == "content" {
 		var parts []json.RawMessage
@@ -463,7 +463,7 @@ func fieldTokens(codec tokenizer.Codec, key string, value json.RawMessage) (int6
 			var total int64
 			for _, p := range parts {
 				if s, ok := partText(p); ok {
-					n, err := count(codec, s)
+					n, err := tokenCount(codec, s)
 					if err != nil {
 						return 0, err
 					}
@@ -480,13 +480,13 @@ func fieldTokens(codec tokenizer.Codec, key string, value json.RawMessage) (int6
 // Anything else (token arrays, Responses API items) counts as its JSON.
 func textTokens(codec tokenizer.Codec, raw json.RawMessage) (int64, error) {
 	if s, ok := jsonString(raw); ok {
-		return count(codec, s)
+		return tokenCount(codec, s)
 	}
 	var ss []string
 	if json.Unmarshal(raw, &ss) == nil {
 		var total int64
 		for _, s := range ss {
-			n, err := count(codec, s)
+			n, err := tokenCount(codec, s)
 			if err != nil {
 				return 0, err
 			}
@@ -504,10 +504,10 @@ func jsonTokens(codec tokenizer.Codec, raw json.RawMessage) (int64, error) {
 	if err := json.Compact(&buf, raw); err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrInvalidPayload, err)
 	}
-	return count(codec, buf.String())
+	return tokenCount(codec, buf.String())
 }
 
-func count(codec tokenizer.Codec, s string) (int64, error) {
+func tokenCount(codec tokenizer.Codec, s string) (int64, error) {
 	if s == "" {
 		return 0, nil
 	}
@@ -527,7 +527,7 @@ func CountTokens(model, text string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := count(codec, text)
+	n, err := tokenCount(codec, text)
 	return int(n), err
 }
 
