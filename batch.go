@@ -305,7 +305,7 @@ func (b *BatchProcessor) decodeJob(h map[string]string) (*Job, string, error) {
 	job := &Job{
 		ID: st.ID, Payload: json.RawMessage(h["payload"]), Priority: st.Priority,
 		EstimatedTokens: st.EstimatedTokens, Attempt: st.Attempts, MaxRetries: st.MaxRetries,
-		Timeout: timeout, Meta: st.Meta,
+		Timeout: timeout, Meta: st.Meta, lease: token,
 	}
 	if in, ok := h["input"]; ok {
 		job.ResumeInput = json.RawMessage(in)

@@ -53,8 +53,6 @@ func (b Budget) withDefaults() Budget {
 	}
 	if b.SafetyBufferPercent == 0 {
 		b.SafetyBufferPercent = DefaultSafetyBufferPercent
-	} else if b.SafetyBufferPercent < 0 {
-		b.SafetyBufferPercent = 0
 	}
 	if b.APIAllocationPercent == 0 {
 		b.APIAllocationPercent = DefaultAPIAllocationPercent
@@ -81,7 +79,10 @@ func (b Budget) usable(limit int64) int64 {
 		return 0
 	}
 	b = b.withDefaults()
-	u := float64(limit) * b.APIAllocationPercent / 100 * (1 - b.SafetyBufferPercent/100)
+	// A negative buffer means none; it stays negative so that applying the
+	// defaults twice cannot turn it into the default.
+	buffer := max(b.SafetyBufferPercent, 0)
+	u := float64(limit) * b.APIAllocationPercent / 100 * (1 - buffer/100)
 	if u < 1 {
 		return 1
 	}

@@ -32,6 +32,9 @@ type Job struct {
 	// State is what the processor saved with Suspend, nil on a first run.
 	State []byte
 
+	// lease is the lease token of this attempt; tests order leases by it
+	// (tokens come from one counter per namespace).
+	lease   string
 	setMeta func(ctx context.Context, key string, value []byte) error
 }
 

@@ -1,0 +1,147 @@
+package llmqueue
+
+import (
+	"context"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/llmqueue/llmqueue/internal/redistest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// maxInWindow returns the most tokens and requests whose starts fall in any
+// span [s, s+w), for every start s.
+func maxInWindow(starts []startRecord, w time.Duration) (tokens, requests int64) {
+	sort.Slice(starts, func(i, j int) bool { return starts[i].At.Before(starts[j].At) })
+	j := 0
+	var sum int64
+	for i := range starts {
+		for j < len(starts) && starts[j].At.Before(starts[i].At.Add(w)) {
+			sum += starts[j].Tokens
+			j++
+		}
+		tokens = max(tokens, sum)
+		requests = max(requests, int64(j-i))
+		sum -= starts[i].Tokens
+	}
+	return tokens, requests
+}
+
+func TestMaxInWindow(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	at := func(ms int, tok int64) startRecord { return startRecord{At: t0.Add(time.Duration(ms) * time.Millisecond), Tokens: tok} }
+	tok, req := maxInWindow([]startRecord{at(0, 5), at(999, 5), at(1000, 7), at(1500, 1)}, time.Second)
+	assert.EqualValues(t, 13, tok) // 999..1999 holds 5+7+1
+	assert.EqualValues(t, 3, req)
+}
+
+func TestBudget_NeverExceedsWindowAcrossProcesses(t *testing.T) {
+	const window = time.Second
+	cases := []struct {
+		name   string
+		budget Budget
+		tokens int64
+	}{
+		{"tokens bind", Budget{TPM: 20_000, Window: window}, 1000},
+		{"requests bind", Budget{RPM: 20, Window: window}, 100},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			redistest.Each(t, func(t *testing.T, s *redistest.Server) {
+				ctx := context.Background()
+				seed := newManager(t, s, WithBudget(tc.budget))
+				reqs := make([]*Request, 200)
+				for i := range reqs {
+					reqs[i] = NewRequest(map[string]int{"i": i}, WithEstimatedTokens(tc.tokens))
+				}
+				_, err := seed.AddMany(ctx, reqs)
+				require.NoError(t, err)
+
+				rec := newRecorder(20 * time.Millisecond)
+				for range 4 {
+					qm := newManager(t, s, WithBudget(tc.budget))
+					startProcessor(t, qm, rec, WithConcurrency(8))
+				}
+				const windows = 4
+				waitFor(t, 20*time.Second, func() bool {
+					st := rec.snapshot()
+					return len(st) > 0 && time.Since(st[0].At) > windows*window+200*time.Millisecond
+				}, "a saturated run of 4 windows")
+
+				starts := rec.snapshot()
+				maxTok, maxReq := maxInWindow(starts, window)
+				usableTok, usableReq := tc.budget.UsableTokens(), tc.budget.UsableRequests()
+				if usableTok > 0 {
+					assert.LessOrEqual(t, maxTok, usableTok, "tokens in one window")
+				}
+				if usableReq > 0 {
+					assert.LessOrEqual(t, maxReq, usableReq, "requests in one window")
+				}
+
+				// Utilization: what started in the first `windows` windows
+				// against what the budget allowed in them.
+				t0 := starts[0].At
+				var used, n int64
+				for _, st := range starts {
+					if st.At.Before(t0.Add(windows * window)) {
+						used += st.Tokens
+						n++
+					}
+				}
+				var util float64
+				if usableTok > 0 {
+					util = float64(used) / float64(windows*usableTok)
+				} else {
+					util = float64(n) / float64(windows*usableReq)
+				}
+				t.Logf("max in window: %d tokens, %d requests; utilization %.1f%% over %d windows",
+					maxTok, maxReq, util*100, windows)
+				assert.GreaterOrEqual(t, util, 0.90, "utilization")
+			})
+		})
+	}
+}
+
+func TestBudget_ReconcileFreesTheDifference(t *testing.T) {
+	const window = 2 * time.Second
+	budget := Budget{TPM: 10_000, SafetyBufferPercent: -1, Window: window} // usable 10,000
+	run := func(t *testing.T, s *redistest.Server, factor float64) (int, int64) {
+		ctx := context.Background()
+		qm := newManager(t, s, WithBudget(budget), WithNamespace("f"+time.Now().Format("150405.000000")))
+		reqs := make([]*Request, 40)
+		for i := range reqs {
+			reqs[i] = NewRequest(`{}`, WithEstimatedTokens(1000))
+		}
+		_, err := qm.AddMany(ctx, reqs)
+		require.NoError(t, err)
+		rec := newRecorder(10 * time.Millisecond)
+		rec.usageFactor = factor
+		bp := startProcessor(t, qm, rec, WithConcurrency(4))
+		time.Sleep(window - 300*time.Millisecond)
+		starts := rec.snapshot()
+		inFirst := 0
+		for _, st := range starts {
+			if st.At.Before(starts[0].At.Add(window - 300*time.Millisecond)) {
+				inFirst++
+			}
+		}
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		require.NoError(t, bp.Shutdown(sctx))
+		m, err := qm.Metrics(ctx)
+		require.NoError(t, err)
+		return inFirst, m.TokenUsage.Used
+	}
+	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
+		full, fullUsed := run(t, s, 1)
+		half, halfUsed := run(t, s, 0.5)
+		t.Logf("starts in the first window: %d at full usage, %d at half usage", full, half)
+		assert.Equal(t, 10, full, "estimate-sized usage fits exactly 10")
+		assert.Greater(t, half, full+5, "refunds let more run in the same window")
+		assert.EqualValues(t, 10_000, fullUsed)
+		assert.LessOrEqual(t, halfUsed, int64(10_000))
+		assert.EqualValues(t, int64(half)*500, halfUsed, "ledger holds the reported usage")
+	})
+}
