@@ -52,7 +52,9 @@ func scriptErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
+	// Redis 7 prefixes a script's error reply with "ERR " unless it carries
+	// its own code; accept both forms.
+	msg := strings.TrimPrefix(err.Error(), "ERR ")
 	switch {
 	case msg == "STALE":
 		return ErrStale

@@ -1,0 +1,87 @@
+package llmqueue
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/llmqueue/llmqueue/internal/redisstore"
+	"github.com/llmqueue/llmqueue/internal/redistest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// leaseDirect leases like a worker would and returns the hash it got,
+// standing for a process that then dies without acking.
+func leaseDirect(t *testing.T, qm *QueueManager, lease time.Duration) map[string]string {
+	t.Helper()
+	res, err := qm.store.Lease(context.Background(), redisstore.LeaseArgs{
+		Max: 1, Lease: lease, Window: qm.cfg.budget.ledgerWindow(), Cycle: [3]int{3, 2, 1},
+		WorkerID: "doomed", RetentionMS: qm.cfg.retention.Milliseconds(),
+	})
+	require.NoError(t, err)
+	require.Len(t, res.Jobs, 1)
+	return res.Jobs[0]
+}
+
+func TestCrash_AbandonedLeaseIsRecoveredAndCompletedOnce(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
+		ctx := context.Background()
+		qm := newManager(t, s)
+		id, err := qm.Add(ctx, NewRequest(`{"q":1}`, WithEstimatedTokens(10)))
+		require.NoError(t, err)
+
+		dead := leaseDirect(t, qm, 300*time.Millisecond)
+		require.Equal(t, id, dead["id"])
+		st, err := qm.Status(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, StatusActive, st.Status)
+
+		rec := newRecorder(0)
+		startProcessor(t, newManager(t, s), rec, WithConcurrency(2), WithPollInterval(20*time.Millisecond))
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		final, err := qm.Wait(wctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, StatusCompleted, final.Status)
+		assert.Equal(t, 2, final.Attempts, "the abandoned attempt counts")
+		assert.Equal(t, 1, rec.done[id])
+
+		// The dead worker wakes up and acks late: every ack is refused.
+		oldToken := dead["lease"]
+		err = qm.store.Complete(ctx, redisstore.CompleteArgs{ID: id, Token: oldToken, Result: []byte(`{"late":true}`),
+			Used: -1, Window: time.Minute, RetentionMS: 1000})
+		assert.ErrorIs(t, err, redisstore.ErrStale)
+		_, err = qm.store.Fail(ctx, redisstore.FailArgs{ID: id, Token: oldToken, Kind: "retry", Window: time.Minute})
+		assert.ErrorIs(t, err, redisstore.ErrStale)
+		job := &Job{ID: id, setMeta: func(ctx context.Context, k string, v []byte) error {
+			return qm.wrap("set meta", id, qm.store.SetMeta(ctx, id, oldToken, k, v))
+		}}
+		assert.ErrorIs(t, job.SetMeta(ctx, "progress", 1), ErrStaleLease)
+
+		after, err := qm.Status(ctx, id)
+		require.NoError(t, err)
+		assert.JSONEq(t, `{"ok":true}`, string(after.Result), "the late ack changed nothing")
+		m, err := qm.Metrics(ctx)
+		require.NoError(t, err)
+		assert.EqualValues(t, 1, m.TotalCompleted)
+	})
+}
+
+func TestCrash_LeaseExpiryAfterRetriesSpentIsDead(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
+		ctx := context.Background()
+		qm := newManager(t, s)
+		id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1), WithMaxRetries(0)))
+		require.NoError(t, err)
+		leaseDirect(t, qm, 100*time.Millisecond)
+		time.Sleep(150 * time.Millisecond)
+		// Any lease call recovers expired leases.
+		_, err = qm.store.Lease(ctx, redisstore.LeaseArgs{Max: 1, Lease: time.Second, Window: time.Minute, Cycle: [3]int{3, 2, 1}})
+		require.NoError(t, err)
+		st, err := qm.Status(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, StatusDead, st.Status)
+		assert.Contains(t, st.Error, "lease expired")
+	})
+}
