@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/llmqueue/llmqueue/internal/redistest"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
@@ -104,3 +105,5 @@ func payload(t *testing.T, v any) json.RawMessage {
 	require.NoError(t, err)
 	return b
 }
+
+func redisZ(member string) redis.Z { return redis.Z{Score: 1, Member: member} }

@@ -1,0 +1,138 @@
+package llmqueue
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/llmqueue/llmqueue/internal/redistest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestAdd_BadInputGetsTypedErrors(t *testing.T) {
+	s := redistest.StartMini(t)
+	qm := newManager(t, s, WithBudget(Budget{TPM: 100_000})) // usable 90,000
+	cases := []struct {
+		name string
+		req  *Request
+		want error
+	}{
+		{"negative tokens", NewRequest(`{}`, WithEstimatedTokens(-1)), ErrInvalidTokens},
+		{"estimate over the usable limit", NewRequest(`{}`, WithEstimatedTokens(90_001)), ErrOverBudget},
+		{"invalid JSON payload", NewRequest(`{"a":`, WithEstimatedTokens(1)), ErrInvalidPayload},
+		{"empty payload", NewRequest([]byte{}, WithEstimatedTokens(1)), ErrInvalidPayload},
+		{"unmarshalable payload", NewRequest(make(chan int), WithEstimatedTokens(1)), ErrInvalidPayload},
+		{"negative retries", NewRequest(`{}`, WithMaxRetries(-2)), ErrInvalidRequest},
+		{"negative timeout", NewRequest(`{}`, WithTimeout(-time.Second)), ErrInvalidRequest},
+		{"nil request", nil, ErrInvalidRequest},
+		{"unmarshalable meta", NewRequest(`{}`, WithMeta(map[string]any{"f": func() {}})), ErrInvalidRequest},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := qm.Add(context.Background(), tc.req)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, tc.want)
+		})
+	}
+	t.Run("duplicate id", func(t *testing.T) {
+		_, err := qm.Add(context.Background(), NewRequest(`{}`, WithID("x")))
+		require.NoError(t, err)
+		_, err = qm.Add(context.Background(), NewRequest(`{}`, WithID("x")))
+		assert.ErrorIs(t, err, ErrDuplicateID)
+		_, err = qm.AddMany(context.Background(), []*Request{NewRequest(`{}`, WithID("y")), NewRequest(`{}`, WithID("y"))})
+		assert.ErrorIs(t, err, ErrDuplicateID)
+		_, err = qm.Status(context.Background(), "y")
+		assert.ErrorIs(t, err, ErrNotFound, "a refused batch adds nothing")
+	})
+}
+
+func TestQueueManager_UnknownIDIsNotFound(t *testing.T) {
+	s := redistest.StartMini(t)
+	qm := newManager(t, s)
+	ctx := context.Background()
+	ops := map[string]func() error{
+		"Status":  func() error { _, err := qm.Status(ctx, "nope"); return err },
+		"Cancel":  func() error { return qm.Cancel(ctx, "nope") },
+		"Resume":  func() error { return qm.Resume(ctx, "nope", nil) },
+		"Requeue": func() error { return qm.Requeue(ctx, "nope") },
+	}
+	for name, op := range ops {
+		assert.ErrorIs(t, op(), ErrNotFound, name)
+	}
+}
+
+func TestQueueManager_CorruptHashIsTypedAndDoesNotStopWork(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
+		ctx := context.Background()
+		qm := newManager(t, s)
+		rdb := qm.Client()
+		k := qm.store.Keys()
+		corrupt := map[string]map[string]any{
+			"bad-tokens":  {"status": "queued", "prio": "low", "tokens": "many", "att": "0", "maxr": "1", "payload": "{}"},
+			"bad-prio":    {"status": "queued", "prio": "huge", "tokens": "5", "att": "0", "maxr": "1", "payload": "{}"},
+			"bad-payload": {"status": "queued", "prio": "low", "tokens": "5", "att": "0", "maxr": "1", "payload": "{nope"},
+		}
+		for id, h := range corrupt {
+			require.NoError(t, rdb.HSet(ctx, k.Request(id), h).Err())
+			require.NoError(t, rdb.ZAdd(ctx, k.Low, redisZ(id)).Err())
+		}
+		require.NoError(t, rdb.HSet(ctx, k.Request("garbage"), "status", "???").Err())
+		_, err := qm.Status(ctx, "garbage")
+		assert.ErrorIs(t, err, ErrCorrupt)
+		_, err = qm.Status(ctx, "bad-tokens")
+		assert.ErrorIs(t, err, ErrCorrupt)
+
+		good, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(5)))
+		require.NoError(t, err)
+		startProcessor(t, newManager(t, s), newRecorder(0), WithPollInterval(20*time.Millisecond))
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		st, err := qm.Wait(wctx, good)
+		require.NoError(t, err)
+		assert.Equal(t, StatusCompleted, st.Status)
+		for id := range corrupt {
+			waitFor(t, 5*time.Second, func() bool {
+				status, _ := rdb.HGet(ctx, k.Request(id), "status").Result()
+				return status == string(StatusDead)
+			}, id+" to die")
+		}
+		dead, err := qm.ListDead(ctx, 0, 10)
+		require.NoError(t, err)
+		assert.Len(t, dead, 3)
+	})
+}
+
+func TestProcessor_PanicIsAFailureNotACrash(t *testing.T) {
+	s := redistest.StartMini(t)
+	ctx := context.Background()
+	qm := newManager(t, s)
+	id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1), WithMaxRetries(0)))
+	require.NoError(t, err)
+	startProcessor(t, qm, ProcessorFunc(func(context.Context, *Job) (*Result, error) { panic("boom") }))
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := qm.Wait(wctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, StatusDead, st.Status)
+	assert.Contains(t, st.Error, "panicked: boom")
+}
+
+func TestNewBatchProcessor_RejectsBadOptions(t *testing.T) {
+	qm := newManager(t, redistest.StartMini(t))
+	for name, opt := range map[string]BatchOption{
+		"zero concurrency":     WithConcurrency(0),
+		"class without a slot": WithCycle(3, 0, 1),
+		"tiny lease":           WithLease(time.Millisecond),
+		"nil backoff":          WithBackoff(nil),
+	} {
+		_, err := NewBatchProcessor(qm, newRecorder(0), opt)
+		assert.Error(t, err, name)
+	}
+	_, err := NewBatchProcessor(nil, newRecorder(0))
+	assert.Error(t, err)
+	bp, err := NewBatchProcessor(qm, newRecorder(0))
+	require.NoError(t, err)
+	assert.True(t, errors.Is(bp.Shutdown(context.Background()), ErrClosed))
+}
