@@ -31,7 +31,9 @@ func maxInWindow(starts []startRecord, w time.Duration) (tokens, requests int64)
 
 func TestMaxInWindow(t *testing.T) {
 	t0 := time.Unix(0, 0)
-	at := func(ms int, tok int64) startRecord { return startRecord{At: t0.Add(time.Duration(ms) * time.Millisecond), Tokens: tok} }
+	at := func(ms int, tok int64) startRecord {
+		return startRecord{At: t0.Add(time.Duration(ms) * time.Millisecond), Tokens: tok}
+	}
 	tok, req := maxInWindow([]startRecord{at(0, 5), at(999, 5), at(1000, 7), at(1500, 1)}, time.Second)
 	assert.EqualValues(t, 13, tok) // 999..1999 holds 5+7+1
 	assert.EqualValues(t, 3, req)
