@@ -172,6 +172,7 @@ func (b *BatchProcessor) leaseLoop() {
 			b.sleep(ctx, b.cfg.maxBudgetWait, true)
 			continue
 		}
+		sentAt := time.Now()
 		res, err := b.store.Lease(ctx, redisstore.LeaseArgs{
 			Max: min(free, b.cfg.leaseBatch), Lease: b.cfg.lease,
 			Window: b.qm.cfg.budget.ledgerWindow(),
@@ -190,7 +191,7 @@ func (b *BatchProcessor) leaseLoop() {
 		b.st.consecutiveErrors.Store(0)
 		b.st.lastReason.Store(res.Reason)
 		for _, h := range res.Jobs {
-			b.startJob(h)
+			b.startJob(h, sentAt)
 		}
 		if len(res.Jobs) > 0 {
 			idle = 10 * time.Millisecond
@@ -232,7 +233,9 @@ func (b *BatchProcessor) sleep(ctx context.Context, d time.Duration, wakeOnSlot 
 	}
 }
 
-func (b *BatchProcessor) startJob(h map[string]string) {
+// startJob runs one leased request in its own goroutine. sentAt is when
+// the lease call was sent: the reservation's time is no earlier.
+func (b *BatchProcessor) startJob(h map[string]string, sentAt time.Time) {
 	job, token, err := b.decodeJob(h)
 	id := h["id"]
 	if err != nil {
@@ -251,6 +254,7 @@ func (b *BatchProcessor) startJob(h map[string]string) {
 		defer cancelCause(nil)
 		tctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
+		b.restampIfLate(job, token, sentAt)
 		start := time.Now()
 		res, perr := b.call(tctx, job)
 		if perr != nil && tctx.Err() != nil {
@@ -305,7 +309,7 @@ func (b *BatchProcessor) decodeJob(h map[string]string) (*Job, string, error) {
 	job := &Job{
 		ID: st.ID, Payload: json.RawMessage(h["payload"]), Priority: st.Priority,
 		EstimatedTokens: st.EstimatedTokens, Attempt: st.Attempts, MaxRetries: st.MaxRetries,
-		Timeout: timeout, Meta: st.Meta, lease: token,
+		Timeout: timeout, Meta: st.Meta, lease: token, LeasedAt: st.StartedAt,
 	}
 	if in, ok := h["input"]; ok {
 		job.ResumeInput = json.RawMessage(in)
@@ -317,4 +321,23 @@ func (b *BatchProcessor) decodeJob(h map[string]string) (*Job, string, error) {
 		return b.qm.wrap("set meta", st.ID, b.store.SetMeta(ctx, st.ID, token, key, value))
 	}
 	return job, token, nil
+}
+
+// restampIfLate moves the reservation to now when the call starts later
+// after its lease than the ledger's margin allows for, so every window of
+// call start times stays within the budget even on a busy machine.
+func (b *BatchProcessor) restampIfLate(job *Job, token string, sentAt time.Time) {
+	bud := b.qm.cfg.budget
+	if bud.UsableTokens() == 0 && bud.UsableRequests() == 0 {
+		return
+	}
+	if time.Since(sentAt) <= (bud.ledgerWindow()-bud.Window)/2 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.qm.cfg.opTimeout)
+	defer cancel()
+	if _, err := b.store.Restamp(ctx, job.ID, token); err != nil {
+		b.cfg.logger.Warn("llmqueue: could not move a late reservation", "id", job.ID, "error", err)
+	}
+	b.st.restamps.Add(1)
 }

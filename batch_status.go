@@ -18,6 +18,7 @@ type processorStats struct {
 	emptyCycles       atomic.Int64
 	budgetWaits       atomic.Int64
 	staleAcks         atomic.Int64
+	restamps          atomic.Int64
 	lastProcessed     atomic.Int64
 	lastReason        atomic.Value // string
 

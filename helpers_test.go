@@ -51,6 +51,7 @@ type recorder struct {
 	done        map[string]int
 	delay       time.Duration
 	usageFactor float64
+	maxDelay    time.Duration // longest lease-to-start delay seen
 }
 
 func newRecorder(delay time.Duration) *recorder {
@@ -59,7 +60,11 @@ func newRecorder(delay time.Duration) *recorder {
 
 func (r *recorder) Process(ctx context.Context, job *Job) (*Result, error) {
 	r.mu.Lock()
-	r.starts = append(r.starts, startRecord{ID: job.ID, At: time.Now(), Tokens: job.EstimatedTokens, Priority: job.Priority})
+	now := time.Now()
+	r.starts = append(r.starts, startRecord{ID: job.ID, At: now, Tokens: job.EstimatedTokens, Priority: job.Priority})
+	if d := now.Sub(job.LeasedAt); d > r.maxDelay {
+		r.maxDelay = d
+	}
 	r.mu.Unlock()
 	if r.delay > 0 {
 		select {

@@ -23,6 +23,9 @@ type Job struct {
 	Attempt int
 	// MaxRetries is the request's retry limit.
 	MaxRetries int
+	// LeasedAt is when this attempt's lease was granted, by the Redis
+	// clock; its tokens were reserved at that instant.
+	LeasedAt time.Time
 	// Timeout is the time this attempt may run.
 	Timeout time.Duration
 	// Meta holds the request's meta values as JSON.

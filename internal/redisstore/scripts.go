@@ -34,4 +34,5 @@ var (
 	resumeScript    = load("resume")
 	adjustScript    = load("adjust")
 	snapshotScript  = load("snapshot")
+	restampScript   = load("restamp")
 )

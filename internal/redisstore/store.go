@@ -187,3 +187,10 @@ func pairs(flat []string) map[string]string {
 	}
 	return m
 }
+
+// Restamp moves a leased request's reservation to the current time; it
+// reports false when the lease or the reservation is gone.
+func (s *Store) Restamp(ctx context.Context, id, token string) (bool, error) {
+	n, err := restampScript.Run(ctx, s.rdb, []string{s.keys.Request(id), s.keys.BudgetLog}, token).Int()
+	return n == 1, err
+}
