@@ -6,35 +6,37 @@ import (
 	"time"
 )
 
-// Sentinel errors that callers branch on with errors.Is.
+// Sentinel errors that callers branch on with errors.Is. The operations
+// wrap them with their name and the request's ID, e.g.
+// "llmqueue: status 123: request not found".
 var (
 	// ErrNotFound means no request with that ID exists (or it expired).
-	ErrNotFound = errors.New("llmqueue: request not found")
+	ErrNotFound = errors.New("request not found")
 	// ErrOverBudget means the request's estimate exceeds the usable token
 	// limit, so it could never run.
-	ErrOverBudget = errors.New("llmqueue: estimate exceeds the usable token limit")
+	ErrOverBudget = errors.New("estimate exceeds the usable token limit")
 	// ErrInvalidPayload means the payload is not valid JSON or was refused
 	// by the Validator.
-	ErrInvalidPayload = errors.New("llmqueue: invalid payload")
+	ErrInvalidPayload = errors.New("invalid payload")
 	// ErrInvalidTokens means a negative token estimate.
-	ErrInvalidTokens = errors.New("llmqueue: invalid token estimate")
+	ErrInvalidTokens = errors.New("invalid token estimate")
 	// ErrInvalidRequest means a request option is out of range (for example
 	// negative retries or timeout).
-	ErrInvalidRequest = errors.New("llmqueue: invalid request")
+	ErrInvalidRequest = errors.New("invalid request")
 	// ErrDuplicateID means a request with that ID is already stored.
-	ErrDuplicateID = errors.New("llmqueue: duplicate request id")
+	ErrDuplicateID = errors.New("duplicate request id")
 	// ErrCorrupt means the request's hash in Redis could not be decoded.
-	ErrCorrupt = errors.New("llmqueue: corrupt request data")
+	ErrCorrupt = errors.New("corrupt request data")
 	// ErrInvalidState means the operation does not apply to the request's
 	// current status (for example Resume on a completed request).
-	ErrInvalidState = errors.New("llmqueue: operation not allowed in this state")
+	ErrInvalidState = errors.New("operation not allowed in this state")
 	// ErrStaleLease means an ack came from a lease that was recovered and
 	// given to another worker; the ack is rejected.
-	ErrStaleLease = errors.New("llmqueue: stale lease")
+	ErrStaleLease = errors.New("stale lease")
 	// ErrClosed means the BatchProcessor is shut down or not started.
-	ErrClosed = errors.New("llmqueue: processor closed")
+	ErrClosed = errors.New("processor closed")
 	// ErrAlreadyStarted means Start was called twice.
-	ErrAlreadyStarted = errors.New("llmqueue: processor already started")
+	ErrAlreadyStarted = errors.New("processor already started")
 )
 
 // PermanentError marks a failure that retrying cannot fix (bad request,
