@@ -79,6 +79,9 @@ func decodeStatus(id string, h map[string]string) (*RequestStatus, error) {
 		StartedAt:       r.time("st"),
 		FinishedAt:      r.time("ft"),
 	}
+	if r.err == nil && (s.EstimatedTokens < 0 || s.Attempts < 0 || s.MaxRetries < 0) {
+		r.err = fmt.Errorf("%w: negative tokens, attempts or retries", ErrCorrupt)
+	}
 	if r.err != nil {
 		return nil, fmt.Errorf("llmqueue: status %s: %w", id, r.err)
 	}
