@@ -70,9 +70,18 @@ func (b *BatchProcessor) heartbeatLoop() {
 func (b *BatchProcessor) listenCancels(ctx context.Context) {
 	sub := b.store.Client().Subscribe(ctx, b.store.Keys().Events)
 	defer sub.Close()
-	for msg := range sub.Channel() {
-		if id, ok := strings.CutSuffix(msg.Payload, " canceling"); ok {
-			b.cancelRunning([]string{id}, errCanceledByUser)
+	ch := sub.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case msg, ok := <-ch:
+			if !ok {
+				return
+			}
+			if id, found := strings.CutSuffix(msg.Payload, " canceling"); found {
+				b.cancelRunning([]string{id}, errCanceledByUser)
+			}
 		}
 	}
 }
