@@ -68,7 +68,7 @@ func (b *BatchProcessor) heartbeatLoop() {
 }
 
 func (b *BatchProcessor) listenCancels(ctx context.Context) {
-	sub := b.store.Client().Subscribe(ctx, b.store.Keys().Events)
+	sub := b.store.Client().Subscribe(ctx, b.store.Keys().Cancels)
 	defer sub.Close()
 	ch := sub.Channel()
 	for {

@@ -22,6 +22,9 @@ type Keys struct {
 	// Events is the pub/sub channel for terminal transitions. It is not a
 	// key (pub/sub is cluster-wide) and carries "id status" messages.
 	Events string
+	// Cancels is the pub/sub channel on which Cancel tells the workers to
+	// stop an active request ("id canceling"); only workers listen to it.
+	Cancels string
 }
 
 // NewKeys builds the keys of namespace ns.
@@ -45,6 +48,7 @@ func NewKeys(ns string) Keys {
 		Workers:    p + "workers",
 		WorkerInfo: p + "workers:info",
 		Events:     p + "events",
+		Cancels:    p + "cancels",
 	}
 }
 

@@ -132,7 +132,7 @@ func (s *Store) Cancel(ctx context.Context, id string, retentionMS int64) (strin
 	k := s.keys
 	res, err := cancelScript.Run(ctx, s.rdb,
 		[]string{k.Request(id), k.Low, k.Medium, k.Long, k.Scheduled, k.Suspended, k.Stats},
-		id, retentionMS, k.Events).Text()
+		id, retentionMS, k.Events, k.Cancels).Text()
 	return res, scriptErr(err)
 }
 

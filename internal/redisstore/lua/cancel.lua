@@ -11,7 +11,8 @@
 -- KEYS[7] -> llmq:{ns}:stats
 -- ARGV[1] -> request id
 -- ARGV[2] -> retention ms
--- ARGV[3] -> pub/sub channel ("" = none)
+-- ARGV[3] -> pub/sub channel for terminal events ("" = none)
+-- ARGV[4] -> pub/sub channel for cancels of active requests
 --
 -- Returns "canceled", "canceling" (active), or an error "NOTFOUND" /
 -- "STATE <status>".
@@ -21,7 +22,7 @@ if not st then return redis.error_reply('NOTFOUND') end
 local now = now_ms()
 if st == 'active' then
   redis.call('HSET', key, 'cxl', 1, 'ut', now)
-  if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], id .. ' canceling') end
+  redis.call('PUBLISH', ARGV[4], id .. ' canceling')
   return 'canceling'
 end
 if st == 'queued' or st == 'retrying' or st == 'suspended' then
