@@ -54,7 +54,7 @@ func TestQueueManager_UnknownIDIsNotFound(t *testing.T) {
 	ctx := context.Background()
 	ops := map[string]func() error{
 		"Status":  func() error { _, err := qm.Status(ctx, "nope"); return err },
-		"Cancel":  func() error { return qm.Cancel(ctx, "nope") },
+		"Cancel":  func() error { _, err := qm.Cancel(ctx, "nope"); return err },
 		"Resume":  func() error { return qm.Resume(ctx, "nope", nil) },
 		"Requeue": func() error { return qm.Requeue(ctx, "nope") },
 	}

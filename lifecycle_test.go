@@ -132,11 +132,14 @@ func TestLifecycle_CancelQueuedSuspendedActive(t *testing.T) {
 
 		queued, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1)))
 		require.NoError(t, err)
-		require.NoError(t, qm.Cancel(ctx, queued))
+		after, err := qm.Cancel(ctx, queued)
+		require.NoError(t, err)
+		assert.Equal(t, StatusCanceled, after)
 		st, err := qm.Status(ctx, queued)
 		require.NoError(t, err)
 		assert.Equal(t, StatusCanceled, st.Status)
-		assert.ErrorIs(t, qm.Cancel(ctx, queued), ErrInvalidState)
+		_, err = qm.Cancel(ctx, queued)
+		assert.ErrorIs(t, err, ErrInvalidState)
 
 		started := make(chan string, 4)
 		var sawCancel sync.Map
@@ -161,14 +164,18 @@ func TestLifecycle_CancelQueuedSuspendedActive(t *testing.T) {
 			st, err := qm.Status(ctx, susp)
 			return err == nil && st.Status == StatusSuspended
 		}, "suspended")
-		require.NoError(t, qm.Cancel(ctx, susp))
+		after, err = qm.Cancel(ctx, susp)
+		require.NoError(t, err)
+		assert.Equal(t, StatusCanceled, after)
 		assert.Equal(t, StatusCanceled, wait(t, qm, susp).Status)
 
 		active, err := qm.Add(ctx, NewRequest(`{"kind":"block"}`, WithEstimatedTokens(1)))
 		require.NoError(t, err)
 		require.Equal(t, active, <-started)
 		t0 := time.Now()
-		require.NoError(t, qm.Cancel(ctx, active))
+		after, err = qm.Cancel(ctx, active)
+		require.NoError(t, err)
+		assert.Equal(t, StatusActive, after, "an active request is being stopped")
 		st = wait(t, qm, active)
 		assert.Equal(t, StatusCanceled, st.Status)
 		assert.Less(t, time.Since(t0), 2*time.Second)

@@ -158,14 +158,21 @@ func (q *QueueManager) Status(ctx context.Context, id string) (*RequestStatus, e
 }
 
 // Cancel cancels a request. A queued, retrying or suspended request is
-// canceled at once; an active one is flagged, its processor's context is
-// canceled by whichever process runs it, and it ends canceled (Wait tells
-// when). Cancel fails with ErrInvalidState on a finished request.
-func (q *QueueManager) Cancel(ctx context.Context, id string) error {
+// canceled at once and Cancel returns StatusCanceled. An active one is
+// flagged and Cancel returns StatusActive: the process that runs it cancels
+// its processor's context and it ends canceled (Wait tells when). Cancel
+// fails with ErrInvalidState on a finished request.
+func (q *QueueManager) Cancel(ctx context.Context, id string) (Status, error) {
 	ctx, cancel := q.opCtx(ctx)
 	defer cancel()
-	_, err := q.store.Cancel(ctx, id, q.cfg.retention.Milliseconds())
-	return q.wrap("cancel", id, err)
+	res, err := q.store.Cancel(ctx, id, q.cfg.retention.Milliseconds())
+	if err != nil {
+		return "", q.wrap("cancel", id, err)
+	}
+	if res == "canceling" {
+		return StatusActive, nil
+	}
+	return StatusCanceled, nil
 }
 
 // Resume queues a suspended request again; the processor sees input as

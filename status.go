@@ -17,7 +17,8 @@ type RequestStatus struct {
 	EstimatedTokens int64                      `json:"estimated_tokens"`
 	Attempts        int                        `json:"attempts"`
 	MaxRetries      int                        `json:"max_retries"`
-	Timeout         time.Duration              `json:"timeout,omitempty"`
+	Timeout         time.Duration              `json:"-"`
+	TimeoutMS       int64                      `json:"timeout_ms,omitempty"`
 	Result          json.RawMessage            `json:"result,omitempty"`
 	Usage           Usage                      `json:"usage"`
 	Error           string                     `json:"error,omitempty"`
@@ -69,7 +70,7 @@ func decodeStatus(id string, h map[string]string) (*RequestStatus, error) {
 		EstimatedTokens: r.int("tokens", true),
 		Attempts:        int(r.int("att", true)),
 		MaxRetries:      int(r.int("maxr", true)),
-		Timeout:         time.Duration(r.int("tmo", false)) * time.Millisecond,
+		TimeoutMS:       r.int("tmo", false),
 		Usage:           Usage{InputTokens: r.int("uin", false), OutputTokens: r.int("uout", false)},
 		Error:           h["err"],
 		SuspendReason:   h["reason"],
@@ -79,6 +80,7 @@ func decodeStatus(id string, h map[string]string) (*RequestStatus, error) {
 		StartedAt:       r.time("st"),
 		FinishedAt:      r.time("ft"),
 	}
+	s.Timeout = time.Duration(s.TimeoutMS) * time.Millisecond
 	if r.err == nil && (s.EstimatedTokens < 0 || s.Attempts < 0 || s.MaxRetries < 0) {
 		r.err = fmt.Errorf("%w: negative tokens, attempts or retries", ErrCorrupt)
 	}

@@ -37,7 +37,8 @@ func (q *QueueManager) Wait(ctx context.Context, id string) (*RequestStatus, err
 				if !ok {
 					return nil, fmt.Errorf("llmqueue: wait %s: %w", id, errors.New("subscription closed"))
 				}
-				if got, _, _ := strings.Cut(msg.Payload, " "); got == id {
+				// The status is the last word: an ID may hold spaces.
+				if i := strings.LastIndexByte(msg.Payload, ' '); i >= 0 && msg.Payload[:i] == id {
 					break events
 				}
 			}

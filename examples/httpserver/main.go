@@ -1,0 +1,159 @@
+// Command httpserver is the web side of an llmqueue deployment: it serves
+// the queue's HTTP API (package httpapi) so a web application can queue
+// requests, follow them, cancel them and resume suspended ones, while
+// worker processes (examples/worker) do the work.
+//
+// Usage:
+//
+//	REDIS_URL=redis://127.0.0.1:6379/0 httpserver [-addr 127.0.0.1:8080]
+//
+// Redis and the queue settings come from the environment (see
+// llmqueue.ConfigFromEnv: REDIS_URL or REDIS_HOST/REDIS_PORT/..., the
+// LLM_QUEUE_* variables). When neither REDIS_URL nor REDIS_HOST is set, it
+// starts an embedded in-memory miniredis instead, says so, and prints the
+// URL workers can use to join it; its data is gone when the server exits.
+//
+// When API_TOKEN is set, every route except the health check requires
+// "Authorization: Bearer $API_TOKEN".
+//
+// Try it:
+//
+//	curl -s -XPOST localhost:8080/v1/queue/requests -d '{"payload": {"prompt": "hi"}}'
+//	curl -s localhost:8080/v1/queue/requests/ID
+//	curl -s localhost:8080/v1/queue/metrics
+//
+// SIGINT or SIGTERM shuts the server down gracefully: it stops accepting
+// connections and lets requests in progress finish (10 seconds at most).
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/httpapi"
+	"github.com/redis/go-redis/v9"
+)
+
+// shutdownGrace bounds how long requests in progress may take after a
+// signal.
+const shutdownGrace = 10 * time.Second
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	flag.Parse()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *addr, logger, nil); err != nil {
+		logger.Error("httpserver failed", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+// run serves the API on addr until ctx ends, then shuts down gracefully.
+// ready, when not nil, is told the address once the server listens.
+func run(ctx context.Context, addr string, logger *slog.Logger, ready func(net.Addr)) error {
+	cfg, err := llmqueue.ConfigFromEnv()
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	rdb, closeRedis, err := connectRedis(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	qm, err := llmqueue.NewQueueManager(rdb, append(cfg.ManagerOptions(), llmqueue.WithLogger(logger))...)
+	if err != nil {
+		return fmt.Errorf("queue manager: %w", err)
+	}
+
+	opts := []httpapi.Option{httpapi.WithLogger(logger)}
+	if token := os.Getenv("API_TOKEN"); token != "" {
+		opts = append(opts, httpapi.WithAuth(bearerAuth(token)))
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/queue/", httpapi.New(qm, opts...))
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	logger.Info("serving the llmqueue HTTP API", "addr", "http://"+ln.Addr().String()+"/v1/queue/",
+		"namespace", qm.Namespace())
+	if ready != nil {
+		ready(ln.Addr())
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "grace", shutdownGrace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// connectRedis returns the configured Redis, or an embedded miniredis when
+// no Redis is configured.
+func connectRedis(cfg llmqueue.Config, logger *slog.Logger) (redis.UniversalClient, func(), error) {
+	if os.Getenv("REDIS_URL") != "" || os.Getenv("REDIS_HOST") != "" {
+		rdb, err := cfg.NewRedisClient()
+		if err != nil {
+			return nil, nil, fmt.Errorf("redis: %w", err)
+		}
+		return rdb, func() { _ = rdb.Close() }, nil
+	}
+	m, err := miniredis.Run()
+	if err != nil {
+		return nil, nil, fmt.Errorf("embedded miniredis: %w", err)
+	}
+	url := "redis://" + m.Addr()
+	logger.Warn("REDIS_URL is not set: using an embedded in-memory miniredis; its data is lost on exit",
+		"url", url, "workers", "start them with REDIS_URL="+url)
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	return rdb, func() { _ = rdb.Close(); m.Close() }, nil
+}
+
+// bearerAuth accepts "Authorization: Bearer token" and lets the health
+// check through, so load balancers need no token.
+func bearerAuth(token string) func(*http.Request) error {
+	want := []byte("Bearer " + token)
+	return func(r *http.Request) error {
+		if r.Method == http.MethodGet && r.URL.Path == "/v1/queue/health" {
+			return nil
+		}
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			return errors.New("missing or wrong bearer token")
+		}
+		return nil
+	}
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestRun_ServesTheAPIAndShutsDownOnCancel(t *testing.T) {
+	t.Setenv("REDIS_URL", "") // embedded miniredis
+	t.Setenv("REDIS_HOST", "")
+	t.Setenv("API_TOKEN", "t0ken")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrs := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	go func() { done <- run(ctx, "127.0.0.1:0", logger, func(a net.Addr) { addrs <- a }) }()
+
+	var base string
+	select {
+	case a := <-addrs:
+		base = "http://" + a.String()
+	case err := <-done:
+		t.Fatalf("run returned early: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not start")
+	}
+
+	post := func(auth string) int {
+		req, err := http.NewRequest(http.MethodPost, base+"/v1/queue/requests", strings.NewReader(`{"payload": {"q": 1}}`))
+		require.NoError(t, err)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusUnauthorized, post(""))
+	require.Equal(t, http.StatusCreated, post("Bearer t0ken"))
+
+	// Health needs no token; with no worker running it says 503.
+	resp, err := http.Get(base + "/v1/queue/health")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+}

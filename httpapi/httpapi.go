@@ -1,0 +1,201 @@
+// Package httpapi serves an llmqueue namespace over HTTP, for a web service
+// that queues requests and lets people follow, cancel and resume them while
+// worker processes do the work.
+//
+// New returns an http.Handler with these routes (Go 1.22 ServeMux
+// patterns), all answering JSON unless noted:
+//
+//	POST /v1/queue/requests              queue a request: 201 {"id", "status", "priority"}
+//	GET  /v1/queue/requests/{id}         the request's llmqueue.RequestStatus
+//	POST /v1/queue/requests/{id}/cancel  cancel it: 200 when canceled, 202 when it is running and asked to stop
+//	POST /v1/queue/requests/{id}/resume  resume a suspended request with {"input": ...}
+//	GET  /v1/queue/metrics               Prometheus text exposition
+//	GET  /v1/queue/metrics.json          the llmqueue.Metrics snapshot
+//	GET  /v1/queue/health                Redis ping and live workers: 200 or 503
+//
+// The body of POST /v1/queue/requests is
+//
+//	{"payload": {...}, "estimated_tokens": 1200, "max_retries": 3,
+//	 "timeout_seconds": 600, "meta": {"user": "u1"}, "id": "optional-id"}
+//
+// where only payload is required and id, when given, is 1-200 of
+// [A-Za-z0-9._:-]. Bodies are limited in size (1 MiB by default) and must
+// not carry unknown fields. Every error is a JSON body
+// {"error": {"code": "not_found", "message": "..."}} with a status code
+// that follows the llmqueue sentinel errors: 400 for invalid input, 401 or
+// 403 when the auth hook refuses, 404 for an unknown request, 409 for a
+// duplicate ID or an operation the request's state does not allow, 413 for
+// an oversized body, 422 for an estimate above the budget, and 503 when
+// Redis cannot be reached. Payloads and resume inputs are never written to
+// error bodies or logs; the one message a caller's code controls is a
+// Validator's error, which is passed on as the 400's message.
+//
+// The handler owns the /v1/queue/ paths; mount it at the server's root or
+// route that prefix to it:
+//
+//	mux.Handle("/v1/queue/", httpapi.New(qm, httpapi.WithAuth(checkToken)))
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/prom"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// DefaultMaxBodyBytes is the largest request body accepted unless
+// WithMaxBodyBytes says otherwise.
+const DefaultMaxBodyBytes = 1 << 20
+
+// ErrForbidden, returned (or wrapped) by an auth hook, answers 403 instead
+// of 401: the caller is known but not allowed.
+var ErrForbidden = errors.New("httpapi: forbidden")
+
+// Option configures the handler New returns.
+type Option func(*handler)
+
+// WithAuth sets a hook that sees every request before it is routed. A
+// non-nil error refuses the request with 401 (403 when it wraps
+// ErrForbidden); the error's text is not sent to the client. A hook that
+// wants load balancers to reach the health check lets
+// GET /v1/queue/health through.
+func WithAuth(f func(*http.Request) error) Option { return func(h *handler) { h.auth = f } }
+
+// WithMaxBodyBytes limits request bodies to n bytes; larger ones are
+// refused with 413. Defaults to DefaultMaxBodyBytes.
+func WithMaxBodyBytes(n int64) Option {
+	return func(h *handler) {
+		if n > 0 {
+			h.maxBody = n
+		}
+	}
+}
+
+// WithLogger sets the logger for failures (5xx answers at error level,
+// refusals at debug level). Defaults to slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(h *handler) {
+		if l != nil {
+			h.log = l
+		}
+	}
+}
+
+// WithCollector serves c at /v1/queue/metrics instead of a collector of
+// the handler's own. Pass the collector whose Observe the process's
+// BatchProcessor calls, so attempt latencies and token usage appear too.
+func WithCollector(c *prom.Collector) Option { return func(h *handler) { h.collector = c } }
+
+// WithGatherer serves g at /v1/queue/metrics, as it is: the caller
+// registers a prom.Collector in it (for example prometheus.DefaultGatherer
+// with prom.NewCollector registered by prometheus.MustRegister). It takes
+// precedence over WithCollector.
+func WithGatherer(g prometheus.Gatherer) Option { return func(h *handler) { h.gatherer = g } }
+
+// WithMinWorkers sets how many live workers the health check requires
+// before it answers 200. Defaults to 1; 0 checks Redis only, for a web
+// tier that should stay in rotation while the workers are down.
+func WithMinWorkers(n int) Option {
+	return func(h *handler) {
+		if n >= 0 {
+			h.minWorkers = n
+		}
+	}
+}
+
+type handler struct {
+	qm         *llmqueue.QueueManager
+	mux        *http.ServeMux
+	auth       func(*http.Request) error
+	maxBody    int64
+	log        *slog.Logger
+	collector  *prom.Collector
+	gatherer   prometheus.Gatherer
+	minWorkers int
+}
+
+// New returns the HTTP API for qm's namespace. The handler is safe for
+// concurrent use.
+func New(qm *llmqueue.QueueManager, opts ...Option) http.Handler {
+	h := &handler{qm: qm, maxBody: DefaultMaxBodyBytes, log: slog.Default(), minWorkers: 1}
+	for _, o := range opts {
+		if o != nil {
+			o(h)
+		}
+	}
+	if h.gatherer == nil {
+		c := h.collector
+		if c == nil {
+			c = prom.NewCollector(qm)
+		}
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(c) // a fresh registry cannot hold a conflicting collector
+		h.gatherer = reg
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/queue/requests", h.create)
+	mux.HandleFunc("GET /v1/queue/requests/{id}", h.get)
+	mux.HandleFunc("POST /v1/queue/requests/{id}/cancel", h.cancel)
+	mux.HandleFunc("POST /v1/queue/requests/{id}/resume", h.resume)
+	mux.Handle("GET /v1/queue/metrics", h.metricsHandler())
+	mux.HandleFunc("GET /v1/queue/metrics.json", h.metricsJSON)
+	mux.HandleFunc("GET /v1/queue/health", h.health)
+	h.mux = mux
+	return h
+}
+
+// ServeHTTP checks the auth hook, then routes. The mux's own answers for
+// unknown paths (404) and methods (405) are turned into JSON error bodies.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.auth != nil {
+		if err := h.auth(r); err != nil {
+			status, code, msg := http.StatusUnauthorized, "unauthorized", "authentication required"
+			if errors.Is(err, ErrForbidden) {
+				status, code, msg = http.StatusForbidden, "forbidden", "not allowed"
+			}
+			h.log.Debug("llmqueue/httpapi: auth hook refused a request", "method", r.Method, "path", r.URL.Path)
+			writeError(w, &apiError{status: status, code: code, msg: msg})
+			return
+		}
+	}
+	next, pattern := h.mux.Handler(r)
+	if pattern != "" {
+		h.mux.ServeHTTP(w, r)
+		return
+	}
+	// No route: let the mux set its headers (Allow, Location) and status,
+	// then answer JSON instead of its plain-text body.
+	rec := &statusRecorder{header: w.Header()}
+	next.ServeHTTP(rec, r)
+	switch rec.status {
+	case http.StatusNotFound:
+		writeError(w, &apiError{status: rec.status, code: "not_found", msg: "no such route"})
+	case http.StatusMethodNotAllowed:
+		writeError(w, &apiError{status: rec.status, code: "method_not_allowed", msg: r.Method + " is not allowed here"})
+	default: // redirects to a cleaned path
+		w.Header().Del("Content-Type")
+		w.WriteHeader(rec.status)
+	}
+}
+
+// statusRecorder keeps a handler's status and headers and drops its body.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (s *statusRecorder) Header() http.Header { return s.header }
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+}
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return len(b), nil
+}
