@@ -15,6 +15,7 @@ import (
 func (b *BatchProcessor) ack(job *Job, id, token string, res *Result, perr error, took time.Duration) {
 	if errors.Is(perr, errLeaseLost) {
 		b.st.staleAcks.Add(1)
+		b.cfg.logger.Debug("llmqueue: lease lost to another worker; outcome dropped", "id", id)
 		return
 	}
 	window := b.qm.cfg.budget.ledgerWindow()

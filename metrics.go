@@ -35,6 +35,7 @@ type Metrics struct {
 	TotalRetried    int64            `json:"total_retried"`
 	TotalCanceled   int64            `json:"total_canceled"`
 	TotalRateLimit  int64            `json:"total_rate_limited"`
+	TotalRecovered  int64            `json:"total_recovered"`
 	QueueLengths    map[string]int64 `json:"queue_lengths"`
 	Scheduled       int64            `json:"scheduled"`
 	Dead            int64            `json:"dead"`
@@ -100,6 +101,7 @@ func (q *QueueManager) Metrics(ctx context.Context) (*Metrics, error) {
 		m.TotalRetried += s[string(p)+"_retried"]
 		m.TotalCanceled += s[string(p)+"_canceled"]
 		m.TotalRateLimit += s[string(p)+"_ratelimited"]
+		m.TotalRecovered += s[string(p)+"_recovered"]
 	}
 	m.SuccessRatePercent = 100
 	if done := m.TotalCompleted + m.TotalFailed; done > 0 {

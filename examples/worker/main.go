@@ -1,0 +1,220 @@
+// Command worker is a standalone llmqueue worker process, like an RQ
+// worker: it leases requests from one namespace in Redis and runs them
+// through a processor until it gets SIGINT or SIGTERM. Run as many as you
+// like, on as many hosts as you like; they share the namespace's queues,
+// budget and 3-2-1 cycle through Redis.
+//
+// On the first signal it stops leasing and gives the requests in flight
+// the grace period to finish. Whatever still runs when the grace period
+// ends is canceled and handed back to the queue, where another worker
+// takes it at once; the interrupted attempt does not count against the
+// request's retries. A second signal ends the grace period at once. A
+// worker that dies without a shutdown (SIGKILL, a crash, a lost host)
+// loses nothing either: its leases expire and other workers recover the
+// requests.
+//
+// Usage:
+//
+//	REDIS_URL=redis://127.0.0.1:6379/0 worker [flags]
+//
+// Redis and the queue settings come from the environment as
+// llmqueue.ConfigFromEnv reads it: REDIS_URL (or REDIS_HOST, REDIS_PORT,
+// REDIS_DB, REDIS_PASSWORD), LLM_QUEUE_TOTAL_TPM, LLM_QUEUE_NAMESPACE,
+// LLM_QUEUE_CONCURRENCY and the rest. Flags override the environment:
+//
+//	-processor echo|sleep  the processor to run (default echo)
+//	-concurrency N         requests run at once by this process
+//	                       (default LLM_QUEUE_CONCURRENCY, else 10)
+//	-namespace NS          the queue namespace
+//	                       (default LLM_QUEUE_NAMESPACE, else "default")
+//	-grace D               shutdown grace period (default 30s)
+//	-lease D               lease duration; a dead worker's requests are
+//	                       recovered after this long (default 30s)
+//	-poll D                longest idle sleep when the queues are empty (default 1s)
+//	-record FILE           append "id attempt pid" to FILE after every
+//	                       successful processor run (for tests)
+//
+// The two processors stand in for an LLM call: echo answers with the
+// payload, sleep waits for the payload's "sleep_ms" (honouring
+// cancellation). A real deployment builds the same program around its own
+// Processor, for example providers/openai.
+//
+// Logs are JSON lines (log/slog) on stderr. The exit status is 0 after a
+// clean shutdown (handing work back is clean), 1 when the worker cannot
+// start or shut down, and 2 for bad flags or a bad environment.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/llmqueue/llmqueue"
+	"github.com/redis/go-redis/v9"
+)
+
+func main() {
+	// go-redis's own complaints (dial failures, pool trouble) become JSON
+	// lines too. Set here, not in run, because it is global.
+	redis.SetLogger(redisLogger{slog.New(slog.NewJSONHandler(os.Stderr, nil))})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stderr, sigs))
+}
+
+// options are the worker's command-line settings.
+type options struct {
+	grace       time.Duration
+	concurrency int
+	namespace   string
+	processor   string
+	record      string
+	lease       time.Duration
+	poll        time.Duration
+}
+
+// parseFlags reads args, taking defaults from cfg; usage and errors go to
+// stderr.
+func parseFlags(args []string, cfg llmqueue.Config, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.DurationVar(&o.grace, "grace", 30*time.Second, "shutdown grace period for in-flight requests")
+	fs.IntVar(&o.concurrency, "concurrency", cfg.Concurrency, "requests run at once")
+	fs.StringVar(&o.namespace, "namespace", cfg.Namespace, "queue namespace")
+	fs.StringVar(&o.processor, "processor", "echo", "processor: echo or sleep")
+	fs.StringVar(&o.record, "record", "", `append "id attempt pid" per successful run to this file`)
+	fs.DurationVar(&o.lease, "lease", llmqueue.DefaultLease, "lease duration")
+	fs.DurationVar(&o.poll, "poll", llmqueue.DefaultPollInterval, "longest idle sleep")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	case o.grace < 0:
+		return o, fmt.Errorf("-grace %s: must not be negative", o.grace)
+	}
+	if _, err := newProcessor(o.processor); err != nil {
+		return o, fmt.Errorf("-processor: %w", err)
+	}
+	return o, nil
+}
+
+// run is the whole program: it returns the exit status once the worker
+// has shut down after a value on sigs. lookup reads the environment.
+func run(args []string, lookup func(string) (string, bool), stderr io.Writer, sigs <-chan os.Signal) int {
+	cfg, err := llmqueue.ConfigFromLookup(lookup)
+	if err != nil {
+		fmt.Fprintln(stderr, "worker:", err) // names each bad variable, passwords redacted
+		return 2
+	}
+	o, err := parseFlags(args, cfg, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "worker:", err)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	if err := work(cfg, o, log, sigs); err != nil {
+		log.Error("worker failed", "error", err)
+		return 1
+	}
+	return 0
+}
+
+// work starts the BatchProcessor, waits for a signal and shuts it down.
+func work(cfg llmqueue.Config, o options, log *slog.Logger, sigs <-chan os.Signal) error {
+	rdb, err := cfg.NewRedisClient()
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	pctx, cancel := context.WithTimeout(context.Background(), cfg.OpTimeout)
+	err = rdb.Ping(pctx).Err()
+	cancel()
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+
+	qm, err := llmqueue.NewQueueManager(rdb,
+		append(cfg.ManagerOptions(), llmqueue.WithNamespace(o.namespace), llmqueue.WithLogger(log))...)
+	if err != nil {
+		return err
+	}
+	proc, err := newProcessor(o.processor)
+	if err != nil {
+		return err
+	}
+	if o.record != "" {
+		rec, err := openRecorder(o.record)
+		if err != nil {
+			return fmt.Errorf("record: %w", err)
+		}
+		defer func() {
+			if err := rec.Close(); err != nil {
+				log.Error("closing the record file", "error", err)
+			}
+		}()
+		proc = rec.wrap(proc)
+	}
+	bp, err := llmqueue.NewBatchProcessor(qm, proc, append(cfg.BatchOptions(),
+		llmqueue.WithConcurrency(o.concurrency), llmqueue.WithLease(o.lease),
+		llmqueue.WithPollInterval(o.poll), llmqueue.WithBatchLogger(log))...)
+	if err != nil {
+		return err
+	}
+	if err := bp.Start(context.Background()); err != nil {
+		return err
+	}
+	log.Info("worker started", "worker_id", bp.WorkerID(), "pid", os.Getpid(),
+		"namespace", o.namespace, "processor", o.processor, "concurrency", o.concurrency,
+		"lease", o.lease.String(), "grace", o.grace.String(), "config", cfg)
+
+	sig := <-sigs
+	log.Info("shutting down", "signal", sig.String(), "grace", o.grace.String(),
+		"in_flight", bp.Status().InFlight)
+	ctx, cancelGrace := context.WithTimeout(context.Background(), o.grace)
+	defer cancelGrace()
+	go func() {
+		select {
+		case s := <-sigs:
+			log.Warn("second signal: handing in-flight requests back now", "signal", s.String())
+			cancelGrace()
+		case <-ctx.Done():
+		}
+	}()
+	err = bp.Shutdown(ctx)
+	st := bp.Status()
+	attrs := []any{"processed", st.TotalRequestsProcessed, "completed", st.Completed,
+		"failed", st.Failed, "stale_acks", st.StaleAcks}
+	switch {
+	case err == nil:
+		log.Info("worker stopped", attrs...)
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		// Handing work back past the grace period is a clean shutdown.
+		log.Warn("worker stopped; requests past the grace period were handed back",
+			append(attrs, "detail", err.Error())...)
+	default:
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// redisLogger hands go-redis's internal log lines to slog, so that
+// everything on stderr is JSON.
+type redisLogger struct{ log *slog.Logger }
+
+// Printf logs one go-redis message as a warning.
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
+}
