@@ -1,0 +1,35 @@
+# Targets for developers and CI. `make test` is what .ci/run runs.
+
+GO ?= go
+# FUZZTIME is how long each Fuzz target runs under `make fuzz`.
+FUZZTIME ?= 60s
+# FUZZMINIMIZETIME caps minimizing each new input; the default (60s) can
+# spend a whole FUZZTIME minimizing instead of fuzzing.
+FUZZMINIMIZETIME ?= 5s
+
+.PHONY: test lint bench fuzz
+
+test:
+	$(GO) vet ./... && $(GO) test -race -count=1 -timeout 15m ./...
+
+lint:
+	@unformatted=$$(gofmt -l .); \
+	if [ -n "$$unformatted" ]; then echo "gofmt -l reports unformatted files:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+# Placeholder: runs every benchmark once.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
+# Runs each Fuzz target (go test -fuzz takes one target per run) for FUZZTIME.
+fuzz:
+	@set -e; status=0; \
+	list=$$($(GO) test -list '^Fuzz' ./...) || { echo "$$list" | grep -v '^Fuzz'; echo "fuzz: some packages failed to list; fuzzing the rest"; status=1; }; \
+	targets=$$(echo "$$list" | awk '/^Fuzz/ { f[n++] = $$1; next } /^ok / { for (i = 0; i < n; i++) print $$2 "," f[i]; n = 0 }'); \
+	if [ -z "$$targets" ]; then echo "no Fuzz targets found"; exit $$status; fi; \
+	for t in $$targets; do \
+		pkg=$${t%%,*}; fn=$${t#*,}; \
+		echo "== fuzz $$pkg $$fn for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg; \
+	done; \
+	exit $$status

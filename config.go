@@ -1,0 +1,540 @@
+package llmqueue
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Config is everything a deployment sets from its environment: where Redis
+// is, the shared budget, and how the BatchProcessor cycles. ConfigFromEnv
+// reads it; its methods turn it into what the constructors take:
+//
+//	cfg, err := llmqueue.ConfigFromEnv()
+//	if err != nil {
+//		return err // names every bad variable
+//	}
+//	rdb, err := cfg.NewRedisClient()
+//	...
+//	qm, err := llmqueue.NewQueueManager(rdb, cfg.ManagerOptions()...)
+//	...
+//	bp, err := llmqueue.NewBatchProcessor(qm, proc, cfg.BatchOptions()...)
+//
+// Options given after the Config's own override them. Every field holds its
+// resolved value, defaults included; to build a Config in code, start from
+// DefaultConfig, because a zero field is taken as written (a zero
+// Concurrency is an error, a zero SafetyBufferPercent means no buffer).
+//
+// A Config may hold a password. String, GoString and LogValue redact it, so
+// a Config is safe to print and log.
+type Config struct {
+	// RedisURL is REDIS_URL: redis://, rediss:// (TLS) or unix://, with
+	// optional user:password@ and /db, as redis.ParseURL reads it. When set,
+	// it wins over RedisHost, RedisPort and RedisDB; RedisPassword applies
+	// only when the URL carries no password.
+	RedisURL string
+	// RedisHost is REDIS_HOST. Defaults to "localhost".
+	RedisHost string
+	// RedisPort is REDIS_PORT. Defaults to 6379.
+	RedisPort int
+	// RedisDB is REDIS_DB. Defaults to 0.
+	RedisDB int
+	// RedisPassword is REDIS_PASSWORD. Never printed.
+	RedisPassword string
+	// RedisMaxConnections is REDIS_MAX_CONNECTIONS, the connection pool
+	// size. 0 (the default) keeps go-redis's default (10 per CPU).
+	RedisMaxConnections int
+
+	// TotalTPM is LLM_QUEUE_TOTAL_TPM, the provider's token limit per
+	// Window. 0 (the default) means unlimited.
+	TotalTPM int64
+	// TotalRPM is LLM_QUEUE_TOTAL_RPM, the provider's request limit per
+	// Window. 0 (the default) means unlimited.
+	TotalRPM int64
+	// APIAllocationPercent is LLM_QUEUE_API_ALLOCATION_PERCENT, the share
+	// of the limits this queue may use, above 0 and at most 100. Defaults
+	// to 100.
+	APIAllocationPercent float64
+	// SafetyBufferPercent is LLM_QUEUE_SAFETY_BUFFER_PERCENT, held back
+	// from the allocation, at least 0 and below 100. Defaults to 10. Unlike
+	// Budget's field, 0 here means no buffer.
+	SafetyBufferPercent float64
+	// Window is LLM_QUEUE_WINDOW, the length of the budget's sliding
+	// window. Defaults to one minute.
+	Window time.Duration
+
+	// BatchLowCount, BatchMediumCount and BatchLongCount are
+	// LLM_QUEUE_BATCH_LOW_COUNT, _MEDIUM_COUNT and _LONG_COUNT: the slots
+	// per class in one cycle, 1 to 1000 each. Default to 3, 2 and 1.
+	BatchLowCount    int
+	BatchMediumCount int
+	BatchLongCount   int
+	// MaxEmptyCycles is LLM_QUEUE_MAX_EMPTY_CYCLES, the empty lease calls
+	// in a row after which the processor reports itself idle. Defaults to 3.
+	MaxEmptyCycles int
+	// QuotaWaitDuration is LLM_QUEUE_QUOTA_WAIT_DURATION, the longest
+	// single sleep while the budget is short. Defaults to 60 seconds.
+	QuotaWaitDuration time.Duration
+	// Concurrency is LLM_QUEUE_CONCURRENCY, the requests one process runs
+	// at once. Defaults to 10.
+	Concurrency int
+
+	// Namespace is LLM_QUEUE_NAMESPACE. Defaults to "default".
+	Namespace string
+	// Retention is LLM_QUEUE_RETENTION, how long finished requests are
+	// kept. Defaults to 24 hours.
+	Retention time.Duration
+	// OpTimeout is LLM_QUEUE_OP_TIMEOUT, the bound on each Redis call the
+	// manager makes. Defaults to 5 seconds.
+	OpTimeout time.Duration
+}
+
+// Defaults for the Redis connection when REDIS_URL is not set.
+const (
+	DefaultRedisHost = "localhost"
+	DefaultRedisPort = 6379
+)
+
+// Upper bounds that keep a typo from exhausting memory or overflowing.
+const (
+	maxCycleCount     = 1000
+	maxRedisPoolSize  = math.MaxInt32
+	minConfigDuration = time.Millisecond
+)
+
+// DefaultConfig returns the Config that an empty environment gives.
+func DefaultConfig() Config {
+	return Config{
+		RedisHost: DefaultRedisHost, RedisPort: DefaultRedisPort,
+		APIAllocationPercent: DefaultAPIAllocationPercent,
+		SafetyBufferPercent:  DefaultSafetyBufferPercent,
+		Window:               DefaultWindow,
+		BatchLowCount:        DefaultLowCount, BatchMediumCount: DefaultMediumCount, BatchLongCount: DefaultLongCount,
+		MaxEmptyCycles:    3,
+		QuotaWaitDuration: DefaultMaxBudgetWait,
+		Concurrency:       DefaultConcurrency,
+		Namespace:         DefaultNamespace,
+		Retention:         DefaultRetention,
+		OpTimeout:         DefaultOpTimeout,
+	}
+}
+
+// ConfigFromEnv reads the Config from the process environment; see
+// ConfigFromLookup.
+func ConfigFromEnv() (Config, error) { return ConfigFromLookup(os.LookupEnv) }
+
+// ConfigFromLookup reads the Config through lookup, which answers like
+// os.LookupEnv. An unset or blank variable keeps its default; surrounding
+// blanks are trimmed, except from REDIS_PASSWORD. A value that does not
+// parse or is out of range is an error naming the variable, never a silent
+// default, and all bad variables are reported together (joined with
+// errors.Join, each an *EnvError).
+// Durations take Go syntax ("90s", "1m30s") or whole seconds ("60").
+func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
+	c := DefaultConfig()
+	if lookup == nil {
+		return c, nil
+	}
+	var errs []error
+	for _, v := range configVars(&c) {
+		raw, ok := lookup(v.name)
+		s := strings.TrimSpace(raw)
+		if !ok || s == "" {
+			continue
+		}
+		if v.name == envRedisPassword {
+			s = raw // a password may end in a blank
+		}
+		if reason := v.set(s); reason != "" {
+			errs = append(errs, &EnvError{Name: v.name, Value: redactValue(v.name, s), Reason: reason})
+		}
+	}
+	if err := c.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(errs...)
+}
+
+// EnvError is one bad configuration variable. Value is as given, except
+// that passwords are redacted.
+type EnvError struct {
+	Name   string
+	Value  string
+	Reason string
+}
+
+func (e *EnvError) Error() string {
+	return fmt.Sprintf("llmqueue: %s=%q: %s", e.Name, e.Value, e.Reason)
+}
+
+// Environment variable names.
+const (
+	envRedisURL       = "REDIS_URL"
+	envRedisHost      = "REDIS_HOST"
+	envRedisPort      = "REDIS_PORT"
+	envRedisDB        = "REDIS_DB"
+	envRedisPassword  = "REDIS_PASSWORD"
+	envRedisMaxConns  = "REDIS_MAX_CONNECTIONS"
+	envTotalTPM       = "LLM_QUEUE_TOTAL_TPM"
+	envTotalRPM       = "LLM_QUEUE_TOTAL_RPM"
+	envAllocation     = "LLM_QUEUE_API_ALLOCATION_PERCENT"
+	envSafetyBuffer   = "LLM_QUEUE_SAFETY_BUFFER_PERCENT"
+	envWindow         = "LLM_QUEUE_WINDOW"
+	envLowCount       = "LLM_QUEUE_BATCH_LOW_COUNT"
+	envMediumCount    = "LLM_QUEUE_BATCH_MEDIUM_COUNT"
+	envLongCount      = "LLM_QUEUE_BATCH_LONG_COUNT"
+	envMaxEmptyCycles = "LLM_QUEUE_MAX_EMPTY_CYCLES"
+	envQuotaWait      = "LLM_QUEUE_QUOTA_WAIT_DURATION"
+	envConcurrency    = "LLM_QUEUE_CONCURRENCY"
+	envNamespace      = "LLM_QUEUE_NAMESPACE"
+	envRetention      = "LLM_QUEUE_RETENTION"
+	envOpTimeout      = "LLM_QUEUE_OP_TIMEOUT"
+)
+
+// configVar parses one variable into its field; set returns why a value
+// was rejected, or "".
+type configVar struct {
+	name string
+	set  func(s string) string
+}
+
+func configVars(c *Config) []configVar {
+	str := func(p *string) func(string) string { return func(s string) string { *p = s; return "" } }
+	return []configVar{
+		{envRedisURL, str(&c.RedisURL)},
+		{envRedisHost, str(&c.RedisHost)},
+		{envRedisPort, intVar(&c.RedisPort)},
+		{envRedisDB, intVar(&c.RedisDB)},
+		{envRedisPassword, str(&c.RedisPassword)},
+		{envRedisMaxConns, intVar(&c.RedisMaxConnections)},
+		{envTotalTPM, int64Var(&c.TotalTPM)},
+		{envTotalRPM, int64Var(&c.TotalRPM)},
+		{envAllocation, floatVar(&c.APIAllocationPercent)},
+		{envSafetyBuffer, floatVar(&c.SafetyBufferPercent)},
+		{envWindow, durationVar(&c.Window)},
+		{envLowCount, intVar(&c.BatchLowCount)},
+		{envMediumCount, intVar(&c.BatchMediumCount)},
+		{envLongCount, intVar(&c.BatchLongCount)},
+		{envMaxEmptyCycles, intVar(&c.MaxEmptyCycles)},
+		{envQuotaWait, durationVar(&c.QuotaWaitDuration)},
+		{envConcurrency, intVar(&c.Concurrency)},
+		{envNamespace, str(&c.Namespace)},
+		{envRetention, durationVar(&c.Retention)},
+		{envOpTimeout, durationVar(&c.OpTimeout)},
+	}
+}
+
+func int64Var(p *int64) func(string) string {
+	return func(s string) string {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return "integer out of range"
+		} else if err != nil {
+			return "not an integer"
+		}
+		*p = n
+		return ""
+	}
+}
+
+func intVar(p *int) func(string) string {
+	return func(s string) string {
+		n, err := strconv.ParseInt(s, 10, strconv.IntSize)
+		if errors.Is(err, strconv.ErrRange) {
+			return "integer out of range"
+		} else if err != nil {
+			return "not an integer"
+		}
+		*p = int(n)
+		return ""
+	}
+}
+
+func floatVar(p *float64) func(string) string {
+	return func(s string) string {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return "not a number"
+		}
+		*p = f
+		return ""
+	}
+}
+
+func durationVar(p *time.Duration) func(string) string {
+	return func(s string) string {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			if n > math.MaxInt64/int64(time.Second) || n < math.MinInt64/int64(time.Second) {
+				return "duration out of range"
+			}
+			*p = time.Duration(n) * time.Second
+			return ""
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return `not a duration (want e.g. "90s", "1m30s" or whole seconds "60")`
+		}
+		*p = d
+		return ""
+	}
+}
+
+// Validate checks every field's range and reports each bad one as an
+// *EnvError naming its variable. ConfigFromLookup calls it; call it on a
+// Config built in code.
+func (c Config) Validate() error { return c.validate() }
+
+func (c Config) validate() error {
+	errs := []error{c.validateRedis()}
+	bad := func(name string, value any, reason string) {
+		errs = append(errs, &EnvError{Name: name, Value: fmt.Sprint(value), Reason: reason})
+	}
+	if c.TotalTPM < 0 {
+		bad(envTotalTPM, c.TotalTPM, "must be >= 0 (0 = unlimited)")
+	}
+	if c.TotalRPM < 0 {
+		bad(envTotalRPM, c.TotalRPM, "must be >= 0 (0 = unlimited)")
+	}
+	if !(c.APIAllocationPercent > 0 && c.APIAllocationPercent <= 100) {
+		bad(envAllocation, c.APIAllocationPercent, "must be above 0 and at most 100")
+	}
+	if !(c.SafetyBufferPercent >= 0 && c.SafetyBufferPercent < 100) {
+		bad(envSafetyBuffer, c.SafetyBufferPercent, "must be at least 0 and below 100")
+	}
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{envWindow, c.Window}, {envQuotaWait, c.QuotaWaitDuration}, {envRetention, c.Retention}, {envOpTimeout, c.OpTimeout}} {
+		if d.d < minConfigDuration {
+			bad(d.name, d.d, "must be at least "+minConfigDuration.String())
+		}
+	}
+	for _, n := range []struct {
+		name string
+		n    int
+	}{{envLowCount, c.BatchLowCount}, {envMediumCount, c.BatchMediumCount}, {envLongCount, c.BatchLongCount}} {
+		if n.n < 1 || n.n > maxCycleCount {
+			bad(n.name, n.n, fmt.Sprintf("must be 1-%d (a class without a slot would starve)", maxCycleCount))
+		}
+	}
+	if c.MaxEmptyCycles < 0 {
+		bad(envMaxEmptyCycles, c.MaxEmptyCycles, "must be >= 0")
+	}
+	if c.Concurrency < 1 {
+		bad(envConcurrency, c.Concurrency, "must be >= 1")
+	}
+	if !namespacePattern.MatchString(c.Namespace) {
+		bad(envNamespace, c.Namespace, "want 1-64 of [A-Za-z0-9_.:-]")
+	}
+	return errors.Join(errs...)
+}
+
+// validateRedis checks the fields RedisOptions reads.
+func (c Config) validateRedis() error {
+	var errs []error
+	bad := func(name string, value any, reason string) {
+		errs = append(errs, &EnvError{Name: name, Value: fmt.Sprint(value), Reason: reason})
+	}
+	if c.RedisURL != "" {
+		if _, err := parseRedisURL(c.RedisURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.RedisHost == "" {
+		bad(envRedisHost, c.RedisHost, "must not be empty")
+	}
+	if c.RedisPort < 1 || c.RedisPort > 65535 {
+		bad(envRedisPort, c.RedisPort, "must be 1-65535")
+	}
+	if c.RedisDB < 0 {
+		bad(envRedisDB, c.RedisDB, "must be >= 0")
+	}
+	if c.RedisMaxConnections < 0 || c.RedisMaxConnections > maxRedisPoolSize {
+		bad(envRedisMaxConns, c.RedisMaxConnections, fmt.Sprintf("must be 0-%d (0 = go-redis default)", maxRedisPoolSize))
+	}
+	return errors.Join(errs...)
+}
+
+// parseRedisURL parses REDIS_URL, keeping the password out of any error.
+func parseRedisURL(raw string) (*redis.Options, error) {
+	o, err := redis.ParseURL(raw)
+	if err == nil {
+		return o, nil
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // url.Error repeats the whole URL
+	}
+	reason := err.Error()
+	if info := rawUserinfo(raw); info != "" {
+		var esc url.EscapeError
+		if errors.As(err, &esc) && strings.Contains(info, string(esc)) {
+			reason = "invalid %-escape in the user info"
+		}
+		for _, secret := range []string{info, userinfoSecret(info)} {
+			dec, _ := url.PathUnescape(secret)
+			if secret != "" && (strings.Contains(reason, secret) || (dec != "" && strings.Contains(reason, dec))) {
+				reason = "not a valid Redis URL"
+			}
+		}
+	}
+	return nil, &EnvError{Name: envRedisURL, Value: redactURL(raw), Reason: reason}
+}
+
+// rawUserinfo returns what a URL holds before its last '@' (after any
+// "scheme://"), without trusting the URL to parse. It errs towards taking
+// too much, so redaction errs towards hiding too much.
+func rawUserinfo(raw string) string {
+	at := strings.LastIndex(raw, "@")
+	if at < 0 {
+		return ""
+	}
+	start := 0
+	if i := strings.Index(raw, "://"); i >= 0 && i < at {
+		start = i + 3
+	}
+	return raw[start:at]
+}
+
+// userinfoSecret returns the password part of a userinfo: after the first
+// ':', or all of it when there is no ':' (a lone name may be a password
+// written without its colon).
+func userinfoSecret(info string) string {
+	if _, pass, ok := strings.Cut(info, ":"); ok {
+		return pass
+	}
+	return info
+}
+
+// redactURL replaces a URL's password (or lone userinfo) with "xxxxx".
+func redactURL(raw string) string {
+	info := rawUserinfo(raw)
+	if info == "" {
+		return raw
+	}
+	at := strings.LastIndex(raw, "@")
+	start := at - len(info)
+	red := "xxxxx"
+	if user, _, ok := strings.Cut(info, ":"); ok {
+		red = user + ":xxxxx"
+	}
+	return raw[:start] + red + raw[at:]
+}
+
+func redactValue(name, value string) string {
+	switch name {
+	case envRedisPassword:
+		return "xxxxx"
+	case envRedisURL:
+		return redactURL(value)
+	}
+	return value
+}
+
+// RedisOptions returns the options for redis.NewUniversalClient: from
+// RedisURL when set (TLS for rediss://), else from host, port, DB and
+// password. A single address gives a single-node client.
+func (c Config) RedisOptions() (*redis.UniversalOptions, error) {
+	if err := c.validateRedis(); err != nil {
+		return nil, err
+	}
+	if c.RedisURL == "" {
+		return &redis.UniversalOptions{
+			Addrs:    []string{net.JoinHostPort(c.RedisHost, strconv.Itoa(c.RedisPort))},
+			DB:       c.RedisDB,
+			Password: c.RedisPassword,
+			PoolSize: c.RedisMaxConnections,
+		}, nil
+	}
+	o, err := parseRedisURL(c.RedisURL)
+	if err != nil {
+		return nil, err
+	}
+	u := &redis.UniversalOptions{
+		Addrs: []string{o.Addr}, DB: o.DB, Username: o.Username, Password: o.Password,
+		TLSConfig: o.TLSConfig, ClientName: o.ClientName, Protocol: o.Protocol,
+		MaxRetries: o.MaxRetries, MinRetryBackoff: o.MinRetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff,
+		DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
+		ContextTimeoutEnabled: o.ContextTimeoutEnabled, PoolFIFO: o.PoolFIFO, PoolSize: o.PoolSize,
+		PoolTimeout: o.PoolTimeout, MinIdleConns: o.MinIdleConns, MaxIdleConns: o.MaxIdleConns,
+		MaxActiveConns: o.MaxActiveConns, ConnMaxIdleTime: o.ConnMaxIdleTime, ConnMaxLifetime: o.ConnMaxLifetime,
+		DisableIdentity: o.DisableIdentity, IdentitySuffix: o.IdentitySuffix, UnstableResp3: o.UnstableResp3,
+	}
+	if u.Password == "" {
+		u.Password = c.RedisPassword
+	}
+	if c.RedisMaxConnections > 0 {
+		u.PoolSize = c.RedisMaxConnections
+	}
+	return u, nil
+}
+
+// NewRedisClient connects a client with RedisOptions. It does not dial:
+// the first command does.
+func (c Config) NewRedisClient() (redis.UniversalClient, error) {
+	o, err := c.RedisOptions()
+	if err != nil {
+		return nil, err
+	}
+	return redis.NewUniversalClient(o), nil
+}
+
+// ManagerOptions returns the QueueManager options the Config sets:
+// namespace, budget, retention and operation timeout.
+func (c Config) ManagerOptions() []Option {
+	buffer := c.SafetyBufferPercent
+	if buffer == 0 {
+		buffer = -1 // Budget reads 0 as "default"; here it means none.
+	}
+	return []Option{
+		WithNamespace(c.Namespace),
+		WithBudget(Budget{
+			TPM: c.TotalTPM, RPM: c.TotalRPM, Window: c.Window,
+			SafetyBufferPercent: buffer, APIAllocationPercent: c.APIAllocationPercent,
+		}),
+		WithRetention(c.Retention),
+		WithOpTimeout(c.OpTimeout),
+	}
+}
+
+// BatchOptions returns the BatchProcessor options the Config sets:
+// concurrency, cycle, empty cycles and budget wait.
+func (c Config) BatchOptions() []BatchOption {
+	return []BatchOption{
+		WithConcurrency(c.Concurrency),
+		WithCycle(c.BatchLowCount, c.BatchMediumCount, c.BatchLongCount),
+		WithMaxEmptyCycles(c.MaxEmptyCycles),
+		WithMaxBudgetWait(c.QuotaWaitDuration),
+	}
+}
+
+// configFields has Config's fields without its methods, for printing.
+type configFields Config
+
+func (c Config) redacted() configFields {
+	if c.RedisPassword != "" {
+		c.RedisPassword = "xxxxx"
+	}
+	c.RedisURL = redactURL(c.RedisURL)
+	return configFields(c)
+}
+
+// String lists every field, with passwords redacted.
+func (c Config) String() string { return fmt.Sprintf("%+v", c.redacted()) }
+
+// GoString is String in Go syntax, so %#v redacts too.
+func (c Config) GoString() string {
+	return "llmqueue.Config" + strings.TrimPrefix(fmt.Sprintf("%#v", c.redacted()), "llmqueue.configFields")
+}
+
+// LogValue makes slog log the Config with passwords redacted.
+func (c Config) LogValue() slog.Value { return slog.AnyValue(c.redacted()) }

@@ -1,0 +1,555 @@
+package llmqueue
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// env is a lookup over a map, standing in for os.LookupEnv.
+type env map[string]string
+
+func (e env) lookup(k string) (string, bool) { v, ok := e[k]; return v, ok }
+
+func TestConfigFromLookup_EmptyEnvironmentGivesDefaults(t *testing.T) {
+	c, err := ConfigFromLookup(env{}.lookup)
+	require.NoError(t, err)
+	assert.Equal(t, DefaultConfig(), c)
+	assert.Equal(t, "localhost", c.RedisHost)
+	assert.Equal(t, 6379, c.RedisPort)
+	assert.Equal(t, 100.0, c.APIAllocationPercent)
+	assert.Equal(t, 10.0, c.SafetyBufferPercent)
+	assert.Equal(t, [3]int{3, 2, 1}, [3]int{c.BatchLowCount, c.BatchMediumCount, c.BatchLongCount})
+	assert.Equal(t, 3, c.MaxEmptyCycles)
+	assert.Equal(t, 60*time.Second, c.QuotaWaitDuration)
+	assert.Equal(t, "default", c.Namespace)
+	assert.Equal(t, 10, c.Concurrency)
+	assert.Equal(t, time.Minute, c.Window)
+	assert.Equal(t, 24*time.Hour, c.Retention)
+	assert.Equal(t, 5*time.Second, c.OpTimeout)
+	assert.NoError(t, c.Validate())
+
+	c, err = ConfigFromLookup(nil)
+	require.NoError(t, err)
+	assert.Equal(t, DefaultConfig(), c)
+}
+
+func TestConfigFromLookup_EachVariableAcceptsGoodValues(t *testing.T) {
+	tests := []struct {
+		name, value string
+		want        func(*Config)
+	}{
+		{"REDIS_URL", "redis://u:p@h:1/2", func(c *Config) { c.RedisURL = "redis://u:p@h:1/2" }},
+		{"REDIS_URL", "rediss://h", func(c *Config) { c.RedisURL = "rediss://h" }},
+		{"REDIS_HOST", "redis.internal", func(c *Config) { c.RedisHost = "redis.internal" }},
+		{"REDIS_HOST", "::1", func(c *Config) { c.RedisHost = "::1" }},
+		{"REDIS_PORT", "6380", func(c *Config) { c.RedisPort = 6380 }},
+		{"REDIS_PORT", " 1 ", func(c *Config) { c.RedisPort = 1 }},
+		{"REDIS_PORT", "65535", func(c *Config) { c.RedisPort = 65535 }},
+		{"REDIS_DB", "0", func(c *Config) { c.RedisDB = 0 }},
+		{"REDIS_DB", "15", func(c *Config) { c.RedisDB = 15 }},
+		{"REDIS_PASSWORD", "s3cret", func(c *Config) { c.RedisPassword = "s3cret" }},
+		{"REDIS_MAX_CONNECTIONS", "0", func(c *Config) { c.RedisMaxConnections = 0 }},
+		{"REDIS_MAX_CONNECTIONS", "50", func(c *Config) { c.RedisMaxConnections = 50 }},
+		{"LLM_QUEUE_TOTAL_TPM", "90000", func(c *Config) { c.TotalTPM = 90_000 }},
+		{"LLM_QUEUE_TOTAL_TPM", "0", func(c *Config) { c.TotalTPM = 0 }},
+		{"LLM_QUEUE_TOTAL_TPM", "9223372036854775807", func(c *Config) { c.TotalTPM = 1<<63 - 1 }},
+		{"LLM_QUEUE_TOTAL_RPM", "500", func(c *Config) { c.TotalRPM = 500 }},
+		{"LLM_QUEUE_API_ALLOCATION_PERCENT", "80", func(c *Config) { c.APIAllocationPercent = 80 }},
+		{"LLM_QUEUE_API_ALLOCATION_PERCENT", "12.5", func(c *Config) { c.APIAllocationPercent = 12.5 }},
+		{"LLM_QUEUE_API_ALLOCATION_PERCENT", "100", func(c *Config) { c.APIAllocationPercent = 100 }},
+		{"LLM_QUEUE_SAFETY_BUFFER_PERCENT", "0", func(c *Config) { c.SafetyBufferPercent = 0 }},
+		{"LLM_QUEUE_SAFETY_BUFFER_PERCENT", "25", func(c *Config) { c.SafetyBufferPercent = 25 }},
+		{"LLM_QUEUE_SAFETY_BUFFER_PERCENT", "99.9", func(c *Config) { c.SafetyBufferPercent = 99.9 }},
+		{"LLM_QUEUE_WINDOW", "2s", func(c *Config) { c.Window = 2 * time.Second }},
+		{"LLM_QUEUE_WINDOW", "60", func(c *Config) { c.Window = time.Minute }},
+		{"LLM_QUEUE_BATCH_LOW_COUNT", "5", func(c *Config) { c.BatchLowCount = 5 }},
+		{"LLM_QUEUE_BATCH_LOW_COUNT", "1000", func(c *Config) { c.BatchLowCount = 1000 }},
+		{"LLM_QUEUE_BATCH_MEDIUM_COUNT", "1", func(c *Config) { c.BatchMediumCount = 1 }},
+		{"LLM_QUEUE_BATCH_LONG_COUNT", "4", func(c *Config) { c.BatchLongCount = 4 }},
+		{"LLM_QUEUE_MAX_EMPTY_CYCLES", "0", func(c *Config) { c.MaxEmptyCycles = 0 }},
+		{"LLM_QUEUE_MAX_EMPTY_CYCLES", "7", func(c *Config) { c.MaxEmptyCycles = 7 }},
+		{"LLM_QUEUE_QUOTA_WAIT_DURATION", "90s", func(c *Config) { c.QuotaWaitDuration = 90 * time.Second }},
+		{"LLM_QUEUE_QUOTA_WAIT_DURATION", "60", func(c *Config) { c.QuotaWaitDuration = time.Minute }},
+		{"LLM_QUEUE_QUOTA_WAIT_DURATION", "1m30s", func(c *Config) { c.QuotaWaitDuration = 90 * time.Second }},
+		{"LLM_QUEUE_QUOTA_WAIT_DURATION", "250ms", func(c *Config) { c.QuotaWaitDuration = 250 * time.Millisecond }},
+		{"LLM_QUEUE_NAMESPACE", "tenant-a:prod.v1_x", func(c *Config) { c.Namespace = "tenant-a:prod.v1_x" }},
+		{"LLM_QUEUE_CONCURRENCY", "1", func(c *Config) { c.Concurrency = 1 }},
+		{"LLM_QUEUE_CONCURRENCY", "64", func(c *Config) { c.Concurrency = 64 }},
+		{"LLM_QUEUE_RETENTION", "1h", func(c *Config) { c.Retention = time.Hour }},
+		{"LLM_QUEUE_RETENTION", "86400", func(c *Config) { c.Retention = 24 * time.Hour }},
+		{"LLM_QUEUE_OP_TIMEOUT", "2s", func(c *Config) { c.OpTimeout = 2 * time.Second }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
+			got, err := ConfigFromLookup(env{tt.name: tt.value}.lookup)
+			require.NoError(t, err)
+			want := DefaultConfig()
+			tt.want(&want)
+			assert.Equal(t, want, got)
+		})
+	}
+}
+
+func TestConfigFromLookup_EachVariableRejectsBadValuesByName(t *testing.T) {
+	tests := []struct {
+		name, value, reason string
+	}{
+		{"REDIS_URL", "http://localhost:6379", "invalid URL scheme"},
+		{"REDIS_URL", "localhost:6379", "invalid URL scheme"},
+		{"REDIS_URL", "redis://localhost:6379/abc", "invalid database number"},
+		{"REDIS_URL", "redis://localhost:notaport", "invalid port"},
+		{"REDIS_URL", "redis://localhost/0?bogus_option=1", "unexpected option"},
+		{"REDIS_PORT", "abc", "not an integer"},
+		{"REDIS_PORT", "0", "must be 1-65535"},
+		{"REDIS_PORT", "65536", "must be 1-65535"},
+		{"REDIS_PORT", "6379.5", "not an integer"},
+		{"REDIS_DB", "-1", "must be >= 0"},
+		{"REDIS_DB", "one", "not an integer"},
+		{"REDIS_MAX_CONNECTIONS", "-3", "must be 0-"},
+		{"REDIS_MAX_CONNECTIONS", "4294967296", "must be 0-"},
+		{"REDIS_MAX_CONNECTIONS", "lots", "not an integer"},
+		{"LLM_QUEUE_TOTAL_TPM", "abc", "not an integer"},
+		{"LLM_QUEUE_TOTAL_TPM", "-1", "must be >= 0"},
+		{"LLM_QUEUE_TOTAL_TPM", "1e6", "not an integer"},
+		{"LLM_QUEUE_TOTAL_TPM", "9223372036854775808", "out of range"},
+		{"LLM_QUEUE_TOTAL_RPM", "-5", "must be >= 0"},
+		{"LLM_QUEUE_TOTAL_RPM", "5 rpm", "not an integer"},
+		{"LLM_QUEUE_API_ALLOCATION_PERCENT", "0", "above 0 and at most 100"},
+		{"LLM_QUEUE_API_ALLOCATION_PERCENT", "101", "above 0 and at most 100"},
+		{"LLM_QUEUE_API_ALLOCATION_PERCENT", "-1", "above 0 and at most 100"},
+		{"LLM_QUEUE_API_ALLOCATION_PERCENT", "NaN", "not a number"},
+		{"LLM_QUEUE_API_ALLOCATION_PERCENT", "50%", "not a number"},
+		{"LLM_QUEUE_SAFETY_BUFFER_PERCENT", "100", "at least 0 and below 100"},
+		{"LLM_QUEUE_SAFETY_BUFFER_PERCENT", "-0.5", "at least 0 and below 100"},
+		{"LLM_QUEUE_SAFETY_BUFFER_PERCENT", "+Inf", "not a number"},
+		{"LLM_QUEUE_WINDOW", "0", "at least 1ms"},
+		{"LLM_QUEUE_WINDOW", "-1m", "at least 1ms"},
+		{"LLM_QUEUE_WINDOW", "soon", "not a duration"},
+		{"LLM_QUEUE_BATCH_LOW_COUNT", "0", "must be 1-1000"},
+		{"LLM_QUEUE_BATCH_LOW_COUNT", "1001", "must be 1-1000"},
+		{"LLM_QUEUE_BATCH_LOW_COUNT", "three", "not an integer"},
+		{"LLM_QUEUE_BATCH_MEDIUM_COUNT", "-2", "must be 1-1000"},
+		{"LLM_QUEUE_BATCH_LONG_COUNT", "0", "must be 1-1000"},
+		{"LLM_QUEUE_MAX_EMPTY_CYCLES", "-1", "must be >= 0"},
+		{"LLM_QUEUE_MAX_EMPTY_CYCLES", "x", "not an integer"},
+		{"LLM_QUEUE_QUOTA_WAIT_DURATION", "1.5", "not a duration"},
+		{"LLM_QUEUE_QUOTA_WAIT_DURATION", "0", "at least 1ms"},
+		{"LLM_QUEUE_QUOTA_WAIT_DURATION", "-10", "at least 1ms"},
+		{"LLM_QUEUE_QUOTA_WAIT_DURATION", "10 seconds", "not a duration"},
+		{"LLM_QUEUE_QUOTA_WAIT_DURATION", "9223372037", "out of range"},
+		{"LLM_QUEUE_QUOTA_WAIT_DURATION", "100000000h", "not a duration"},
+		{"LLM_QUEUE_NAMESPACE", "{tenant}", "want 1-64"},
+		{"LLM_QUEUE_NAMESPACE", "has space", "want 1-64"},
+		{"LLM_QUEUE_NAMESPACE", strings.Repeat("n", 65), "want 1-64"},
+		{"LLM_QUEUE_CONCURRENCY", "0", "must be >= 1"},
+		{"LLM_QUEUE_CONCURRENCY", "ten", "not an integer"},
+		{"LLM_QUEUE_RETENTION", "0s", "at least 1ms"},
+		{"LLM_QUEUE_RETENTION", "1d", "not a duration"},
+		{"LLM_QUEUE_OP_TIMEOUT", "500us", "at least 1ms"},
+		{"LLM_QUEUE_OP_TIMEOUT", "fast", "not a duration"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
+			_, err := ConfigFromLookup(env{tt.name: tt.value}.lookup)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "llmqueue: "+tt.name+"=")
+			assert.Contains(t, err.Error(), tt.reason)
+			var ee *EnvError
+			require.ErrorAs(t, err, &ee)
+			assert.Equal(t, tt.name, ee.Name)
+			assert.Len(t, strings.Split(err.Error(), "\n"), 1, "one bad variable, one error")
+		})
+	}
+}
+
+func TestConfigFromLookup_ErrorQuotesTheValue(t *testing.T) {
+	_, err := ConfigFromLookup(env{"LLM_QUEUE_TOTAL_TPM": "abc"}.lookup)
+	require.EqualError(t, err, `llmqueue: LLM_QUEUE_TOTAL_TPM="abc": not an integer`)
+}
+
+func TestConfigFromLookup_ReportsEveryBadVariable(t *testing.T) {
+	bad := env{
+		"REDIS_PORT":                      "x",
+		"LLM_QUEUE_TOTAL_TPM":             "abc",
+		"LLM_QUEUE_SAFETY_BUFFER_PERCENT": "150",
+		"LLM_QUEUE_CONCURRENCY":           "0",
+		"LLM_QUEUE_QUOTA_WAIT_DURATION":   "later",
+		"LLM_QUEUE_NAMESPACE":             "a{b}",
+		"LLM_QUEUE_TOTAL_RPM":             "60", // good, must not be reported
+	}
+	c, err := ConfigFromLookup(bad.lookup)
+	require.Error(t, err)
+	for name := range bad {
+		if name == "LLM_QUEUE_TOTAL_RPM" {
+			assert.NotContains(t, err.Error(), name)
+			continue
+		}
+		assert.Contains(t, err.Error(), name+"=", "error names %s", name)
+	}
+	assert.Len(t, strings.Split(err.Error(), "\n"), len(bad)-1)
+	assert.EqualValues(t, 60, c.TotalRPM, "good variables are still read")
+}
+
+func TestConfigFromLookup_BlankValueMeansUnset(t *testing.T) {
+	c, err := ConfigFromLookup(env{"LLM_QUEUE_TOTAL_TPM": "", "REDIS_PORT": "  ", "LLM_QUEUE_NAMESPACE": "\t"}.lookup)
+	require.NoError(t, err)
+	assert.Equal(t, DefaultConfig(), c)
+}
+
+func TestConfig_NeverPrintsPasswords(t *testing.T) {
+	const pw, urlPW = "hunter2-env-secret", "url-secret-42"
+	c, err := ConfigFromLookup(env{
+		"REDIS_URL":      "rediss://alice:" + urlPW + "@redis.example:6380/2",
+		"REDIS_PASSWORD": pw,
+	}.lookup)
+	require.NoError(t, err)
+
+	var text, js bytes.Buffer
+	slog.New(slog.NewTextHandler(&text, nil)).Info("config", "cfg", c)
+	slog.New(slog.NewJSONHandler(&js, nil)).Info("config", "cfg", c)
+	outputs := map[string]string{
+		"String": c.String(), "%v": fmt.Sprintf("%v", c), "%+v": fmt.Sprintf("%+v", c),
+		"%#v": fmt.Sprintf("%#v", c), "%s": fmt.Sprintf("%s", c), "&%v": fmt.Sprintf("%v", &c),
+		"slog text": text.String(), "slog json": js.String(),
+	}
+	for name, out := range outputs {
+		assert.NotContains(t, out, pw, name)
+		assert.NotContains(t, out, urlPW, name)
+		assert.Contains(t, out, "xxxxx", name)
+		assert.Contains(t, out, "redis.example:6380", name, "%s still shows where Redis is", name)
+	}
+	assert.True(t, strings.HasPrefix(outputs["%#v"], "llmqueue.Config{"), outputs["%#v"])
+
+	// The password must survive redaction in the Config itself.
+	o, err := c.RedisOptions()
+	require.NoError(t, err)
+	assert.Equal(t, urlPW, o.Password)
+	assert.Equal(t, pw, c.RedisPassword)
+}
+
+func TestConfig_ErrorsNeverShowPasswords(t *testing.T) {
+	tests := []struct{ url, secret string }{
+		{"redis://user:topsecret@host:badport/0", "topsecret"},
+		{"redis://:topsecret@host/notadb", "topsecret"},
+		{"redis://user:top%zzsecret@host/0", "top%zzsecret"},
+		{"redis://user:top%zzsecret@host/0", "%zz"},
+		{"http://user:topsecret@host/0", "topsecret"},
+		{"user:topsecret@host:6379", "topsecret"},
+		{"redis://topsecret@host:bad", "topsecret"},
+		{"redis://u:pa ss@host/0", "pa ss"},
+		{"redis://u:topsecret@host/0?dial_timeout=soon", "topsecret"},
+		{"redis://u:p@ss:w0rd!@host:x/0", "ss:w0rd!"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			_, err := ConfigFromLookup(env{"REDIS_URL": tt.url, "REDIS_PASSWORD": "envpw-secret", "REDIS_PORT": "bad"}.lookup)
+			require.Error(t, err)
+			assert.NotContains(t, err.Error(), tt.secret)
+			assert.NotContains(t, err.Error(), "envpw-secret")
+			assert.Contains(t, err.Error(), "REDIS_URL=")
+			assert.Contains(t, err.Error(), "REDIS_PORT=")
+
+			_, err = Config{RedisURL: tt.url, RedisHost: "h", RedisPort: 1}.RedisOptions()
+			require.Error(t, err)
+			assert.NotContains(t, err.Error(), tt.secret)
+		})
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                                  "",
+		"redis://localhost:6379/0":          "redis://localhost:6379/0",
+		"redis://user:pw@host:1/2":          "redis://user:xxxxx@host:1/2",
+		"rediss://:pw@host":                 "rediss://:xxxxx@host",
+		"redis://pw@host":                   "redis://xxxxx@host",
+		"redis://u:p@w@host":                "redis://u:xxxxx@host",
+		"u:pw@host":                         "u:xxxxx@host",
+		"unix://u:pw@/tmp/redis.sock?db=1":  "unix://u:xxxxx@/tmp/redis.sock?db=1",
+		"redis://u:pw@host/0?client_name=a": "redis://u:xxxxx@host/0?client_name=a",
+	} {
+		assert.Equal(t, want, redactURL(in), in)
+	}
+}
+
+func TestConfig_RedisOptionsFromHostPort(t *testing.T) {
+	c, err := ConfigFromLookup(env{
+		"REDIS_HOST": "redis.internal", "REDIS_PORT": "6380", "REDIS_DB": "3",
+		"REDIS_PASSWORD": "pw", "REDIS_MAX_CONNECTIONS": "42",
+	}.lookup)
+	require.NoError(t, err)
+	o, err := c.RedisOptions()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"redis.internal:6380"}, o.Addrs)
+	assert.Equal(t, 3, o.DB)
+	assert.Equal(t, "pw", o.Password)
+	assert.Equal(t, 42, o.PoolSize)
+	assert.Nil(t, o.TLSConfig)
+
+	c, err = ConfigFromLookup(env{"REDIS_HOST": "::1"}.lookup)
+	require.NoError(t, err)
+	o, err = c.RedisOptions()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"[::1]:6379"}, o.Addrs)
+	assert.Equal(t, 0, o.PoolSize, "0 keeps the go-redis default")
+}
+
+func TestConfig_RedisURLWinsOverHostPort(t *testing.T) {
+	c, err := ConfigFromLookup(env{
+		"REDIS_URL":  "redis://bob:pw1@cache:7000/4?dial_timeout=3&read_timeout=6s",
+		"REDIS_HOST": "ignored", "REDIS_PORT": "1", "REDIS_DB": "9", "REDIS_PASSWORD": "ignored-pw",
+	}.lookup)
+	require.NoError(t, err)
+	o, err := c.RedisOptions()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"cache:7000"}, o.Addrs)
+	assert.Equal(t, 4, o.DB)
+	assert.Equal(t, "bob", o.Username)
+	assert.Equal(t, "pw1", o.Password)
+	assert.Equal(t, 3*time.Second, o.DialTimeout)
+	assert.Equal(t, 6*time.Second, o.ReadTimeout)
+	assert.Nil(t, o.TLSConfig)
+}
+
+func TestConfig_RedissURLUsesTLS(t *testing.T) {
+	o, err := Config{RedisURL: "rediss://:pw@secure.example:6380", RedisHost: "localhost", RedisPort: 6379}.RedisOptions()
+	require.NoError(t, err)
+	require.NotNil(t, o.TLSConfig)
+	assert.Equal(t, "secure.example", o.TLSConfig.ServerName)
+	assert.Equal(t, []string{"secure.example:6380"}, o.Addrs)
+}
+
+func TestConfig_RedisURLWithoutPasswordTakesRedisPassword(t *testing.T) {
+	c, err := ConfigFromLookup(env{"REDIS_URL": "redis://cache:6379/1", "REDIS_PASSWORD": "fallback", "REDIS_MAX_CONNECTIONS": "7"}.lookup)
+	require.NoError(t, err)
+	o, err := c.RedisOptions()
+	require.NoError(t, err)
+	assert.Equal(t, "fallback", o.Password)
+	assert.Equal(t, 7, o.PoolSize)
+	assert.Equal(t, 1, o.DB)
+}
+
+func TestConfig_RedisOptionsRejectsInvalidHandBuiltConfig(t *testing.T) {
+	_, err := Config{}.RedisOptions()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "REDIS_HOST")
+	assert.Contains(t, err.Error(), "REDIS_PORT")
+	_, err = Config{}.NewRedisClient()
+	require.Error(t, err)
+	assert.Error(t, Config{}.Validate())
+}
+
+func TestConfig_NewRedisClientConnectsWithURLCredentials(t *testing.T) {
+	mr := miniredis.RunT(t)
+	mr.RequireUserAuth("app", "p@ss:word")
+	ctx := context.Background()
+
+	c, err := ConfigFromLookup(env{"REDIS_URL": "redis://app:p%40ss%3Aword@" + mr.Addr() + "/2"}.lookup)
+	require.NoError(t, err)
+	rdb, err := c.NewRedisClient()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rdb.Close() })
+	require.NoError(t, rdb.Set(ctx, "k", "v", 0).Err())
+	got, err := mr.DB(2).Get("k")
+	require.NoError(t, err, "the URL's /db is selected")
+	assert.Equal(t, "v", got)
+
+	bad, err := ConfigFromLookup(env{"REDIS_URL": "redis://app:wrong@" + mr.Addr()}.lookup)
+	require.NoError(t, err)
+	rdb2, err := bad.NewRedisClient()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rdb2.Close() })
+	assert.Error(t, rdb2.Ping(ctx).Err())
+}
+
+func TestConfig_NewRedisClientConnectsWithHostPortPassword(t *testing.T) {
+	mr := miniredis.RunT(t)
+	mr.RequireAuth("envpw")
+	host, port, ok := strings.Cut(mr.Addr(), ":")
+	require.True(t, ok)
+	c, err := ConfigFromLookup(env{"REDIS_HOST": host, "REDIS_PORT": port, "REDIS_DB": "1", "REDIS_PASSWORD": "envpw"}.lookup)
+	require.NoError(t, err)
+	rdb, err := c.NewRedisClient()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rdb.Close() })
+	_, isSingle := rdb.(*redis.Client)
+	assert.True(t, isSingle, "one address gives a single-node client")
+	require.NoError(t, rdb.Set(context.Background(), "k", "v", 0).Err())
+	got, err := mr.DB(1).Get("k")
+	require.NoError(t, err)
+	assert.Equal(t, "v", got)
+}
+
+func TestConfig_ManagerOptionsCarryNamespaceAndBudget(t *testing.T) {
+	c, err := ConfigFromLookup(env{
+		"LLM_QUEUE_NAMESPACE": "tenant-a", "LLM_QUEUE_TOTAL_TPM": "100000", "LLM_QUEUE_TOTAL_RPM": "200",
+		"LLM_QUEUE_API_ALLOCATION_PERCENT": "50", "LLM_QUEUE_SAFETY_BUFFER_PERCENT": "20",
+		"LLM_QUEUE_WINDOW": "2s", "LLM_QUEUE_RETENTION": "1h", "LLM_QUEUE_OP_TIMEOUT": "750ms",
+	}.lookup)
+	require.NoError(t, err)
+	qm, err := NewQueueManager(miniClient(t), c.ManagerOptions()...)
+	require.NoError(t, err)
+	assert.Equal(t, "tenant-a", qm.Namespace())
+	b := qm.Budget()
+	assert.EqualValues(t, 100_000, b.TPM)
+	assert.EqualValues(t, 200, b.RPM)
+	assert.Equal(t, 2*time.Second, b.Window)
+	assert.EqualValues(t, 40_000, b.UsableTokens(), "100000 x 50% x (1-20%)")
+	assert.EqualValues(t, 80, b.UsableRequests())
+	assert.Equal(t, time.Hour, qm.cfg.retention)
+	assert.Equal(t, 750*time.Millisecond, qm.cfg.opTimeout)
+}
+
+func TestConfig_SafetyBufferZeroMeansNoBuffer(t *testing.T) {
+	for value, usable := range map[string]int64{"0": 100_000, "": 90_000, "10": 90_000, "25": 75_000} {
+		t.Run("buffer="+value, func(t *testing.T) {
+			c, err := ConfigFromLookup(env{"LLM_QUEUE_TOTAL_TPM": "100000", "LLM_QUEUE_SAFETY_BUFFER_PERCENT": value}.lookup)
+			require.NoError(t, err)
+			qm, err := NewQueueManager(miniClient(t), c.ManagerOptions()...)
+			require.NoError(t, err)
+			assert.Equal(t, usable, qm.Budget().UsableTokens())
+		})
+	}
+}
+
+func TestConfig_BatchOptionsCarryCycleAndConcurrency(t *testing.T) {
+	c, err := ConfigFromLookup(env{
+		"LLM_QUEUE_BATCH_LOW_COUNT": "5", "LLM_QUEUE_BATCH_MEDIUM_COUNT": "3", "LLM_QUEUE_BATCH_LONG_COUNT": "2",
+		"LLM_QUEUE_CONCURRENCY": "7", "LLM_QUEUE_MAX_EMPTY_CYCLES": "9", "LLM_QUEUE_QUOTA_WAIT_DURATION": "90",
+	}.lookup)
+	require.NoError(t, err)
+	qm, err := NewQueueManager(miniClient(t), c.ManagerOptions()...)
+	require.NoError(t, err)
+	bp, err := NewBatchProcessor(qm, ProcessorFunc(func(context.Context, *Job) (*Result, error) { return &Result{}, nil }),
+		c.BatchOptions()...)
+	require.NoError(t, err)
+	st := bp.Status()
+	assert.Equal(t, map[string]int{"low": 5, "medium": 3, "long": 2, "concurrency": 7}, st.BatchConfig)
+	assert.Equal(t, 9, bp.cfg.maxEmptyCycles)
+	assert.Equal(t, 90*time.Second, bp.cfg.maxBudgetWait)
+}
+
+func TestConfig_DefaultOptionsMatchLibraryDefaults(t *testing.T) {
+	qm, err := NewQueueManager(miniClient(t), DefaultConfig().ManagerOptions()...)
+	require.NoError(t, err)
+	plain, err := NewQueueManager(miniClient(t))
+	require.NoError(t, err)
+	assert.Equal(t, plain.Namespace(), qm.Namespace())
+	assert.Equal(t, plain.cfg.retention, qm.cfg.retention)
+	assert.Equal(t, plain.cfg.opTimeout, qm.cfg.opTimeout)
+	assert.Equal(t, plain.Budget(), qm.Budget())
+
+	proc := ProcessorFunc(func(context.Context, *Job) (*Result, error) { return &Result{}, nil })
+	bp, err := NewBatchProcessor(qm, proc, DefaultConfig().BatchOptions()...)
+	require.NoError(t, err)
+	bpPlain, err := NewBatchProcessor(plain, proc)
+	require.NoError(t, err)
+	assert.Equal(t, bpPlain.cfg.cycle, bp.cfg.cycle)
+	assert.Equal(t, bpPlain.cfg.concurrency, bp.cfg.concurrency)
+	assert.Equal(t, bpPlain.cfg.maxBudgetWait, bp.cfg.maxBudgetWait)
+	assert.Equal(t, bpPlain.cfg.maxEmptyCycles, bp.cfg.maxEmptyCycles)
+}
+
+func TestConfigFromEnv_ReadsTheProcessEnvironment(t *testing.T) {
+	t.Setenv("LLM_QUEUE_TOTAL_TPM", "1234")
+	t.Setenv("LLM_QUEUE_NAMESPACE", "from-env")
+	c, err := ConfigFromEnv()
+	require.NoError(t, err)
+	assert.EqualValues(t, 1234, c.TotalTPM)
+	assert.Equal(t, "from-env", c.Namespace)
+
+	t.Setenv("LLM_QUEUE_CONCURRENCY", "many")
+	_, err = ConfigFromEnv()
+	require.ErrorContains(t, err, "LLM_QUEUE_CONCURRENCY")
+}
+
+// miniClient returns a client on a fresh miniredis; nothing here needs
+// more than that.
+func miniClient(t *testing.T) redis.UniversalClient {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+// FuzzConfigFromLookup feeds arbitrary values to every variable. Reading
+// must never panic; a Config it accepts must build a manager and a
+// processor; and REDIS_PASSWORD must never appear in an error or String.
+func FuzzConfigFromLookup(f *testing.F) {
+	f.Add("redis://u:p@h:1/2", "90000", "50", "90s", "ns", "hunter2-secret")
+	f.Add("", "", "", "", "", "")
+	f.Add("rediss://:pw@host", "-1", "NaN", "60", "{bad}", "x")
+	f.Add("redis://u:p%zz@h", "abc", "100", "0", "a b", "pw-pw-pw")
+	f.Add("unix://u:pw@/tmp/sock?db=1", "9223372036854775808", "+Inf", "1.5", strings.Repeat("n", 65), "")
+	f.Add("http://x", "0", "0", "-5s", "default", "secret-value")
+	f.Add("redis://h/0?pool_size=abc", "1", "99.99", "9223372037", ":", "s")
+
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialed
+	f.Cleanup(func() { _ = client.Close() })
+	proc := ProcessorFunc(func(context.Context, *Job) (*Result, error) { return &Result{}, nil })
+
+	f.Fuzz(func(t *testing.T, redisURL, number, percent, duration, namespace, password string) {
+		values := []string{number, percent, duration}
+		e := env{"REDIS_URL": redisURL, "LLM_QUEUE_NAMESPACE": namespace, "REDIS_PASSWORD": password}
+		i := 0
+		for _, v := range configVars(&Config{}) {
+			if _, set := e[v.name]; !set {
+				e[v.name] = values[i%len(values)]
+				i++
+			}
+		}
+		// A marker around the fuzzed password makes it distinctive, so
+		// finding it in an output is a leak, not a coincidence.
+		secret := "Zq9!" + password + "!9qZ"
+		e["REDIS_PASSWORD"] = secret
+		c, err := ConfigFromLookup(e.lookup)
+		quoted := strconv.Quote(secret)
+		leaks := func(s string) bool {
+			for k, v := range e {
+				if k != "REDIS_PASSWORD" && strings.Contains(v, "Zq9!") {
+					return false // the fuzzer wrote the marker elsewhere
+				}
+			}
+			return strings.Contains(s, secret) || strings.Contains(s, quoted[1:len(quoted)-1])
+		}
+		if leaks(c.String()) || leaks(fmt.Sprintf("%#v", c)) {
+			t.Fatalf("password in String: %s", c)
+		}
+		if err != nil {
+			if leaks(err.Error()) {
+				t.Fatalf("password in error: %v", err)
+			}
+			var ee *EnvError
+			if !errors.As(err, &ee) {
+				t.Fatalf("error is not an *EnvError: %v", err)
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("accepted config fails Validate: %v", err)
+		}
+		if _, err := c.RedisOptions(); err != nil {
+			t.Fatalf("accepted config fails RedisOptions: %v", err)
+		}
+		qm, err := NewQueueManager(client, c.ManagerOptions()...)
+		if err != nil {
+			t.Fatalf("accepted config fails NewQueueManager: %v\n%s", err, c)
+		}
+		if _, err := NewBatchProcessor(qm, proc, c.BatchOptions()...); err != nil {
+			t.Fatalf("accepted config fails NewBatchProcessor: %v\n%s", err, c)
+		}
+	})
+}
