@@ -243,3 +243,22 @@ func TestLifecycle_RetentionExpiresFinishedRequests(t *testing.T) {
 		return errors.Is(err, ErrNotFound)
 	}, "the finished request to expire")
 }
+
+func TestLifecycle_ExpiredDeadLettersLeaveTheList(t *testing.T) {
+	s := redistest.StartReal(t)
+	ctx := context.Background()
+	qm := newManager(t, s, WithRetention(300*time.Millisecond))
+	startProcessor(t, qm, ProcessorFunc(func(context.Context, *Job) (*Result, error) {
+		return nil, Permanent(errors.New("no"))
+	}))
+	id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1)))
+	require.NoError(t, err)
+	assert.Equal(t, StatusDead, wait(t, qm, id).Status)
+	dead, err := qm.ListDead(ctx, 0, 10)
+	require.NoError(t, err)
+	assert.Equal(t, []string{id}, dead)
+	waitFor(t, 3*time.Second, func() bool {
+		dead, err := qm.ListDead(ctx, 0, 10)
+		return err == nil && len(dead) == 0
+	}, "the expired dead letter to leave the list")
+}

@@ -66,5 +66,11 @@ func (q *QueueManager) list(ctx context.Context, key string, offset, limit int64
 	if err != nil {
 		return nil, fmt.Errorf("llmqueue: list: %w", err)
 	}
-	return ids, nil
+	// A dead request's hash expires with the retention period; drop its
+	// ID from the list then, so the list never names what Status cannot find.
+	live, err := q.store.Prune(ctx, key, ids)
+	if err != nil {
+		return nil, fmt.Errorf("llmqueue: list: %w", err)
+	}
+	return live, nil
 }

@@ -194,3 +194,34 @@ func (s *Store) Restamp(ctx context.Context, id, token string) (bool, error) {
 	n, err := restampScript.Run(ctx, s.rdb, []string{s.keys.Request(id), s.keys.BudgetLog}, token).Int()
 	return n == 1, err
 }
+
+// Prune removes from the sorted set key the ids whose request hash no
+// longer exists and returns the others, in order.
+func (s *Store) Prune(ctx context.Context, key string, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return ids, nil
+	}
+	pipe := s.rdb.Pipeline()
+	exists := make([]*redis.IntCmd, len(ids))
+	for i, id := range ids {
+		exists[i] = pipe.Exists(ctx, s.keys.Request(id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	live := ids[:0:0]
+	var gone []any
+	for i, id := range ids {
+		if exists[i].Val() == 1 {
+			live = append(live, id)
+		} else {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) > 0 {
+		if err := s.rdb.ZRem(ctx, key, gone...).Err(); err != nil {
+			return nil, err
+		}
+	}
+	return live, nil
+}
