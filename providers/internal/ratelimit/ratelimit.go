@@ -113,15 +113,8 @@ func ParseRetryAfterMs(s string) (time.Duration, error) {
 // limit that was hit), the longer if both are; when neither is known to be
 // exhausted it takes x-ratelimit-reset-tokens, then -requests.
 func Wait(h http.Header, now time.Time) (time.Duration, bool) {
-	if v := h.Get(HeaderRetryAfterMs); v != "" {
-		if d, err := ParseRetryAfterMs(v); err == nil {
-			return d, true
-		}
-	}
-	if v := h.Get(HeaderRetryAfter); v != "" {
-		if d, err := ParseRetryAfter(v, now); err == nil {
-			return d, true
-		}
+	if d, ok := RetryAfter(h, now); ok {
+		return d, true
 	}
 	resetTok, okTok := reset(h, HeaderResetTokens)
 	resetReq, okReq := reset(h, HeaderResetRequests)
@@ -138,6 +131,24 @@ func Wait(h http.Header, now time.Time) (time.Duration, bool) {
 		return resetTok, true
 	case okReq:
 		return resetReq, true
+	}
+	return 0, false
+}
+
+// RetryAfter returns the wait of the explicit retry headers only:
+// retry-after-ms, then Retry-After. It suits failures other than rate
+// limits (a 503 with Retry-After), where the x-ratelimit-reset-* headers
+// that OpenAI puts on every response say nothing about when to retry.
+func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	if v := h.Get(HeaderRetryAfterMs); v != "" {
+		if d, err := ParseRetryAfterMs(v); err == nil {
+			return d, true
+		}
+	}
+	if v := h.Get(HeaderRetryAfter); v != "" {
+		if d, err := ParseRetryAfter(v, now); err == nil {
+			return d, true
+		}
 	}
 	return 0, false
 }

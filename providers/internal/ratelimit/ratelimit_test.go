@@ -119,6 +119,14 @@ func TestWait_PrefersMostPreciseHeader(t *testing.T) {
 	}
 }
 
+func TestRetryAfter_IgnoresResetHeaders(t *testing.T) {
+	_, ok := RetryAfter(hdr("x-ratelimit-reset-tokens", "9s"), time.Now())
+	assert.False(t, ok)
+	d, ok := RetryAfter(hdr("Retry-After", "2", "x-ratelimit-reset-tokens", "9s"), time.Now())
+	assert.True(t, ok)
+	assert.Equal(t, 2*time.Second, d)
+}
+
 func TestInfo_ReadsRemainingAndReset(t *testing.T) {
 	assert.Nil(t, Info(hdr()))
 	assert.Nil(t, Info(hdr("Content-Type", "application/json")))
