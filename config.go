@@ -5,14 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Config is everything a deployment sets from its environment: where Redis
@@ -53,6 +49,15 @@ type Config struct {
 	// RedisMaxConnections is REDIS_MAX_CONNECTIONS, the connection pool
 	// size. 0 (the default) keeps go-redis's default (10 per CPU).
 	RedisMaxConnections int
+	// RedisTLSCAFile is REDIS_TLS_CA_FILE: a PEM file of the CAs that sign
+	// the server's certificate, for rediss:// to a private CA. Empty uses
+	// the system's roots.
+	RedisTLSCAFile string
+	// RedisTLSCertFile and RedisTLSKeyFile are REDIS_TLS_CERT_FILE and
+	// REDIS_TLS_KEY_FILE: a client certificate and key for servers that
+	// check clients (tls-auth-clients yes). Both or neither.
+	RedisTLSCertFile string
+	RedisTLSKeyFile  string
 
 	// TotalTPM is LLM_QUEUE_TOTAL_TPM, the provider's token limit per
 	// Window. 0 (the default) means unlimited.
@@ -184,6 +189,9 @@ const (
 	envRedisDB        = "REDIS_DB"
 	envRedisPassword  = "REDIS_PASSWORD"
 	envRedisMaxConns  = "REDIS_MAX_CONNECTIONS"
+	envRedisTLSCA     = "REDIS_TLS_CA_FILE"
+	envRedisTLSCert   = "REDIS_TLS_CERT_FILE"
+	envRedisTLSKey    = "REDIS_TLS_KEY_FILE"
 	envTotalTPM       = "LLM_QUEUE_TOTAL_TPM"
 	envTotalRPM       = "LLM_QUEUE_TOTAL_RPM"
 	envAllocation     = "LLM_QUEUE_API_ALLOCATION_PERCENT"
@@ -216,6 +224,9 @@ func configVars(c *Config) []configVar {
 		{envRedisDB, intVar(&c.RedisDB)},
 		{envRedisPassword, str(&c.RedisPassword)},
 		{envRedisMaxConns, intVar(&c.RedisMaxConnections)},
+		{envRedisTLSCA, str(&c.RedisTLSCAFile)},
+		{envRedisTLSCert, str(&c.RedisTLSCertFile)},
+		{envRedisTLSKey, str(&c.RedisTLSKeyFile)},
 		{envTotalTPM, int64Var(&c.TotalTPM)},
 		{envTotalRPM, int64Var(&c.TotalRPM)},
 		{envAllocation, floatVar(&c.APIAllocationPercent)},
@@ -336,156 +347,6 @@ func (c Config) validate() error {
 		bad(envNamespace, c.Namespace, "want 1-64 of [A-Za-z0-9_.:-]")
 	}
 	return errors.Join(errs...)
-}
-
-// validateRedis checks the fields RedisOptions reads.
-func (c Config) validateRedis() error {
-	var errs []error
-	bad := func(name string, value any, reason string) {
-		errs = append(errs, &EnvError{Name: name, Value: fmt.Sprint(value), Reason: reason})
-	}
-	if c.RedisURL != "" {
-		if _, err := parseRedisURL(c.RedisURL); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if c.RedisHost == "" {
-		bad(envRedisHost, c.RedisHost, "must not be empty")
-	}
-	if c.RedisPort < 1 || c.RedisPort > 65535 {
-		bad(envRedisPort, c.RedisPort, "must be 1-65535")
-	}
-	if c.RedisDB < 0 {
-		bad(envRedisDB, c.RedisDB, "must be >= 0")
-	}
-	if c.RedisMaxConnections < 0 || c.RedisMaxConnections > maxRedisPoolSize {
-		bad(envRedisMaxConns, c.RedisMaxConnections, fmt.Sprintf("must be 0-%d (0 = go-redis default)", maxRedisPoolSize))
-	}
-	return errors.Join(errs...)
-}
-
-// parseRedisURL parses REDIS_URL, keeping the password out of any error.
-func parseRedisURL(raw string) (*redis.Options, error) {
-	o, err := redis.ParseURL(raw)
-	if err == nil {
-		return o, nil
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err // url.Error repeats the whole URL
-	}
-	reason := err.Error()
-	if info := rawUserinfo(raw); info != "" {
-		var esc url.EscapeError
-		if errors.As(err, &esc) && strings.Contains(info, string(esc)) {
-			reason = "invalid %-escape in the user info"
-		}
-		for _, secret := range []string{info, userinfoSecret(info)} {
-			dec, _ := url.PathUnescape(secret)
-			if secret != "" && (strings.Contains(reason, secret) || (dec != "" && strings.Contains(reason, dec))) {
-				reason = "not a valid Redis URL"
-			}
-		}
-	}
-	return nil, &EnvError{Name: envRedisURL, Value: redactURL(raw), Reason: reason}
-}
-
-// rawUserinfo returns what a URL holds before its last '@' (after any
-// "scheme://"), without trusting the URL to parse. It errs towards taking
-// too much, so redaction errs towards hiding too much.
-func rawUserinfo(raw string) string {
-	at := strings.LastIndex(raw, "@")
-	if at < 0 {
-		return ""
-	}
-	start := 0
-	if i := strings.Index(raw, "://"); i >= 0 && i < at {
-		start = i + 3
-	}
-	return raw[start:at]
-}
-
-// userinfoSecret returns the password part of a userinfo: after the first
-// ':', or all of it when there is no ':' (a lone name may be a password
-// written without its colon).
-func userinfoSecret(info string) string {
-	if _, pass, ok := strings.Cut(info, ":"); ok {
-		return pass
-	}
-	return info
-}
-
-// redactURL replaces a URL's password (or lone userinfo) with "xxxxx".
-func redactURL(raw string) string {
-	info := rawUserinfo(raw)
-	if info == "" {
-		return raw
-	}
-	at := strings.LastIndex(raw, "@")
-	start := at - len(info)
-	red := "xxxxx"
-	if user, _, ok := strings.Cut(info, ":"); ok {
-		red = user + ":xxxxx"
-	}
-	return raw[:start] + red + raw[at:]
-}
-
-func redactValue(name, value string) string {
-	switch name {
-	case envRedisPassword:
-		return "xxxxx"
-	case envRedisURL:
-		return redactURL(value)
-	}
-	return value
-}
-
-// RedisOptions returns the options for redis.NewUniversalClient: from
-// RedisURL when set (TLS for rediss://), else from host, port, DB and
-// password. A single address gives a single-node client.
-func (c Config) RedisOptions() (*redis.UniversalOptions, error) {
-	if err := c.validateRedis(); err != nil {
-		return nil, err
-	}
-	if c.RedisURL == "" {
-		return &redis.UniversalOptions{
-			Addrs:    []string{net.JoinHostPort(c.RedisHost, strconv.Itoa(c.RedisPort))},
-			DB:       c.RedisDB,
-			Password: c.RedisPassword,
-			PoolSize: c.RedisMaxConnections,
-		}, nil
-	}
-	o, err := parseRedisURL(c.RedisURL)
-	if err != nil {
-		return nil, err
-	}
-	u := &redis.UniversalOptions{
-		Addrs: []string{o.Addr}, DB: o.DB, Username: o.Username, Password: o.Password,
-		TLSConfig: o.TLSConfig, ClientName: o.ClientName, Protocol: o.Protocol,
-		MaxRetries: o.MaxRetries, MinRetryBackoff: o.MinRetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff,
-		DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
-		ContextTimeoutEnabled: o.ContextTimeoutEnabled, PoolFIFO: o.PoolFIFO, PoolSize: o.PoolSize,
-		PoolTimeout: o.PoolTimeout, MinIdleConns: o.MinIdleConns, MaxIdleConns: o.MaxIdleConns,
-		MaxActiveConns: o.MaxActiveConns, ConnMaxIdleTime: o.ConnMaxIdleTime, ConnMaxLifetime: o.ConnMaxLifetime,
-		DisableIdentity: o.DisableIdentity, IdentitySuffix: o.IdentitySuffix, UnstableResp3: o.UnstableResp3,
-	}
-	if u.Password == "" {
-		u.Password = c.RedisPassword
-	}
-	if c.RedisMaxConnections > 0 {
-		u.PoolSize = c.RedisMaxConnections
-	}
-	return u, nil
-}
-
-// NewRedisClient connects a client with RedisOptions. It does not dial:
-// the first command does.
-func (c Config) NewRedisClient() (redis.UniversalClient, error) {
-	o, err := c.RedisOptions()
-	if err != nil {
-		return nil, err
-	}
-	return redis.NewUniversalClient(o), nil
 }
 
 // ManagerOptions returns the QueueManager options the Config sets:

@@ -553,3 +553,19 @@ func FuzzConfigFromLookup(f *testing.F) {
 		}
 	})
 }
+
+func TestConfig_TLSFilesGoTogether(t *testing.T) {
+	env := map[string]string{"REDIS_TLS_CERT_FILE": "/nonexistent/client.pem"}
+	_, err := ConfigFromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err == nil || !strings.Contains(err.Error(), "REDIS_TLS_CERT_FILE") {
+		t.Fatalf("want an error naming REDIS_TLS_CERT_FILE, got %v", err)
+	}
+	env["REDIS_TLS_KEY_FILE"] = "/nonexistent/client.key"
+	cfg, err := ConfigFromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.RedisOptions(); err == nil || !strings.Contains(err.Error(), "REDIS_TLS_CERT_FILE") {
+		t.Fatalf("want a load error naming REDIS_TLS_CERT_FILE, got %v", err)
+	}
+}

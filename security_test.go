@@ -1,0 +1,311 @@
+package llmqueue
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/llmqueue/llmqueue/internal/redistest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	secPassword = "s3cret-Pa55"          // the server's requirepass
+	secWrong    = "wr0ng-Pa55"           // a password the server refuses
+	secAPIKey   = "sk-SECRET-123"        // a provider key carried in a payload
+	secACLPass  = "llm-user-Pa55w0rd"    // the ACL user's password
+	secNarrow   = "narrow-user-Pa55w0rd" // a user kept off llmqueue's keys
+)
+
+// secConfig reads a Config from env the way ConfigFromEnv would.
+func secConfig(t *testing.T, env map[string]string) Config {
+	t.Helper()
+	cfg, err := ConfigFromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	require.NoError(t, err)
+	return cfg
+}
+
+// secManager builds the client and manager from cfg as a deployment does.
+func secManager(t *testing.T, cfg Config, opts ...Option) *QueueManager {
+	t.Helper()
+	rdb, err := cfg.NewRedisClient()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rdb.Close() })
+	qm, err := NewQueueManager(rdb, append(cfg.ManagerOptions(), opts...)...)
+	require.NoError(t, err)
+	return qm
+}
+
+// secRoundTrip adds one request, processes it and waits until it completes.
+func secRoundTrip(t *testing.T, qm *QueueManager) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	startProcessor(t, qm, newRecorder(0), WithPollInterval(20*time.Millisecond))
+	id, err := qm.Add(ctx, NewRequest(`{"q":"hello"}`, WithEstimatedTokens(5)))
+	require.NoError(t, err)
+	st, err := qm.Wait(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, StatusCompleted, st.Status)
+	assert.JSONEq(t, `{"ok":true}`, string(st.Result))
+}
+
+// assertNoSecrets fails if any secret appears in text.
+func assertNoSecrets(t *testing.T, what, text string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		assert.NotContains(t, text, s, "%s leaks a secret", what)
+	}
+}
+
+func assertContainsAny(t *testing.T, s string, subs []string) {
+	t.Helper()
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return
+		}
+	}
+	t.Errorf("%q contains none of %q", s, subs)
+}
+
+func TestSecurity_PasswordInRedisURL(t *testing.T) {
+	s := redistest.StartReal(t, "--requirepass", secPassword)
+	qm := secManager(t, secConfig(t, map[string]string{"REDIS_URL": "redis://:" + secPassword + "@" + s.Addr}))
+	secRoundTrip(t, qm)
+}
+
+func TestSecurity_WrongOrMissingPasswordIsAClearErrorWithoutThePassword(t *testing.T) {
+	ctx := context.Background()
+	s := redistest.StartReal(t, "--requirepass", secPassword)
+	for _, tc := range []struct {
+		name, url string
+		want      []string // any of
+	}{
+		{"wrong password", "redis://:" + secWrong + "@" + s.Addr, []string{"WRONGPASS"}},
+		// Redis answers NOAUTH, or a protocol error to an unauthenticated
+		// command with many arguments (Add's script call has more than 10).
+		{"no password", "redis://" + s.Addr, []string{"NOAUTH", "unauthenticated"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			qm := secManager(t, secConfig(t, map[string]string{"REDIS_URL": tc.url, "LLM_QUEUE_OP_TIMEOUT": "2s"}))
+			start := time.Now()
+			_, err := qm.Add(ctx, NewRequest(`{"q":1}`, WithEstimatedTokens(1)))
+			require.Error(t, err)
+			t.Logf("Add: %v (after %s)", err, time.Since(start))
+			assertContainsAny(t, err.Error(), tc.want)
+			assert.Less(t, time.Since(start), 2*time.Second, "an auth error is not retried until the timeout")
+			assertNoSecrets(t, "Add error", err.Error(), secWrong, secPassword)
+
+			_, err = qm.Status(ctx, "some-id")
+			require.Error(t, err)
+			t.Logf("Status: %v", err)
+			assert.NotErrorIs(t, err, ErrNotFound)
+			assertContainsAny(t, err.Error(), tc.want)
+			assertNoSecrets(t, "Status error", err.Error(), secWrong, secPassword)
+		})
+	}
+}
+
+func TestSecurity_ACLUserInRedisURL(t *testing.T) {
+	ctx := context.Background()
+	s := redistest.StartReal(t, "--requirepass", secPassword)
+	admin := s.Client(t)
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "llm", "reset", "on", ">"+secACLPass,
+		"~llmq:*", "&*", "+@all").Err())
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "narrow", "reset", "on", ">"+secNarrow,
+		"~other:*", "&*", "+@all").Err())
+
+	t.Run("user with the namespace's keys", func(t *testing.T) {
+		qm := secManager(t, secConfig(t, map[string]string{"REDIS_URL": "redis://llm:" + secACLPass + "@" + s.Addr}))
+		secRoundTrip(t, qm)
+		who, err := qm.Client().Do(ctx, "ACL", "WHOAMI").Text()
+		require.NoError(t, err)
+		assert.Equal(t, "llm", who, "the URL's user is the one connected")
+	})
+	t.Run("user without the namespace's keys", func(t *testing.T) {
+		qm := secManager(t, secConfig(t, map[string]string{"REDIS_URL": "redis://narrow:" + secNarrow + "@" + s.Addr}))
+		_, err := qm.Add(ctx, NewRequest(`{"q":1}`, WithEstimatedTokens(1)))
+		require.Error(t, err)
+		t.Logf("Add: %v", err)
+		assert.Contains(t, err.Error(), "NOPERM")
+		assertNoSecrets(t, "Add error", err.Error(), secNarrow, secPassword)
+	})
+	t.Run("wrong password for the user", func(t *testing.T) {
+		qm := secManager(t, secConfig(t, map[string]string{
+			"REDIS_URL": "redis://llm:" + secWrong + "@" + s.Addr, "LLM_QUEUE_OP_TIMEOUT": "2s"}))
+		_, err := qm.Add(ctx, NewRequest(`{"q":1}`, WithEstimatedTokens(1)))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "WRONGPASS")
+		assertNoSecrets(t, "Add error", err.Error(), secWrong, secACLPass)
+	})
+}
+
+// TestSecurity_TLSRedisURL connects through rediss:// to a server whose
+// certificate a private CA signed: refused without REDIS_TLS_CA_FILE,
+// accepted with it.
+func TestSecurity_TLSRedisURL(t *testing.T) {
+	ctx := context.Background()
+	_, tl := redistest.StartTLS(t, "--requirepass", secPassword)
+	cfg := secConfig(t, map[string]string{"REDIS_URL": tl.URL(secPassword), "LLM_QUEUE_OP_TIMEOUT": "2s"})
+
+	o, err := cfg.RedisOptions()
+	require.NoError(t, err)
+	require.NotNil(t, o.TLSConfig, "rediss:// must turn TLS on")
+
+	t.Run("server certificate from an unknown CA is refused", func(t *testing.T) {
+		qm := secManager(t, cfg)
+		_, err := qm.Add(ctx, NewRequest(`{"q":1}`, WithEstimatedTokens(1)))
+		require.Error(t, err)
+		t.Logf("Add: %v", err)
+		var unknown x509.UnknownAuthorityError
+		assert.True(t, errors.As(err, &unknown) || strings.Contains(err.Error(), "unknown authority"),
+			"want an unknown-authority error, got %v", err)
+		assertNoSecrets(t, "Add error", err.Error(), secPassword)
+	})
+	t.Run("REDIS_TLS_CA_FILE trusts the CA", func(t *testing.T) {
+		cfg := secConfig(t, map[string]string{"REDIS_URL": tl.URL(secPassword), "LLM_QUEUE_OP_TIMEOUT": "2s",
+			"REDIS_TLS_CA_FILE": tl.CAFile})
+		secRoundTrip(t, secManager(t, cfg))
+	})
+	t.Run("a CA file that is not PEM names the variable", func(t *testing.T) {
+		bad := filepath.Join(t.TempDir(), "ca.pem")
+		require.NoError(t, os.WriteFile(bad, []byte("not a certificate"), 0o600))
+		cfg := secConfig(t, map[string]string{"REDIS_URL": tl.URL(secPassword), "REDIS_TLS_CA_FILE": bad})
+		_, err := cfg.RedisOptions()
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "REDIS_TLS_CA_FILE")
+		assertNoSecrets(t, "CA error", err.Error(), secPassword)
+	})
+}
+
+// lockedBuffer is a bytes.Buffer safe for the concurrent writes of a
+// slog handler shared by several goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestSecurity_NoSecretInLogsErrorsOrMetrics runs a request that carries
+// an API key through a failing processor, a Redis outage and bad input,
+// and checks every log line, error and metric the library produced. The
+// payload is only allowed where it is the data itself (Status().Payload,
+// Meta and the Job the processor gets).
+func TestSecurity_NoSecretInLogsErrorsOrMetrics(t *testing.T) {
+	ctx := context.Background()
+	secrets := []string{secAPIKey, secPassword, secWrong}
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var errs []error
+	collect := func(err error) {
+		t.Helper()
+		require.Error(t, err)
+		errs = append(errs, err)
+	}
+
+	s := redistest.StartReal(t, "--requirepass", secPassword, "--appendonly", "yes")
+	cfg := secConfig(t, map[string]string{
+		"REDIS_URL": "redis://:" + secPassword + "@" + s.Addr, "LLM_QUEUE_OP_TIMEOUT": "2s"})
+	logger.Info("starting", "config", cfg)
+	qm := secManager(t, cfg, WithLogger(logger))
+
+	var seen sync.Map
+	proc := ProcessorFunc(func(ctx context.Context, job *Job) (*Result, error) {
+		seen.Store(job.ID, strings.Contains(string(job.Payload), secAPIKey))
+		return nil, errors.New("upstream said 500")
+	})
+	bp := startProcessor(t, qm, proc, append(cfg.BatchOptions(), WithBatchLogger(logger),
+		WithPollInterval(20*time.Millisecond), WithBackoff(func(int) time.Duration { return 10 * time.Millisecond }))...)
+
+	// An outage, so the outage log lines are in the capture too.
+	s.Stop(t)
+	waitFor(t, 10*time.Second, func() bool { return strings.Contains(logs.String(), "redis unavailable") },
+		"the outage was logged")
+	s.Start(t)
+
+	secret := map[string]any{
+		"api_key":  secAPIKey,
+		"messages": []map[string]string{{"role": "user", "content": "my key is " + secAPIKey}},
+	}
+	id, err := qm.Add(ctx, NewRequest(secret, WithEstimatedTokens(7), WithMaxRetries(1),
+		WithMeta(map[string]any{"authorization": "Bearer " + secAPIKey})))
+	require.NoError(t, err)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := qm.Wait(wctx, id)
+	require.NoError(t, err)
+	require.Equal(t, StatusDead, st.Status)
+	assert.Equal(t, 2, st.Attempts)
+	ok, _ := seen.Load(id)
+	assert.Equal(t, true, ok, "the processor got the payload")
+	assert.Contains(t, string(st.Payload), secAPIKey, "the payload is the request's data")
+	assertNoSecrets(t, "Status().Error", st.Error, secrets...)
+
+	// Bad input that contains the key must not be echoed back.
+	_, err = qm.Add(ctx, NewRequest(`{"api_key":"`+secAPIKey+`"`, WithEstimatedTokens(1)))
+	collect(err)
+	assert.ErrorIs(t, err, ErrInvalidPayload)
+	_, err = qm.Add(ctx, NewRequest(`{"api_key":"`+secAPIKey+`"}`, WithEstimatedTokens(-1)))
+	collect(err)
+	_, err = qm.Add(ctx, NewRequest(`{"q":1}`, WithID(id), WithEstimatedTokens(1)))
+	collect(err)
+	assert.ErrorIs(t, err, ErrDuplicateID)
+	collect(qm.Resume(ctx, id, map[string]string{"api_key": secAPIKey}))
+
+	// A client with the wrong password.
+	bad := secManager(t, secConfig(t, map[string]string{
+		"REDIS_URL": "redis://:" + secWrong + "@" + s.Addr, "LLM_QUEUE_OP_TIMEOUT": "2s"}), WithLogger(logger))
+	_, err = bad.Add(ctx, NewRequest(secret, WithEstimatedTokens(1)))
+	collect(err)
+	_, err = bad.Status(ctx, id)
+	collect(err)
+	_, err = bad.Metrics(ctx)
+	collect(err)
+	_, err = ConfigFromLookup(func(k string) (string, bool) {
+		if k == "REDIS_URL" {
+			return "redis://:" + secPassword + "@" + s.Addr + "/notadb", true
+		}
+		return "", false
+	})
+	collect(err)
+
+	m, err := qm.Metrics(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, m.Dead)
+	metricsJSON, err := json.Marshal(m)
+	require.NoError(t, err)
+	statusJSON, err := json.Marshal(bp.Status())
+	require.NoError(t, err)
+
+	for _, err := range errs {
+		t.Logf("error: %v", err)
+		assertNoSecrets(t, "error", err.Error(), secrets...)
+	}
+	assertNoSecrets(t, "Metrics", string(metricsJSON), secrets...)
+	assertNoSecrets(t, "processor Status", string(statusJSON), secrets...)
+	out := logs.String()
+	require.Contains(t, out, "redis unavailable", "the capture holds the outage lines too")
+	assertNoSecrets(t, "logs", out, secrets...)
+	t.Logf("captured logs:\n%s", out)
+}
