@@ -27,6 +27,7 @@ func TestAdd_BadInputGetsTypedErrors(t *testing.T) {
 		{"negative retries", NewRequest(`{}`, WithMaxRetries(-2)), ErrInvalidRequest},
 		{"negative timeout", NewRequest(`{}`, WithTimeout(-time.Second)), ErrInvalidRequest},
 		{"nil request", nil, ErrInvalidRequest},
+		{"id with a newline", NewRequest(`{}`, WithID("a\nb")), ErrInvalidRequest},
 		{"unmarshalable meta", NewRequest(`{}`, WithMeta(map[string]any{"f": func() {}})), ErrInvalidRequest},
 	}
 	for _, tc := range cases {

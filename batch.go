@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/llmqueue/llmqueue/internal/redisstore"
@@ -147,6 +149,7 @@ func (b *BatchProcessor) deregister() {
 	pipe := b.store.Client().TxPipeline()
 	pipe.ZRem(ctx, k.Workers, b.cfg.workerID)
 	pipe.HDel(ctx, k.WorkerInfo, b.cfg.workerID)
+	pipe.HDel(ctx, k.LastLease, b.cfg.workerID)
 	_, _ = pipe.Exec(ctx) // the registry entry expires by itself if this fails
 }
 
@@ -166,6 +169,7 @@ func (b *BatchProcessor) leaseLoop() {
 
 	idle := 10 * time.Millisecond
 	outage := newOutageTracker(b.cfg.logger, "lease")
+	var calls atomic.Int64
 	for ctx.Err() == nil {
 		free := b.cfg.concurrency - b.inFlight()
 		if free <= 0 {
@@ -178,6 +182,7 @@ func (b *BatchProcessor) leaseLoop() {
 			Window: b.qm.cfg.budget.ledgerWindow(),
 			TPM:    b.qm.cfg.budget.UsableTokens(), RPM: b.qm.cfg.budget.UsableRequests(),
 			Cycle: b.cfg.cycle, WorkerID: b.cfg.workerID, RetentionMS: b.qm.cfg.retention.Milliseconds(),
+			CallID: strconv.FormatInt(calls.Add(1), 10),
 		})
 		if err != nil {
 			if ctx.Err() != nil {

@@ -85,3 +85,50 @@ func TestCrash_LeaseExpiryAfterRetriesSpentIsDead(t *testing.T) {
 		assert.Contains(t, st.Error, "lease expired")
 	})
 }
+
+// TestStore_RetriedCallsAreIdempotent replays a lease and an ack the way a
+// client does after a lost reply: the replay must answer the first call's
+// outcome, not lease more work or call the ack stale.
+func TestStore_RetriedCallsAreIdempotent(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
+		ctx := context.Background()
+		qm := newManager(t, s)
+		addClass(t, qm, 4, 10)
+		args := redisstore.LeaseArgs{Max: 2, Lease: time.Minute, Window: time.Minute, Cycle: [3]int{3, 2, 1},
+			WorkerID: "w1", CallID: "7"}
+		first, err := qm.store.Lease(ctx, args)
+		require.NoError(t, err)
+		require.Len(t, first.Jobs, 2)
+		replay, err := qm.store.Lease(ctx, args)
+		require.NoError(t, err)
+		require.Len(t, replay.Jobs, 2)
+		for i := range first.Jobs {
+			assert.Equal(t, first.Jobs[i]["id"], replay.Jobs[i]["id"])
+			assert.Equal(t, first.Jobs[i]["lease"], replay.Jobs[i]["lease"])
+		}
+		m, err := qm.Metrics(ctx)
+		require.NoError(t, err)
+		assert.EqualValues(t, 2, m.TotalInQueue, "the replay leased nothing more")
+
+		args.CallID = "8"
+		next, err := qm.store.Lease(ctx, args)
+		require.NoError(t, err)
+		assert.Len(t, next.Jobs, 2, "a new call leases the rest")
+
+		done := redisstore.CompleteArgs{ID: first.Jobs[0]["id"], Token: first.Jobs[0]["lease"], Result: []byte(`1`),
+			Used: -1, Window: time.Minute, RetentionMS: 60_000}
+		require.NoError(t, qm.store.Complete(ctx, done))
+		require.NoError(t, qm.store.Complete(ctx, done), "the same ack again is not stale")
+		failed := redisstore.FailArgs{ID: first.Jobs[1]["id"], Token: first.Jobs[1]["lease"], Kind: "retry",
+			Message: "x", Window: time.Minute}
+		st1, err := qm.store.Fail(ctx, failed)
+		require.NoError(t, err)
+		st2, err := qm.store.Fail(ctx, failed)
+		require.NoError(t, err)
+		assert.Equal(t, st1, st2)
+		m, err = qm.Metrics(ctx)
+		require.NoError(t, err)
+		assert.EqualValues(t, 1, m.TotalCompleted, "counted once")
+		assert.EqualValues(t, 1, m.TotalRetried, "counted once")
+	})
+}

@@ -1,9 +1,15 @@
 package llmqueue
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Sentinel errors that callers branch on with errors.Is. The operations
@@ -33,6 +39,9 @@ var (
 	// ErrStaleLease means an ack came from a lease that was recovered and
 	// given to another worker; the ack is rejected.
 	ErrStaleLease = errors.New("stale lease")
+	// ErrUnavailable means Redis did not answer: down, unreachable, or
+	// slower than the manager's operation timeout. Retry later.
+	ErrUnavailable = errors.New("redis unavailable")
 	// ErrClosed means the BatchProcessor is shut down or not started.
 	ErrClosed = errors.New("processor closed")
 	// ErrAlreadyStarted means Start was called twice.
@@ -112,4 +121,23 @@ func errString(err error) string {
 		return "<nil>"
 	}
 	return err.Error()
+}
+
+// redisUnavailable reports whether err means Redis could not be reached
+// or did not answer in time (as opposed to a refused operation).
+func redisUnavailable(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrClosed)
+}
+
+// storeErr marks errors of an unreachable Redis with ErrUnavailable,
+// keeping the cause in the chain.
+func storeErr(err error) error {
+	if err != nil && redisUnavailable(err) && !errors.Is(err, ErrUnavailable) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
 }

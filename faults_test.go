@@ -241,6 +241,7 @@ func TestFault_AddFailsFastWhileRedisIsDown(t *testing.T) {
 		assert.Less(t, took, time.Second, "Add must fail fast")
 		assert.True(t, strings.HasPrefix(err.Error(), "llmqueue: add: "), err.Error())
 		assert.True(t, isConnError(err), "want a connection error or deadline, got %T: %v", err, err)
+		assert.ErrorIs(t, err, ErrUnavailable)
 	}
 }
 
@@ -274,6 +275,7 @@ func TestFault_AddFailsWithinOpTimeoutWhenRedisHangs(t *testing.T) {
 	require.Error(t, err, "Add waited out the pause instead of failing at the op timeout")
 	assert.Less(t, took, time.Second, "LLM_QUEUE_OP_TIMEOUT=300ms must bound Add")
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorIs(t, err, ErrUnavailable)
 }
 
 // addN queues n small requests and returns their IDs.

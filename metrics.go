@@ -80,7 +80,7 @@ func (q *QueueManager) Metrics(ctx context.Context) (*Metrics, error) {
 	defer cancel()
 	snap, err := q.store.Snapshot(ctx, q.cfg.budget.ledgerWindow())
 	if err != nil {
-		return nil, fmt.Errorf("llmqueue: metrics: %w", err)
+		return nil, fmt.Errorf("llmqueue: metrics: %w", storeErr(err))
 	}
 	s := snap.Stats
 	m := &Metrics{

@@ -87,7 +87,7 @@ func (q *QueueManager) AddMany(ctx context.Context, reqs []*Request) ([]string, 
 		if errors.As(err, &dup) {
 			return nil, fmt.Errorf("llmqueue: add %s: %w", dup.ID, ErrDuplicateID)
 		}
-		return nil, fmt.Errorf("llmqueue: add: %w", err)
+		return nil, fmt.Errorf("llmqueue: add: %w", storeErr(err))
 	}
 	return ids, nil
 }
@@ -219,6 +219,8 @@ func (q *QueueManager) wrap(op, id string, err error) error {
 	}
 	var st *redisstore.StateError
 	switch {
+	case redisUnavailable(err):
+		err = storeErr(err)
 	case errors.Is(err, redisstore.ErrNotFound):
 		err = ErrNotFound
 	case errors.Is(err, redisstore.ErrStale):

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode"
 )
 
 // Priority is a request's size class. The BatchProcessor serves the classes
@@ -184,6 +185,12 @@ func (r *Request) validate() error {
 	}
 	if len(r.ID) > 200 {
 		return fmt.Errorf("%w: id longer than 200 bytes", ErrInvalidRequest)
+	}
+	for _, c := range r.ID {
+		// Scripts keep IDs in tab- and newline-separated records.
+		if unicode.IsControl(c) {
+			return fmt.Errorf("%w: id holds a control character", ErrInvalidRequest)
+		}
 	}
 	return nil
 }

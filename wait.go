@@ -17,7 +17,7 @@ func (q *QueueManager) Wait(ctx context.Context, id string) (*RequestStatus, err
 	sub := q.store.Client().Subscribe(ctx, q.store.Keys().Events)
 	defer sub.Close()
 	if _, err := sub.Receive(ctx); err != nil {
-		return nil, fmt.Errorf("llmqueue: wait %s: subscribe: %w", id, err)
+		return nil, fmt.Errorf("llmqueue: wait %s: subscribe: %w", id, storeErr(err))
 	}
 	ch := sub.Channel()
 	for {
@@ -64,13 +64,13 @@ func (q *QueueManager) list(ctx context.Context, key string, offset, limit int64
 	defer cancel()
 	ids, err := q.store.Members(ctx, key, offset, limit)
 	if err != nil {
-		return nil, fmt.Errorf("llmqueue: list: %w", err)
+		return nil, fmt.Errorf("llmqueue: list: %w", storeErr(err))
 	}
 	// A dead request's hash expires with the retention period; drop its
 	// ID from the list then, so the list never names what Status cannot find.
 	live, err := q.store.Prune(ctx, key, ids)
 	if err != nil {
-		return nil, fmt.Errorf("llmqueue: list: %w", err)
+		return nil, fmt.Errorf("llmqueue: list: %w", storeErr(err))
 	}
 	return live, nil
 }

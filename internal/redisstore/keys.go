@@ -19,6 +19,7 @@ type Keys struct {
 	LeaseSeq   string
 	Workers    string
 	WorkerInfo string
+	LastLease  string
 	// Events is the pub/sub channel for terminal transitions. It is not a
 	// key (pub/sub is cluster-wide) and carries "id status" messages.
 	Events string
@@ -47,6 +48,7 @@ func NewKeys(ns string) Keys {
 		LeaseSeq:   p + "leaseseq",
 		Workers:    p + "workers",
 		WorkerInfo: p + "workers:info",
+		LastLease:  p + "lastlease",
 		Events:     p + "events",
 		Cancels:    p + "cancels",
 	}

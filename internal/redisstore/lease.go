@@ -16,6 +16,9 @@ type LeaseArgs struct {
 	Cycle       [3]int
 	WorkerID    string
 	RetentionMS int64
+	// CallID makes the call idempotent per worker: a retry with the same
+	// id answers the first call's leases. Empty disables that.
+	CallID string
 }
 
 // LeaseResult is what the lease script answered.
@@ -33,10 +36,10 @@ type LeaseResult struct {
 func (s *Store) Lease(ctx context.Context, a LeaseArgs) (LeaseResult, error) {
 	k := s.keys
 	keys := []string{k.Low, k.Medium, k.Long, k.Active, k.Scheduled, k.BudgetLog, k.BudgetSum,
-		k.Cycle, k.Cooldown, k.Stats, k.Dead, k.LeaseSeq}
+		k.Cycle, k.Cooldown, k.Stats, k.Dead, k.LeaseSeq, k.LastLease}
 	cycle := fmt.Sprintf("%d,%d,%d", a.Cycle[0], a.Cycle[1], a.Cycle[2])
 	raw, err := leaseScript.Run(ctx, s.rdb, keys, k.Prefix, a.Max, a.Lease.Milliseconds(),
-		a.Window.Milliseconds(), a.TPM, a.RPM, cycle, a.WorkerID, a.RetentionMS, k.Events).Slice()
+		a.Window.Milliseconds(), a.TPM, a.RPM, cycle, a.WorkerID, a.RetentionMS, k.Events, a.CallID).Slice()
 	if err != nil {
 		return LeaseResult{}, err
 	}
@@ -83,7 +86,7 @@ func (s *Store) Heartbeat(ctx context.Context, a HeartbeatArgs) (lost, cancel []
 	for id, tok := range a.Leases {
 		args = append(args, id, tok)
 	}
-	raw, err := heartbeatScript.Run(ctx, s.rdb, []string{k.Active, k.Workers, k.WorkerInfo}, args...).Slice()
+	raw, err := heartbeatScript.Run(ctx, s.rdb, []string{k.Active, k.Workers, k.WorkerInfo, k.LastLease}, args...).Slice()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -18,8 +18,11 @@
 --
 -- Returns 1, or the error "STALE" when the lease is not held.
 if not owns(KEYS[1], ARGV[2]) then
+  -- The same ack again (a client retry after a lost reply) is not stale.
+  if redis.call('HGET', KEYS[1], 'lt') == ARGV[2] then return 1 end
   return redis.error_reply('STALE')
 end
+redis.call('HSET', KEYS[1], 'lt', ARGV[2])
 local now = now_ms()
 reconcile(KEYS[3], KEYS[4], KEYS[1], tonumber(ARGV[4]), now, tonumber(ARGV[7]))
 redis.call('ZREM', KEYS[2], ARGV[1])

@@ -29,8 +29,11 @@
 -- Returns the request's new status, or the error "STALE".
 local key, id, kind = KEYS[1], ARGV[1], ARGV[3]
 if not owns(key, ARGV[2]) then
+  -- The same ack again (a client retry after a lost reply) is not stale.
+  if redis.call('HGET', key, 'lt') == ARGV[2] then return redis.call('HGET', key, 'status') end
   return redis.error_reply('STALE')
 end
+redis.call('HSET', key, 'lt', ARGV[2])
 local now = now_ms()
 local delay = tonumber(ARGV[5]) or 0
 local retention = tonumber(ARGV[8])

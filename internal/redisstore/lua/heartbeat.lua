@@ -5,6 +5,7 @@
 -- KEYS[1] -> llmq:{ns}:active
 -- KEYS[2] -> llmq:{ns}:workers       (score = heartbeat deadline ms)
 -- KEYS[3] -> llmq:{ns}:workers:info  (field = worker id, value = JSON)
+-- KEYS[4] -> llmq:{ns}:lastlease
 -- ARGV[1] -> key prefix "llmq:{ns}:"
 -- ARGV[2] -> lease duration ms
 -- ARGV[3] -> worker id
@@ -21,6 +22,7 @@ redis.call('HSET', KEYS[3], ARGV[3], ARGV[5])
 local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
 for _, w in ipairs(dead) do
   redis.call('HDEL', KEYS[3], w)
+  redis.call('HDEL', KEYS[4], w)
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local lost, cancel = {}, {}

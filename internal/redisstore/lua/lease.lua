@@ -15,6 +15,7 @@
 -- KEYS[10] -> llmq:{ns}:stats
 -- KEYS[11] -> llmq:{ns}:dead
 -- KEYS[12] -> llmq:{ns}:leaseseq
+-- KEYS[13] -> llmq:{ns}:lastlease   (field = worker id, value = its last call's leases)
 -- ARGV[1]  -> key prefix "llmq:{ns}:"
 -- ARGV[2]  -> max requests to lease
 -- ARGV[3]  -> lease duration ms
@@ -25,11 +26,16 @@
 -- ARGV[8]  -> worker id
 -- ARGV[9]  -> retention ms for requests that die here
 -- ARGV[10] -> pub/sub channel for terminal events ("" = none)
+-- ARGV[11] -> call id, unique per worker ("" = not idempotent)
 --
 -- Returns {leased, wait_ms, reason, job...}: reason is "ok", "empty",
 -- "tokens", "requests" or "cooldown"; wait_ms says how long until the head
 -- request fits (or the next retry is due; -1 when nothing is scheduled).
 -- Each job is the flat HGETALL of the request plus "id" and its value.
+--
+-- A call repeated with the same worker and call id (a client retrying after
+-- its reply was lost) answers the leases the first call made, still held,
+-- instead of leasing more and orphaning those until their lease expires.
 local prefix = ARGV[1]
 local want = tonumber(ARGV[2])
 local lease_ms = tonumber(ARGV[3])
@@ -40,7 +46,33 @@ local worker = ARGV[8]
 local retention = tonumber(ARGV[9])
 local channel = ARGV[10]
 local queues = {low = KEYS[1], medium = KEYS[2], long = KEYS[3]}
+local call = ARGV[11]
 local now = now_ms()
+
+local function job_reply(key, id)
+  local job = redis.call('HGETALL', key)
+  table.insert(job, 'id')
+  table.insert(job, id)
+  return job
+end
+
+if call ~= '' then
+  local prev = redis.call('HGET', KEYS[13], worker)
+  if prev then
+    local nl = string.find(prev, '\n', 1, true)
+    if nl and string.sub(prev, 1, nl - 1) == call then
+      local out = {0, 0, 'ok'}
+      for token, id in string.gmatch(string.sub(prev, nl + 1), '([^\t\n]+)\t([^\n]+)') do
+        local key = prefix .. 'req:' .. id
+        if owns(key, token) then
+          table.insert(out, job_reply(key, id))
+          out[1] = out[1] + 1
+        end
+      end
+      return out
+    end
+  end
+end
 
 local function kill(id, key, prio_q, msg)
   if prio_q then redis.call('ZREM', prio_q, id) end
@@ -116,6 +148,7 @@ local function wait_for(need_tokens, need_requests)
 end
 
 local out = {0, 0, 'ok'}
+local record = {}
 local leased = 0
 local empty = {}
 local guard = want + 200
@@ -173,16 +206,21 @@ while leased < want and guard > 0 do
     redis.call('HSET', key, 'status', 'active', 'lease', token, 'bm', member,
       'st', now, 'ut', now, 'wid', worker)
     redis.call('ZADD', KEYS[4], now + lease_ms, id)
-    local job = redis.call('HGETALL', key)
-    table.insert(job, 'id')
-    table.insert(job, id)
-    table.insert(out, job)
+    table.insert(out, job_reply(key, id))
+    table.insert(record, token .. '\t' .. id)
     leased = leased + 1
     pos = (pos + 1) % slots
   end
 end
 redis.call('SET', KEYS[8], pos)
 out[1] = leased
+if call ~= '' then
+  if leased > 0 then
+    redis.call('HSET', KEYS[13], worker, call .. '\n' .. table.concat(record, '\n'))
+  else
+    redis.call('HDEL', KEYS[13], worker)
+  end
+end
 if leased == 0 and out[3] == 'empty' then
   local nxt = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
   if #nxt > 0 then
