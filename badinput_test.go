@@ -3,6 +3,8 @@ package llmqueue
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -29,6 +31,7 @@ func TestAdd_BadInputGetsTypedErrors(t *testing.T) {
 		{"nil request", nil, ErrInvalidRequest},
 		{"id with a newline", NewRequest(`{}`, WithID("a\nb")), ErrInvalidRequest},
 		{"unmarshalable meta", NewRequest(`{}`, WithMeta(map[string]any{"f": func() {}})), ErrInvalidRequest},
+		{"meta key with a tab", NewRequest(`{}`, WithMeta(map[string]any{"a\tb": 1})), ErrInvalidRequest},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,10 +80,15 @@ func TestQueueManager_CorruptHashIsTypedAndDoesNotStopWork(t *testing.T) {
 		}
 		for id, h := range corrupt {
 			require.NoError(t, rdb.HSet(ctx, k.Request(id), h).Err())
-			require.NoError(t, rdb.ZAdd(ctx, k.Low, redisZ(id)).Err())
+			require.NoError(t, rdb.RPush(ctx, k.Low, id).Err())
 		}
+		// A compact queued form that is not one (see materialize).
+		require.NoError(t, rdb.Set(ctx, k.Queued("bad-packed"), "garbage", 0).Err())
+		require.NoError(t, rdb.RPush(ctx, k.Low, "bad-packed").Err())
+		_, err := qm.Status(ctx, "bad-packed")
+		assert.ErrorIs(t, err, ErrCorrupt)
 		require.NoError(t, rdb.HSet(ctx, k.Request("garbage"), "status", "???").Err())
-		_, err := qm.Status(ctx, "garbage")
+		_, err = qm.Status(ctx, "garbage")
 		assert.ErrorIs(t, err, ErrCorrupt)
 		_, err = qm.Status(ctx, "bad-tokens")
 		assert.ErrorIs(t, err, ErrCorrupt)
@@ -93,7 +101,7 @@ func TestQueueManager_CorruptHashIsTypedAndDoesNotStopWork(t *testing.T) {
 		st, err := qm.Wait(wctx, good)
 		require.NoError(t, err)
 		assert.Equal(t, StatusCompleted, st.Status)
-		for id := range corrupt {
+		for _, id := range append(slices.Collect(maps.Keys(corrupt)), "bad-packed") {
 			waitFor(t, 5*time.Second, func() bool {
 				status, _ := rdb.HGet(ctx, k.Request(id), "status").Result()
 				return status == string(StatusDead)
@@ -101,7 +109,7 @@ func TestQueueManager_CorruptHashIsTypedAndDoesNotStopWork(t *testing.T) {
 		}
 		dead, err := qm.ListDead(ctx, 0, 10)
 		require.NoError(t, err)
-		assert.Len(t, dead, 3)
+		assert.Len(t, dead, 4)
 	})
 }
 
@@ -136,4 +144,14 @@ func TestNewBatchProcessor_RejectsBadOptions(t *testing.T) {
 	bp, err := NewBatchProcessor(qm, newRecorder(0))
 	require.NoError(t, err)
 	assert.True(t, errors.Is(bp.Shutdown(context.Background()), ErrClosed))
+}
+
+func TestQueueManager_QueuedRequestRefusesResumeAndRequeue(t *testing.T) {
+	s := redistest.StartMini(t)
+	qm := newManager(t, s)
+	ctx := context.Background()
+	id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1)))
+	require.NoError(t, err)
+	assert.ErrorIs(t, qm.Resume(ctx, id, nil), ErrInvalidState)
+	assert.ErrorIs(t, qm.Requeue(ctx, id), ErrInvalidState)
 }

@@ -40,6 +40,7 @@ type BatchProcessor struct {
 	stopping bool
 
 	slotFreed chan struct{}
+	added     chan struct{} // Add published new work: wake an idle lease loop
 	stopLease chan struct{}
 	leaseDone chan struct{}
 	hbDone    chan struct{}
@@ -74,6 +75,7 @@ func NewBatchProcessor(q *QueueManager, proc Processor, opts ...BatchOption) (*B
 		qm: q, store: q.store, proc: proc, cfg: cfg,
 		running:   map[string]*runningJob{},
 		slotFreed: make(chan struct{}, 1),
+		added:     make(chan struct{}, 1),
 		stopLease: make(chan struct{}),
 		leaseDone: make(chan struct{}),
 		hbDone:    make(chan struct{}),
@@ -213,12 +215,24 @@ func (b *BatchProcessor) leaseLoop() {
 					wait = res.Wait
 				}
 				idle = min(idle*2, b.cfg.pollInterval)
-				b.sleep(ctx, wait, false)
+				b.sleepIdle(ctx, wait)
 			}
 		default: // tokens, requests, cooldown: the script said how long.
 			b.st.budgetWaits.Add(1)
 			b.sleep(ctx, min(max(res.Wait, time.Millisecond), b.cfg.maxBudgetWait), true)
 		}
+	}
+}
+
+// sleepIdle waits for d, ctx, or new work announced by Add. The poll is
+// the fallback when an announcement is missed.
+func (b *BatchProcessor) sleepIdle(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-b.added:
 	}
 }
 

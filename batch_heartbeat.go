@@ -29,7 +29,7 @@ func (b *BatchProcessor) heartbeatLoop() {
 	defer close(b.hbDone)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go b.listenCancels(ctx)
+	go b.listen(ctx)
 	host, _ := os.Hostname()
 	started := time.UnixMilli(b.st.startedAt.Load())
 	tick := time.NewTicker(b.cfg.lease / 3)
@@ -67,8 +67,11 @@ func (b *BatchProcessor) heartbeatLoop() {
 	}
 }
 
-func (b *BatchProcessor) listenCancels(ctx context.Context) {
-	sub := b.store.Client().Subscribe(ctx, b.store.Keys().Cancels)
+// listen follows the namespace's pub/sub: cancels of requests this
+// process runs, and Add's announcements that wake an idle lease loop.
+func (b *BatchProcessor) listen(ctx context.Context) {
+	k := b.store.Keys()
+	sub := b.store.Client().Subscribe(ctx, k.Cancels, k.Added)
 	defer sub.Close()
 	ch := sub.Channel()
 	for {
@@ -79,7 +82,12 @@ func (b *BatchProcessor) listenCancels(ctx context.Context) {
 			if !ok {
 				return
 			}
-			if id, found := strings.CutSuffix(msg.Payload, " canceling"); found {
+			if msg.Channel == k.Added {
+				select {
+				case b.added <- struct{}{}:
+				default:
+				}
+			} else if id, found := strings.CutSuffix(msg.Payload, " canceling"); found {
 				b.cancelRunning([]string{id}, errCanceledByUser)
 			}
 		}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/llmqueue/llmqueue/internal/redistest"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
@@ -110,5 +109,3 @@ func payload(t *testing.T, v any) json.RawMessage {
 	require.NoError(t, err)
 	return b
 }
-
-func redisZ(member string) redis.Z { return redis.Z{Score: 1, Member: member} }

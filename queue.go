@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/llmqueue/llmqueue/internal/redisstore"
 	"github.com/redis/go-redis/v9"
@@ -124,6 +126,9 @@ func (q *QueueManager) prepare(r *Request) (redisstore.NewRequest, error) {
 	}
 	meta := make(map[string][]byte, len(r.Meta))
 	for k, v := range r.Meta {
+		if k == "" || strings.ContainsFunc(k, unicode.IsControl) {
+			return redisstore.NewRequest{}, fmt.Errorf("%w: meta key %q is empty or holds a control character", ErrInvalidRequest, k)
+		}
 		b, err := json.Marshal(v)
 		if err != nil {
 			return redisstore.NewRequest{}, fmt.Errorf("%w: meta %q: %v", ErrInvalidRequest, k, err)

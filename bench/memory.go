@@ -105,11 +105,11 @@ func infoField(ctx context.Context, rdb *redis.Client, section, field string) (s
 // diagnostic only; a server that refuses these commands gets "n/a".
 func memoryParts(ctx context.Context, rdb *redis.Client, ns string, n int) string {
 	k := redisstore.NewKeys(ns)
-	ids, err := rdb.ZRange(ctx, k.Low, 0, 0).Result()
+	ids, err := rdb.LRange(ctx, k.Low, 0, 0).Result()
 	if err != nil || len(ids) == 0 {
 		return "breakdown n/a"
 	}
-	key := k.Request(ids[0])
+	key := k.Queued(ids[0])
 	enc, err1 := rdb.ObjectEncoding(ctx, key).Result()
 	hash, err2 := rdb.MemoryUsage(ctx, key).Result()
 	queue, err3 := rdb.MemoryUsage(ctx, k.Low, 0).Result()
@@ -120,7 +120,7 @@ func memoryParts(ctx context.Context, rdb *redis.Client, ns string, n int) strin
 	if v, err := rdb.ConfigGet(ctx, "hash-max-listpack-value").Result(); err == nil {
 		limit = v["hash-max-listpack-value"]
 	}
-	return fmt.Sprintf("one request hash: %s encoding (hash-max-listpack-value %s), MEMORY USAGE %d B "+
-		"(key and payload included); queue sorted set: %d B per entry",
+	return fmt.Sprintf("one queued request: %s encoding (hash-max-listpack-value %s), MEMORY USAGE %d B "+
+		"(key and payload included); queue list: %d B per entry",
 		enc, limit, hash, queue/int64(n+1))
 }

@@ -26,6 +26,8 @@ type Keys struct {
 	// Cancels is the pub/sub channel on which Cancel tells the workers to
 	// stop an active request ("id canceling"); only workers listen to it.
 	Cancels string
+	// Added is the pub/sub channel on which Add wakes idle workers.
+	Added string
 }
 
 // NewKeys builds the keys of namespace ns.
@@ -51,11 +53,16 @@ func NewKeys(ns string) Keys {
 		LastLease:  p + "lastlease",
 		Events:     p + "events",
 		Cancels:    p + "cancels",
+		Added:      p + "added",
 	}
 }
 
 // Request returns the hash key of request id.
 func (k Keys) Request(id string) string { return k.Prefix + "req:" + id }
+
+// Queued returns the key of request id's compact form, which it has from
+// Add until its first lease (see materialize in lua/lib.lua).
+func (k Keys) Queued(id string) string { return k.Prefix + "qr:" + id }
 
 // Queue returns the queue key of a priority name ("low", "medium", "long").
 func (k Keys) Queue(prio string) string {

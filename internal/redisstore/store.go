@@ -66,7 +66,9 @@ func scriptErr(err error) error {
 	return err
 }
 
-// NewRequest is one request as Add stores it.
+// NewRequest is one request as Add stores it. Meta keys must not hold
+// tabs or newlines and meta values must be compact JSON: they are packed
+// into a tab-separated header.
 type NewRequest struct {
 	ID         string
 	Priority   string
@@ -77,15 +79,31 @@ type NewRequest struct {
 	Meta       map[string][]byte
 }
 
+// header packs what materialize (lua/lib.lua) unpacks after "Q1\t<ct>\t".
+func (r NewRequest) header() string {
+	var b strings.Builder
+	b.WriteString(strconv.FormatInt(r.Tokens, 10))
+	b.WriteByte('\t')
+	b.WriteString(r.Priority)
+	b.WriteByte('\t')
+	b.WriteString(strconv.Itoa(r.MaxRetries))
+	b.WriteByte('\t')
+	b.WriteString(strconv.FormatInt(r.TimeoutMS, 10))
+	for k, v := range r.Meta {
+		b.WriteByte('\t')
+		b.WriteString(k)
+		b.WriteByte('\t')
+		b.Write(v)
+	}
+	return b.String()
+}
+
 // Add stores and queues reqs atomically, in one round trip.
 func (s *Store) Add(ctx context.Context, reqs []NewRequest) error {
-	args := make([]any, 0, 2+len(reqs)*8)
-	args = append(args, s.keys.Prefix, len(reqs))
+	args := make([]any, 0, 3+len(reqs)*4)
+	args = append(args, s.keys.Prefix, len(reqs), s.keys.Added)
 	for _, r := range reqs {
-		args = append(args, r.ID, r.Priority, r.Tokens, r.MaxRetries, r.TimeoutMS, r.Payload, len(r.Meta))
-		for k, v := range r.Meta {
-			args = append(args, k, v)
-		}
+		args = append(args, r.ID, r.Priority, r.header(), r.Payload)
 	}
 	k := s.keys
 	res, err := addScript.Run(ctx, s.rdb, []string{k.Low, k.Medium, k.Long, k.Stats}, args...).Slice()
@@ -103,16 +121,40 @@ func (s *Store) Add(ctx context.Context, reqs []NewRequest) error {
 	return nil
 }
 
-// Get returns a request's raw hash; ErrNotFound when it does not exist.
+// Get returns a request's fields as its hash holds them (a queued request
+// is unpacked from its compact form); ErrNotFound when it does not exist.
 func (s *Store) Get(ctx context.Context, id string) (map[string]string, error) {
-	h, err := s.rdb.HGetAll(ctx, s.keys.Request(id)).Result()
-	if err != nil {
+	pipe := s.rdb.Pipeline()
+	hash := pipe.HGetAll(ctx, s.keys.Request(id))
+	packed := pipe.Get(ctx, s.keys.Queued(id))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
 	}
-	if len(h) == 0 {
-		return nil, ErrNotFound
+	if h := hash.Val(); len(h) > 0 {
+		return h, nil
 	}
-	return h, nil
+	if packed.Err() == nil {
+		return Unpack(packed.Val()), nil
+	}
+	return nil, ErrNotFound
+}
+
+// Unpack reads a queued request's compact form into the fields its hash
+// would hold, like materialize in lua/lib.lua. A malformed value gives
+// fields that decode as corrupt.
+func Unpack(packed string) map[string]string {
+	header, payload, _ := strings.Cut(packed, "\n")
+	f := strings.Split(header, "\t")
+	if len(f) < 6 || f[0] != "Q1" {
+		return map[string]string{"status": "queued", "prio": "low", "tokens": "corrupt", "att": "0",
+			"maxr": "0", "payload": payload}
+	}
+	h := map[string]string{"status": "queued", "ct": f[1], "ut": f[1], "tokens": f[2], "prio": f[3],
+		"att": "0", "maxr": f[4], "tmo": f[5], "payload": payload}
+	for i := 6; i+1 < len(f); i += 2 {
+		h["m:"+f[i]] = f[i+1]
+	}
+	return h
 }
 
 // Members returns up to count members of one of the namespace's sorted

@@ -1,4 +1,7 @@
--- add stores one or more requests and queues them, all or nothing.
+-- add stores one or more requests and queues them, all or nothing. A new
+-- request is one compact string (see materialize in lib.lua) and one list
+-- entry: the queues are lists, FIFO, with interrupted work pushed back at
+-- the head.
 --
 -- KEYS[1] -> llmq:{ns}:q:low
 -- KEYS[2] -> llmq:{ns}:q:medium
@@ -6,42 +9,31 @@
 -- KEYS[4] -> llmq:{ns}:stats
 -- ARGV[1] -> key prefix "llmq:{ns}:"
 -- ARGV[2] -> number of requests
--- ARGV[3...] -> per request: id, priority, tokens, max_retries, timeout_ms,
---               payload, meta_count, then meta_count key/value pairs
+-- ARGV[3] -> pub/sub channel that wakes idle workers ("" = none)
+-- ARGV[4...] -> per request: id, priority, header ("tokens\tpriority\t
+--               max_retries\ttimeout_ms[\tmeta key\tmeta JSON]..."), payload
 --
 -- Returns {1} when all were added, or {0, id} naming a duplicate ID (then
 -- nothing was added).
 local prefix = ARGV[1]
 local n = tonumber(ARGV[2])
-local reqs = {}
-local i = 3
-for r = 1, n do
-  local q = {id = ARGV[i], prio = ARGV[i + 1], tokens = ARGV[i + 2], maxr = ARGV[i + 3],
-             tmo = ARGV[i + 4], payload = ARGV[i + 5], meta = {}}
-  local mc = tonumber(ARGV[i + 6])
-  i = i + 7
-  for m = 1, mc do
-    table.insert(q.meta, 'm:' .. ARGV[i])
-    table.insert(q.meta, ARGV[i + 1])
-    i = i + 2
+for r = 0, n - 1 do
+  local id = ARGV[4 + r * 4]
+  if redis.call('EXISTS', prefix .. 'qr:' .. id, prefix .. 'req:' .. id) > 0 then
+    return {0, id}
   end
-  if redis.call('EXISTS', prefix .. 'req:' .. q.id) == 1 then
-    return {0, q.id}
-  end
-  reqs[r] = q
 end
-
-local now = now_ms()
-local base = now_us()
-for r = 1, n do
-  local q = reqs[r]
-  local key = prefix .. 'req:' .. q.id
-  redis.call('HSET', key, 'payload', q.payload, 'tokens', q.tokens, 'prio', q.prio,
-    'status', 'queued', 'att', 0, 'maxr', q.maxr, 'tmo', q.tmo, 'ct', now, 'ut', now)
-  if #q.meta > 0 then
-    redis.call('HSET', key, unpack(q.meta))
-  end
-  redis.call('ZADD', queue_for(q.prio, KEYS[1], KEYS[2], KEYS[3]), base + r, q.id)
-  redis.call('HINCRBY', KEYS[4], q.prio .. '_added', 1)
+local now = tostring(now_ms())
+local added = {low = 0, medium = 0, long = 0}
+for r = 0, n - 1 do
+  local i = 4 + r * 4
+  local id, prio = ARGV[i], ARGV[i + 1]
+  redis.call('SET', prefix .. 'qr:' .. id, 'Q1\t' .. now .. '\t' .. ARGV[i + 2] .. '\n' .. ARGV[i + 3])
+  redis.call('RPUSH', queue_for(prio, KEYS[1], KEYS[2], KEYS[3]), id)
+  added[prio] = (added[prio] or 0) + 1
 end
+for prio, c in pairs(added) do
+  if c > 0 then redis.call('HINCRBY', KEYS[4], prio .. '_added', c) end
+end
+if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], n) end
 return {1}

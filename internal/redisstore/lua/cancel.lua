@@ -17,6 +17,7 @@
 -- Returns "canceled", "canceling" (active), or an error "NOTFOUND" /
 -- "STATE <status>".
 local key, id = KEYS[1], ARGV[1]
+materialize(string.sub(key, 1, #key - #id - 4), id)
 local st = redis.call('HGET', key, 'status')
 if not st then return redis.error_reply('NOTFOUND') end
 local now = now_ms()
@@ -26,9 +27,10 @@ if st == 'active' then
   return 'canceling'
 end
 if st == 'queued' or st == 'retrying' or st == 'suspended' then
-  redis.call('ZREM', KEYS[2], id)
-  redis.call('ZREM', KEYS[3], id)
-  redis.call('ZREM', KEYS[4], id)
+  -- LREM walks the list; a cancel is rare next to a lease, which stays O(1).
+  if st == 'queued' then
+    redis.call('LREM', queue_for(redis.call('HGET', key, 'prio'), KEYS[2], KEYS[3], KEYS[4]), 1, id)
+  end
   redis.call('ZREM', KEYS[5], id)
   redis.call('ZREM', KEYS[6], id)
   finish(key, id, 'canceled', KEYS[7], 'canceled', tonumber(ARGV[2]), ARGV[3], now)

@@ -74,7 +74,7 @@ if kind == 'ratelimit' then
   end
   redis.call('HSET', key, 'att', math.max(0, att - 1), 'status', 'queued', 'ut', now, 'err', ARGV[4])
   redis.call('HINCRBY', KEYS[5], (f[3] or 'low') .. '_ratelimited', 1)
-  redis.call('ZADD', q, front_score(q), id)
+  redis.call('LPUSH', q, id)
   return 'queued'
 end
 if kind == 'suspend' then
@@ -87,7 +87,7 @@ end
 if kind == 'release' then
   -- Shutdown interrupted the attempt; it was not the request's fault.
   redis.call('HSET', key, 'att', math.max(0, att - 1), 'status', 'queued', 'ut', now)
-  redis.call('ZADD', q, front_score(q), id)
+  redis.call('LPUSH', q, id)
   return 'queued'
 end
 -- retry

@@ -3,7 +3,7 @@
 -- and marks them active under a lease. On the way it moves due retries back
 -- to their queues and recovers leases that expired (their worker died).
 --
--- KEYS[1]  -> llmq:{ns}:q:low
+-- KEYS[1]  -> llmq:{ns}:q:low       (list of ids, head first)
 -- KEYS[2]  -> llmq:{ns}:q:medium
 -- KEYS[3]  -> llmq:{ns}:q:long
 -- KEYS[4]  -> llmq:{ns}:active      (score = lease deadline ms)
@@ -74,8 +74,7 @@ if call ~= '' then
   end
 end
 
-local function kill(id, key, prio_q, msg)
-  if prio_q then redis.call('ZREM', prio_q, id) end
+local function kill(id, key, msg)
   redis.call('HSET', key, 'err', msg)
   redis.call('ZADD', KEYS[11], now, id)
   finish(key, id, 'dead', KEYS[10], 'failed', retention, channel, now)
@@ -89,7 +88,7 @@ for _, id in ipairs(due) do
   local f = redis.call('HMGET', key, 'prio', 'status')
   if f[1] and f[2] == 'retrying' then
     redis.call('HSET', key, 'status', 'queued', 'ut', now)
-    redis.call('ZADD', queues[f[1]] or KEYS[1], now_us(), id)
+    redis.call('RPUSH', queues[f[1]] or KEYS[1], id)
   end
 end
 
@@ -104,11 +103,11 @@ for _, id in ipairs(expired) do
     if f[5] == '1' then
       finish(key, id, 'canceled', KEYS[10], 'canceled', retention, channel, now)
     elseif (tonumber(f[2]) or 0) > (tonumber(f[3]) or 0) then
-      kill(id, key, nil, 'lease expired; retries spent')
+      kill(id, key, 'lease expired; retries spent')
     else
       redis.call('HSET', key, 'status', 'queued', 'ut', now, 'err', 'lease expired')
       redis.call('HINCRBY', KEYS[10], (f[4] or 'low') .. '_recovered', 1)
-      redis.call('ZADD', queues[f[4]] or KEYS[1], front_score(queues[f[4]] or KEYS[1]), id)
+      redis.call('LPUSH', queues[f[4]] or KEYS[1], id)
     end
   end
 end
@@ -160,7 +159,7 @@ while leased < want and guard > 0 do
     local p = (pos + step) % slots
     local cls = seq[p + 1]
     if not empty[cls] then
-      if redis.call('ZCARD', queues[cls]) > 0 then
+      if redis.call('LLEN', queues[cls]) > 0 then
         found = p
         break
       end
@@ -173,19 +172,20 @@ while leased < want and guard > 0 do
   end
   pos = found
   local q = queues[seq[pos + 1]]
-  local id = redis.call('ZRANGE', q, 0, 0)[1]
+  local id = redis.call('LINDEX', q, 0)
+  materialize(prefix, id)
   local key = prefix .. 'req:' .. id
   local f = redis.call('HMGET', key, 'status', 'tokens', 'prio')
   local tokens = tonumber(f[2])
-  if not f[1] then
-    -- The hash expired or was deleted: nothing to run.
-    redis.call('ZREM', q, id)
-  elseif f[1] ~= 'queued' then
-    redis.call('ZREM', q, id)
+  if not f[1] or f[1] ~= 'queued' then
+    -- Expired, deleted or no longer queued: nothing to run.
+    redis.call('LPOP', q)
   elseif not tokens or tokens < 0 or not queues[f[3] or ''] then
-    kill(id, key, q, 'corrupt request: bad tokens or priority')
+    redis.call('LPOP', q)
+    kill(id, key, 'corrupt request: bad tokens or priority')
   elseif tpm > 0 and tokens > tpm then
-    kill(id, key, q, 'estimate exceeds the usable token limit')
+    redis.call('LPOP', q)
+    kill(id, key, 'estimate exceeds the usable token limit')
   elseif tpm > 0 and sum + tokens > tpm then
     out[2] = wait_for(sum + tokens - tpm, 0)
     out[3] = 'tokens'
@@ -197,7 +197,7 @@ while leased < want and guard > 0 do
   else
     local token = tostring(redis.call('INCR', KEYS[12]))
     local member = tokens .. ':' .. id .. ':' .. token
-    redis.call('ZREM', q, id)
+    redis.call('LPOP', q)
     redis.call('ZADD', KEYS[6], now, member)
     redis.call('INCRBY', KEYS[7], tokens)
     sum = sum + tokens

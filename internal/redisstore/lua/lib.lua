@@ -3,21 +3,10 @@
 -- namespace prefix only for request hashes, which share the prefix's hash
 -- tag and so the slot of every declared key.
 
--- now_ms returns the server's clock, so every process shares one clock.
-local function now_parts()
-  local t = redis.call('TIME')
-  return tonumber(t[1]), tonumber(t[2])
-end
-
+-- now_ms reads the server's clock, so every process shares one clock.
 local function now_ms()
-  local s, us = now_parts()
-  return s * 1000 + math.floor(us / 1000)
-end
-
--- now_us orders queue entries; a double holds microseconds exactly.
-local function now_us()
-  local s, us = now_parts()
-  return s * 1000000 + us
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
 -- A ledger entry is "<tokens>:<id>:<lease>"; its score is the reservation
@@ -54,9 +43,10 @@ local function reconcile(log_key, sum_key, req_key, actual, now, window)
   if actual < 0 then return end
   local member = redis.call('HGET', req_key, 'bm')
   if not member then return end
+  local old = entry_tokens(member)
+  if old == actual then return end
   local score = redis.call('ZSCORE', log_key, member)
   if not score or tonumber(score) <= now - window then return end
-  local old = entry_tokens(member)
   local rest = string.match(member, '^%-?%d+:(.*)$') or member
   local fresh = tostring(actual) .. ':' .. rest
   redis.call('ZREM', log_key, member)
@@ -86,17 +76,42 @@ local function finish(req_key, id, status, stats_key, counter, retention, channe
   end
 end
 
--- queue_key maps a priority to its queue from the KEYS given.
+-- queue_for maps a priority to its queue from the KEYS given.
 local function queue_for(prio, qlow, qmed, qlong)
   if prio == 'medium' then return qmed end
   if prio == 'long' then return qlong end
   return qlow
 end
 
--- front_score puts a request back at the head of its queue: it was next in
--- line when it was interrupted.
-local function front_score(q)
-  local head = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
-  if #head == 0 then return now_us() end
-  return tonumber(head[2]) - 1
+-- A request that was never leased is kept compact: one string at
+-- "qr:<id>" holding "Q1", its creation time, tokens, priority, max retries,
+-- timeout and meta pairs, tab-separated, then a newline and the payload
+-- (see add.lua). A hash with one large field would lose Redis's compact
+-- encoding and cost about 1 KB a request. materialize turns the string into
+-- the request hash that the rest of the lifecycle uses.
+local function materialize(prefix, id)
+  local qkey = prefix .. 'qr:' .. id
+  local packed = redis.call('GET', qkey)
+  if not packed then return end
+  redis.call('DEL', qkey)
+  local key = prefix .. 'req:' .. id
+  local nl = string.find(packed, '\n', 1, true) or (#packed + 1)
+  local f = {}
+  for part in string.gmatch(string.sub(packed, 1, nl - 1) .. '\t', '([^\t]*)\t') do
+    table.insert(f, part)
+  end
+  local payload = string.sub(packed, nl + 1)
+  if f[1] ~= 'Q1' or #f < 6 then
+    -- Left for the lease script to find corrupt and send to the dead letters.
+    redis.call('HSET', key, 'status', 'queued', 'prio', 'low', 'tokens', 'corrupt', 'att', 0, 'maxr', 0,
+      'payload', payload)
+    return
+  end
+  local args = {'status', 'queued', 'ct', f[2], 'ut', f[2], 'tokens', f[3], 'prio', f[4], 'att', 0,
+    'maxr', f[5], 'tmo', f[6], 'payload', payload}
+  for i = 7, #f - 1, 2 do
+    table.insert(args, 'm:' .. f[i])
+    table.insert(args, f[i + 1])
+  end
+  redis.call('HSET', key, unpack(args))
 end

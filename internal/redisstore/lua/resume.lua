@@ -14,7 +14,12 @@
 -- Returns "queued", or an error "NOTFOUND" / "STATE <status>".
 local key, id, from = KEYS[1], ARGV[1], ARGV[2]
 local f = redis.call('HMGET', key, 'status', 'prio')
-if not f[1] then return redis.error_reply('NOTFOUND') end
+if not f[1] then
+  -- Still in its compact queued form (see materialize in lib.lua)?
+  local prefix = string.sub(key, 1, #key - #id - 4)
+  if redis.call('EXISTS', prefix .. 'qr:' .. id) == 1 then return redis.error_reply('STATE queued') end
+  return redis.error_reply('NOTFOUND')
+end
 if f[1] ~= from then return redis.error_reply('STATE ' .. f[1]) end
 local now = now_ms()
 redis.call('PERSIST', key)
@@ -27,5 +32,5 @@ else
   redis.call('HDEL', key, 'ft')
 end
 redis.call('HSET', key, 'status', 'queued', 'ut', now)
-redis.call('ZADD', queue_for(f[2], KEYS[2], KEYS[3], KEYS[4]), now_us(), id)
+redis.call('RPUSH', queue_for(f[2], KEYS[2], KEYS[3], KEYS[4]), id)
 return 'queued'

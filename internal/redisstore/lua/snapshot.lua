@@ -28,7 +28,7 @@ for _, w in ipairs(live) do
   table.insert(workers, redis.call('HGET', KEYS[13], w) or '{}')
 end
 return {
-  redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3]),
+  redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('LLEN', KEYS[3]),
   redis.call('ZCARD', KEYS[4]), redis.call('ZCARD', KEYS[5]), redis.call('ZCARD', KEYS[6]),
   redis.call('ZCARD', KEYS[7]), sum, redis.call('ZCARD', KEYS[8]), math.max(0, cd),
   redis.call('HGETALL', KEYS[10]), workers,
