@@ -46,6 +46,7 @@ type BatchProcessor struct {
 	hbDone    chan struct{}
 	hbStop    chan struct{}
 	jobs      sync.WaitGroup
+	completer *completer
 
 	st processorStats
 }
@@ -100,6 +101,7 @@ func (b *BatchProcessor) Start(ctx context.Context) error {
 	b.started = true
 	b.st.startedAt.Store(time.Now().UnixMilli())
 	b.st.processing.Store(true)
+	b.completer = newCompleter(b)
 	go b.leaseLoop()
 	go b.heartbeatLoop()
 	return nil
@@ -134,6 +136,7 @@ func (b *BatchProcessor) Shutdown(ctx context.Context) error {
 		b.mu.Unlock()
 		<-done
 	}
+	b.completer.close()
 	close(b.hbStop)
 	<-b.hbDone
 	b.st.processing.Store(false)

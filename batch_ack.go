@@ -33,13 +33,10 @@ func (b *BatchProcessor) ack(job *Job, id, token string, res *Result, perr error
 		if len(out) > 0 && !json.Valid(out) {
 			out, _ = json.Marshal(string(out)) // keep what the processor said, as a JSON string
 		}
-		op = func(ctx context.Context) (string, error) {
-			err := b.store.Complete(ctx, redisstore.CompleteArgs{
-				ID: id, Token: token, Result: out, Used: used,
-				InTokens: res.Usage.InputTokens, OutTokens: res.Usage.OutputTokens,
-				Window: window, RetentionMS: retention,
-			})
-			return string(StatusCompleted), err
+		args := redisstore.CompleteArgs{ID: id, Token: token, Result: out, Used: used,
+			InTokens: res.Usage.InputTokens, OutTokens: res.Usage.OutputTokens}
+		op = func(context.Context) (string, error) {
+			return string(StatusCompleted), b.completer.complete(args)
 		}
 	} else {
 		fa := b.failure(job, perr)

@@ -108,18 +108,40 @@ type CompleteArgs struct {
 	Result              []byte
 	Used                int64 // -1 keeps the estimate
 	InTokens, OutTokens int64
-	Window              time.Duration
-	RetentionMS         int64
 }
 
-// Complete acks a successful attempt; ErrStale when the lease is lost.
-func (s *Store) Complete(ctx context.Context, a CompleteArgs) error {
+// Complete acks one successful attempt; ErrStale when the lease is lost.
+func (s *Store) Complete(ctx context.Context, a CompleteArgs, window time.Duration, retentionMS int64) error {
+	errs, err := s.CompleteMany(ctx, []CompleteArgs{a}, window, retentionMS)
+	if err != nil {
+		return err
+	}
+	return errs[0]
+}
+
+// CompleteMany acks successful attempts in one script call. It returns
+// one error per ack (nil or ErrStale), or an error for the whole call.
+func (s *Store) CompleteMany(ctx context.Context, acks []CompleteArgs, window time.Duration, retentionMS int64) ([]error, error) {
 	k := s.keys
-	err := completeScript.Run(ctx, s.rdb,
-		[]string{k.Request(a.ID), k.Active, k.BudgetLog, k.BudgetSum, k.Stats},
-		a.ID, a.Token, a.Result, a.Used, a.InTokens, a.OutTokens, a.Window.Milliseconds(),
-		a.RetentionMS, k.Events).Err()
-	return scriptErr(err)
+	args := make([]any, 0, 4+6*len(acks))
+	args = append(args, k.Prefix, window.Milliseconds(), retentionMS, k.Events)
+	for _, a := range acks {
+		args = append(args, a.ID, a.Token, a.Result, a.Used, a.InTokens, a.OutTokens)
+	}
+	res, err := completeScript.Run(ctx, s.rdb, []string{k.Active, k.BudgetLog, k.BudgetSum, k.Stats}, args...).Int64Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != len(acks) {
+		return nil, fmt.Errorf("complete: %d answers for %d acks", len(res), len(acks))
+	}
+	errs := make([]error, len(acks))
+	for i, r := range res {
+		if r != 1 {
+			errs[i] = ErrStale
+		}
+	}
+	return errs, nil
 }
 
 // FailArgs are one failed attempt's inputs.

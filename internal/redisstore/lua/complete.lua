@@ -1,32 +1,40 @@
--- complete records a successful attempt, reconciles its reservation with
--- the real usage and ends the request. A stale lease is rejected.
+-- complete records successful attempts, in a batch: for each, it checks the
+-- lease, reconciles the reservation with the real usage and ends the
+-- request. Acks of many workers' requests share one call, which is what
+-- makes a busy namespace fast.
 --
--- KEYS[1] -> llmq:{ns}:req:<id>
--- KEYS[2] -> llmq:{ns}:active
--- KEYS[3] -> llmq:{ns}:budget:log
--- KEYS[4] -> llmq:{ns}:budget:sum
--- KEYS[5] -> llmq:{ns}:stats
--- ARGV[1] -> request id
--- ARGV[2] -> lease token
--- ARGV[3] -> result (JSON text)
--- ARGV[4] -> real tokens used (-1 keeps the estimate)
--- ARGV[5] -> input tokens
--- ARGV[6] -> output tokens
--- ARGV[7] -> budget window ms
--- ARGV[8] -> retention ms
--- ARGV[9] -> pub/sub channel ("" = none)
+-- KEYS[1] -> llmq:{ns}:active
+-- KEYS[2] -> llmq:{ns}:budget:log
+-- KEYS[3] -> llmq:{ns}:budget:sum
+-- KEYS[4] -> llmq:{ns}:stats
+-- ARGV[1] -> key prefix "llmq:{ns}:"
+-- ARGV[2] -> budget window ms
+-- ARGV[3] -> retention ms
+-- ARGV[4] -> pub/sub channel ("" = none)
+-- ARGV[5...] -> per request: id, lease token, result (JSON text), real
+--               tokens used (-1 keeps the estimate), input tokens, output
+--               tokens
 --
--- Returns 1, or the error "STALE" when the lease is not held.
-if not owns(KEYS[1], ARGV[2]) then
-  -- The same ack again (a client retry after a lost reply) is not stale.
-  if redis.call('HGET', KEYS[1], 'lt') == ARGV[2] then return 1 end
-  return redis.error_reply('STALE')
-end
-redis.call('HSET', KEYS[1], 'lt', ARGV[2])
+-- Returns one entry per request: 1 when completed (or this very ack was
+-- already recorded: a client retry), 0 when the lease is not held (stale).
+local prefix = ARGV[1]
+local window, retention, channel = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local now = now_ms()
-reconcile(KEYS[3], KEYS[4], KEYS[1], tonumber(ARGV[4]), now, tonumber(ARGV[7]))
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('HSET', KEYS[1], 'res', ARGV[3], 'uin', ARGV[5], 'uout', ARGV[6])
-redis.call('HDEL', KEYS[1], 'err')
-finish(KEYS[1], ARGV[1], 'completed', KEYS[5], 'completed', tonumber(ARGV[8]), ARGV[9], now)
-return 1
+local out = {}
+for i = 5, #ARGV, 6 do
+  local id, token = ARGV[i], ARGV[i + 1]
+  local key = prefix .. 'req:' .. id
+  if owns(key, token) then
+    redis.call('HSET', key, 'lt', token, 'res', ARGV[i + 2], 'uin', ARGV[i + 4], 'uout', ARGV[i + 5])
+    reconcile(KEYS[2], KEYS[3], key, tonumber(ARGV[i + 3]), now, window)
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('HDEL', key, 'err')
+    finish(key, id, 'completed', KEYS[4], 'completed', retention, channel, now)
+    table.insert(out, 1)
+  elseif redis.call('HGET', key, 'lt') == token then
+    table.insert(out, 1)
+  else
+    table.insert(out, 0)
+  end
+end
+return out
