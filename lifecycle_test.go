@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/llmqueue/llmqueue/internal/redistest"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -261,4 +262,38 @@ func TestLifecycle_ExpiredDeadLettersLeaveTheList(t *testing.T) {
 		dead, err := qm.ListDead(ctx, 0, 10)
 		return err == nil && len(dead) == 0
 	}, "the expired dead letter to leave the list")
+}
+
+func TestWorkers_RegistryShowsLiveWorkersOnly(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
+		ctx := context.Background()
+		qm := newManager(t, s)
+		bp := startProcessor(t, newManager(t, s), newRecorder(0), WithLease(300*time.Millisecond), WithWorkerID("alive"))
+		waitFor(t, 3*time.Second, func() bool {
+			m, err := qm.Metrics(ctx)
+			return err == nil && len(m.Workers) == 1 && m.Workers[0].ID == "alive"
+		}, "the worker to register")
+
+		// A worker that died without deregistering: its last heartbeat
+		// promised 200ms of life.
+		k := qm.store.Keys()
+		rdb := qm.Client()
+		deadline := time.Now().Add(200 * time.Millisecond).UnixMilli()
+		require.NoError(t, rdb.ZAdd(ctx, k.Workers, redis.Z{Score: float64(deadline), Member: "ghost"}).Err())
+		require.NoError(t, rdb.HSet(ctx, k.WorkerInfo, "ghost", `{"id":"ghost"}`).Err())
+		m, err := qm.Metrics(ctx)
+		require.NoError(t, err)
+		assert.Len(t, m.Workers, 2)
+		waitFor(t, 3*time.Second, func() bool {
+			m, err := qm.Metrics(ctx)
+			return err == nil && len(m.Workers) == 1 && m.Workers[0].ID == "alive"
+		}, "the dead worker to disappear")
+
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		require.NoError(t, bp.Shutdown(sctx))
+		m, err = qm.Metrics(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, m.Workers, "a clean shutdown deregisters at once")
+	})
 }
