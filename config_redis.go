@@ -39,6 +39,10 @@ func (c Config) validateRedis() error {
 	}
 	if (c.RedisTLSCertFile == "") != (c.RedisTLSKeyFile == "") {
 		bad(envRedisTLSCert, c.RedisTLSCertFile, "REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together")
+	} else if _, _, err := c.tlsFiles(); err != nil {
+		// Read here too, so ConfigFromEnv names a missing or bad file at
+		// start-up rather than at the first connection.
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -163,7 +167,11 @@ func (c Config) RedisOptions() (*redis.UniversalOptions, error) {
 // withTLS adds the CA and client certificate files to o. A CA or client
 // certificate without rediss:// (or TLS from the URL) turns TLS on.
 func (c Config) withTLS(o *redis.UniversalOptions) (*redis.UniversalOptions, error) {
-	if c.RedisTLSCAFile == "" && c.RedisTLSCertFile == "" {
+	roots, certs, err := c.tlsFiles()
+	if err != nil {
+		return nil, err
+	}
+	if roots == nil && certs == nil {
 		return o, nil
 	}
 	if o.TLSConfig == nil {
@@ -172,25 +180,37 @@ func (c Config) withTLS(o *redis.UniversalOptions) (*redis.UniversalOptions, err
 			o.TLSConfig.ServerName = host
 		}
 	}
+	if roots != nil {
+		o.TLSConfig.RootCAs = roots
+	}
+	if certs != nil {
+		o.TLSConfig.Certificates = certs
+	}
+	return o, nil
+}
+
+// tlsFiles loads REDIS_TLS_CA_FILE and the client key pair; nil results
+// when they are not set.
+func (c Config) tlsFiles() (*x509.CertPool, []tls.Certificate, error) {
+	var roots *x509.CertPool
 	if c.RedisTLSCAFile != "" {
 		pem, err := os.ReadFile(c.RedisTLSCAFile)
 		if err != nil {
-			return nil, &EnvError{Name: envRedisTLSCA, Value: c.RedisTLSCAFile, Reason: err.Error()}
+			return nil, nil, &EnvError{Name: envRedisTLSCA, Value: c.RedisTLSCAFile, Reason: err.Error()}
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, &EnvError{Name: envRedisTLSCA, Value: c.RedisTLSCAFile, Reason: "no PEM certificates in the file"}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, nil, &EnvError{Name: envRedisTLSCA, Value: c.RedisTLSCAFile, Reason: "no PEM certificates in the file"}
 		}
-		o.TLSConfig.RootCAs = pool
 	}
-	if c.RedisTLSCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.RedisTLSCertFile, c.RedisTLSKeyFile)
-		if err != nil {
-			return nil, &EnvError{Name: envRedisTLSCert, Value: c.RedisTLSCertFile, Reason: err.Error()}
-		}
-		o.TLSConfig.Certificates = []tls.Certificate{cert}
+	if c.RedisTLSCertFile == "" {
+		return roots, nil, nil
 	}
-	return o, nil
+	cert, err := tls.LoadX509KeyPair(c.RedisTLSCertFile, c.RedisTLSKeyFile)
+	if err != nil {
+		return nil, nil, &EnvError{Name: envRedisTLSCert, Value: c.RedisTLSCertFile, Reason: err.Error()}
+	}
+	return roots, []tls.Certificate{cert}, nil
 }
 
 // NewRedisClient connects a client with RedisOptions. It does not dial:

@@ -180,9 +180,9 @@ func TestSecurity_TLSRedisURL(t *testing.T) {
 	t.Run("a CA file that is not PEM names the variable", func(t *testing.T) {
 		bad := filepath.Join(t.TempDir(), "ca.pem")
 		require.NoError(t, os.WriteFile(bad, []byte("not a certificate"), 0o600))
-		cfg := secConfig(t, map[string]string{"REDIS_URL": tl.URL(secPassword), "REDIS_TLS_CA_FILE": bad})
-		_, err := cfg.RedisOptions()
-		require.Error(t, err)
+		env := map[string]string{"REDIS_URL": tl.URL(secPassword), "REDIS_TLS_CA_FILE": bad}
+		_, err := ConfigFromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		require.Error(t, err, "ConfigFromEnv reads the file at once")
 		assert.Contains(t, err.Error(), "REDIS_TLS_CA_FILE")
 		assertNoSecrets(t, "CA error", err.Error(), secPassword)
 	})
