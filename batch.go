@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/llmqueue/llmqueue/internal/redisstore"
@@ -174,27 +173,28 @@ func (b *BatchProcessor) leaseLoop() {
 
 	idle := 10 * time.Millisecond
 	outage := newOutageTracker(b.cfg.logger, "lease")
-	var calls atomic.Int64
+	var calls int64 // call IDs make a retried lease call idempotent
 	for ctx.Err() == nil {
 		free := b.cfg.concurrency - b.inFlight()
 		if free <= 0 {
-			b.sleep(ctx, b.cfg.maxBudgetWait, true)
+			b.sleep(ctx, b.cfg.maxBudgetWait, b.slotFreed)
 			continue
 		}
+		calls++
 		sentAt := time.Now()
 		res, err := b.store.Lease(ctx, redisstore.LeaseArgs{
 			Max: min(free, b.cfg.leaseBatch), Lease: b.cfg.lease,
 			Window: b.qm.cfg.budget.ledgerWindow(),
 			TPM:    b.qm.cfg.budget.UsableTokens(), RPM: b.qm.cfg.budget.UsableRequests(),
 			Cycle: b.cfg.cycle, WorkerID: b.cfg.workerID, RetentionMS: b.qm.cfg.retention.Milliseconds(),
-			CallID: strconv.FormatInt(calls.Add(1), 10),
+			CallID: strconv.FormatInt(calls, 10),
 		})
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			b.st.consecutiveErrors.Add(1)
-			b.sleep(ctx, outage.failed(err), false)
+			b.sleep(ctx, outage.failed(err), nil)
 			continue
 		}
 		outage.ok()
@@ -218,40 +218,25 @@ func (b *BatchProcessor) leaseLoop() {
 					wait = res.Wait
 				}
 				idle = min(idle*2, b.cfg.pollInterval)
-				b.sleepIdle(ctx, wait)
+				b.sleep(ctx, wait, b.added)
 			}
 		default: // tokens, requests, cooldown: the script said how long.
 			b.st.budgetWaits.Add(1)
-			b.sleep(ctx, min(max(res.Wait, time.Millisecond), b.cfg.maxBudgetWait), true)
+			b.sleep(ctx, min(max(res.Wait, time.Millisecond), b.cfg.maxBudgetWait), b.slotFreed)
 		}
 	}
 }
 
-// sleepIdle waits for d, ctx, or new work announced by Add. The poll is
-// the fallback when an announcement is missed.
-func (b *BatchProcessor) sleepIdle(ctx context.Context, d time.Duration) {
+// sleep waits for d, ctx, or a signal on wake: a finished request (it
+// may free budget by reconciling, or free a slot) or new work announced by
+// Add. The timer is the fallback when a signal is missed; nil never wakes.
+func (b *BatchProcessor) sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 	case <-t.C:
-	case <-b.added:
-	}
-}
-
-// sleep waits for d, ctx, or (when wakeOnSlot) a finished request: a
-// finish may free budget by reconciling, or free a slot.
-func (b *BatchProcessor) sleep(ctx context.Context, d time.Duration, wakeOnSlot bool) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	var slot <-chan struct{}
-	if wakeOnSlot {
-		slot = b.slotFreed
-	}
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	case <-slot:
+	case <-wake:
 	}
 }
 

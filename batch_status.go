@@ -61,6 +61,8 @@ type ProcessorStatus struct {
 	Failed                  int64          `json:"failed"`
 	InFlight                int            `json:"in_flight"`
 	StaleAcks               int64          `json:"stale_acks"`
+	BudgetWaits             int64          `json:"budget_waits"`
+	LateRestamps            int64          `json:"late_restamps"`
 	LastProcessedTime       *time.Time     `json:"last_processed_time"`
 	ProcessingRatePerMinute float64        `json:"processing_rate_per_minute"`
 	BatchConfig             map[string]int `json:"batch_config"`
@@ -99,6 +101,8 @@ func (b *BatchProcessor) Status() ProcessorStatus {
 		Failed:                 s.failed.Load(),
 		InFlight:               b.inFlight(),
 		StaleAcks:              s.staleAcks.Load(),
+		BudgetWaits:            s.budgetWaits.Load(),
+		LateRestamps:           s.restamps.Load(),
 		ConsecutiveErrors:      s.consecutiveErrors.Load(),
 		BatchConfig: map[string]int{"low": b.cfg.cycle[0], "medium": b.cfg.cycle[1], "long": b.cfg.cycle[2],
 			"concurrency": b.cfg.concurrency},
