@@ -153,7 +153,7 @@ func (c Config) RedisOptions() (*redis.UniversalOptions, error) {
 		ContextTimeoutEnabled: true, PoolFIFO: o.PoolFIFO, PoolSize: o.PoolSize,
 		PoolTimeout: o.PoolTimeout, MinIdleConns: o.MinIdleConns, MaxIdleConns: o.MaxIdleConns,
 		MaxActiveConns: o.MaxActiveConns, ConnMaxIdleTime: o.ConnMaxIdleTime, ConnMaxLifetime: o.ConnMaxLifetime,
-		DisableIdentity: o.DisableIdentity, IdentitySuffix: o.IdentitySuffix, UnstableResp3: o.UnstableResp3,
+		DisableIdentity: o.DisableIdentity, IdentitySuffix: o.IdentitySuffix,
 	}
 	if u.Password == "" {
 		u.Password = c.RedisPassword
