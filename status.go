@@ -53,10 +53,17 @@ func (r *hashReader) int(field string, required bool) int64 {
 	return n
 }
 
+// maxUnixMilli is the last millisecond of year 9999: a later time cannot
+// be written as JSON (RFC 3339), so it can only come from a corrupt hash.
+const maxUnixMilli = 253402300799999
+
 func (r *hashReader) time(field string) time.Time {
 	ms := r.int(field, false)
 	if ms == 0 {
 		return time.Time{}
+	}
+	if (ms < 0 || ms > maxUnixMilli) && r.err == nil {
+		r.err = fmt.Errorf("%w: field %q is not a time", ErrCorrupt, field)
 	}
 	return time.UnixMilli(ms)
 }
