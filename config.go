@@ -306,6 +306,13 @@ func (c Config) Validate() error { return c.validate() }
 
 func (c Config) validate() error {
 	errs := []error{c.validateRedis()}
+	if c.RedisTLSCertFile == "" || c.RedisTLSKeyFile != "" {
+		// Read the TLS files now, so ConfigFromEnv names a missing or bad
+		// file at start-up rather than at the first connection.
+		if _, _, err := c.tlsFiles(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	bad := func(name string, value any, reason string) {
 		errs = append(errs, &EnvError{Name: name, Value: fmt.Sprint(value), Reason: reason})
 	}

@@ -39,10 +39,6 @@ func (c Config) validateRedis() error {
 	}
 	if (c.RedisTLSCertFile == "") != (c.RedisTLSKeyFile == "") {
 		bad(envRedisTLSCert, c.RedisTLSCertFile, "REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together")
-	} else if _, _, err := c.tlsFiles(); err != nil {
-		// Read here too, so ConfigFromEnv names a missing or bad file at
-		// start-up rather than at the first connection.
-		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
