@@ -147,3 +147,34 @@ func TestBudget_ReconcileFreesTheDifference(t *testing.T) {
 		assert.EqualValues(t, int64(half)*500, halfUsed, "ledger holds the reported usage")
 	})
 }
+
+func TestBudget_ProviderFeedbackTightensTheLedger(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
+		ctx := context.Background()
+		budget := Budget{TPM: 10_000, RPM: 100, SafetyBufferPercent: -1, Window: 2 * time.Second}
+		qm := newManager(t, s, WithBudget(budget))
+		addClass(t, qm, 1, 1_000)
+		rec := newRecorder(0)
+		bp := startProcessor(t, qm, rec)
+		waitFor(t, 5*time.Second, func() bool { return bp.Status().Completed == 1 }, "one completion")
+
+		// The provider says only 2,000 tokens are left: someone else spent
+		// 7,000 the ledger never saw.
+		bp.applyRateLimit(&RateLimitInfo{RemainingTokens: 2_000, RemainingRequests: -1})
+		m, err := qm.Metrics(ctx)
+		require.NoError(t, err)
+		assert.EqualValues(t, 8_000, m.TokenUsage.Used, "1,000 of ours + 7,000 the provider reported")
+
+		// A provider that says more is left than the ledger thinks changes nothing.
+		bp.applyRateLimit(&RateLimitInfo{RemainingTokens: 9_999, RemainingRequests: -1})
+		m, err = qm.Metrics(ctx)
+		require.NoError(t, err)
+		assert.EqualValues(t, 8_000, m.TokenUsage.Used)
+
+		// Requests exhausted until the reset: every worker pauses that long.
+		bp.applyRateLimit(&RateLimitInfo{RemainingTokens: -1, RemainingRequests: 0, ResetRequests: 800 * time.Millisecond})
+		m, err = qm.Metrics(ctx)
+		require.NoError(t, err)
+		assert.InDelta(t, 0.8, m.CooldownSeconds, 0.2)
+	})
+}
