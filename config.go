@@ -177,6 +177,7 @@ type EnvError struct {
 	Reason string
 }
 
+// Error names the variable, its (redacted) value and why it was refused.
 func (e *EnvError) Error() string {
 	return fmt.Sprintf("llmqueue: %s=%q: %s", e.Name, e.Value, e.Reason)
 }

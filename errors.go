@@ -53,7 +53,9 @@ var (
 // exported for test assertions with errors.As.
 type PermanentError struct{ Err error }
 
+// Error reports the wrapped error as permanent.
 func (e *PermanentError) Error() string { return "permanent: " + errString(e.Err) }
+// Unwrap returns the wrapped error.
 func (e *PermanentError) Unwrap() error { return e.Err }
 
 // Permanent wraps err so the request fails without retries.
@@ -68,9 +70,11 @@ type RateLimitedError struct {
 	Err        error
 }
 
+// Error reports the wait and the wrapped error.
 func (e *RateLimitedError) Error() string {
 	return fmt.Sprintf("rate limited (retry after %s): %s", e.RetryAfter, errString(e.Err))
 }
+// Unwrap returns the wrapped error.
 func (e *RateLimitedError) Unwrap() error { return e.Err }
 
 // RateLimited wraps err as a provider rate limit with the wait it asked for.
@@ -90,7 +94,9 @@ type RetryableError struct {
 	Err   error
 }
 
+// Error reports the wrapped error as retryable.
 func (e *RetryableError) Error() string { return "retryable: " + errString(e.Err) }
+// Unwrap returns the wrapped error.
 func (e *RetryableError) Unwrap() error { return e.Err }
 
 // Retryable wraps err as a transient failure; after, when positive, is the
@@ -108,6 +114,7 @@ type SuspendError struct {
 	State  []byte
 }
 
+// Error reports the suspend reason.
 func (e *SuspendError) Error() string { return "suspended: " + e.Reason }
 
 // Suspend returns an error that parks the request with a reason and optional

@@ -22,11 +22,13 @@ var (
 // StateError says a request was in a status the operation does not accept.
 type StateError struct{ Status string }
 
+// Error names the status.
 func (e *StateError) Error() string { return "request is " + e.Status }
 
 // DuplicateError names an ID that already exists.
 type DuplicateError struct{ ID string }
 
+// Error names the ID.
 func (e *DuplicateError) Error() string { return "duplicate id " + e.ID }
 
 // Store runs the scripts of one namespace on a Redis client. It is safe
