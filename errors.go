@@ -55,6 +55,7 @@ type PermanentError struct{ Err error }
 
 // Error reports the wrapped error as permanent.
 func (e *PermanentError) Error() string { return "permanent: " + errString(e.Err) }
+
 // Unwrap returns the wrapped error.
 func (e *PermanentError) Unwrap() error { return e.Err }
 
@@ -74,6 +75,7 @@ type RateLimitedError struct {
 func (e *RateLimitedError) Error() string {
 	return fmt.Sprintf("rate limited (retry after %s): %s", e.RetryAfter, errString(e.Err))
 }
+
 // Unwrap returns the wrapped error.
 func (e *RateLimitedError) Unwrap() error { return e.Err }
 
@@ -96,6 +98,7 @@ type RetryableError struct {
 
 // Error reports the wrapped error as retryable.
 func (e *RetryableError) Error() string { return "retryable: " + errString(e.Err) }
+
 // Unwrap returns the wrapped error.
 func (e *RetryableError) Unwrap() error { return e.Err }
 
