@@ -80,8 +80,8 @@ const (
 	HealthHealthy      = "healthy"
 )
 
-// Status reports what this process is doing. The cycle position is read
-// from Redis only by Metrics; here it is this process's last view.
+// Status reports what this process is doing, from its own counters; the
+// cycle position is the namespace's, read from Redis with a short timeout.
 func (b *BatchProcessor) Status() ProcessorStatus {
 	s := &b.st
 	seq := make([]Priority, 0, b.cfg.cycle[0]+b.cfg.cycle[1]+b.cfg.cycle[2])
@@ -108,7 +108,7 @@ func (b *BatchProcessor) Status() ProcessorStatus {
 			"concurrency": b.cfg.concurrency},
 		QuotaStatus: "available",
 	}
-	if pos, cls, ok := b.cyclePosition(); ok {
+	if pos, cls, ok := b.qm.cyclePosition(b.cfg.cycle); ok {
 		st.CurrentCyclePosition, st.CurrentTaskType = pos, cls
 	}
 	if ms := s.startedAt.Load(); ms > 0 {
@@ -143,10 +143,4 @@ func (b *BatchProcessor) Status() ProcessorStatus {
 		st.HealthStatus = HealthHealthy
 	}
 	return st
-}
-
-// cyclePosition reads the shared cycle position with a short timeout; a
-// status report must not hang on Redis.
-func (b *BatchProcessor) cyclePosition() (int, Priority, bool) {
-	return b.qm.cyclePosition(b.cfg.cycle)
 }

@@ -177,7 +177,8 @@ func (q *QueueManager) rawCycle(ctx context.Context) (int, bool) {
 	return n, err == nil
 }
 
-// cyclePosition maps the shared position onto a cycle's class.
+// cyclePosition maps the shared position onto a cycle's class. Its short
+// timeout keeps a status report from hanging on Redis.
 func (q *QueueManager) cyclePosition(cycle [3]int) (int, Priority, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()

@@ -63,15 +63,3 @@ func (k Keys) Request(id string) string { return k.Prefix + "req:" + id }
 // Queued returns the key of request id's compact form, which it has from
 // Add until its first lease (see materialize in lua/lib.lua).
 func (k Keys) Queued(id string) string { return k.Prefix + "qr:" + id }
-
-// Queue returns the queue key of a priority name ("low", "medium", "long").
-func (k Keys) Queue(prio string) string {
-	switch prio {
-	case "medium":
-		return k.Medium
-	case "long":
-		return k.Long
-	default:
-		return k.Low
-	}
-}
