@@ -28,8 +28,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/internal/exampleredis"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -158,22 +158,16 @@ func run(ctx context.Context, out io.Writer) error {
 // connect returns a client on REDIS_URL's Redis, or on an embedded
 // miniredis when REDIS_URL is unset, and a function that closes both.
 func connect(cfg llmqueue.Config, out io.Writer) (redis.UniversalClient, func(), error) {
-	if cfg.RedisURL != "" {
-		o, err := cfg.RedisOptions()
-		if err != nil {
-			return nil, nil, err
-		}
-		fmt.Fprintf(out, "using Redis at %s (from REDIS_URL)\n", strings.Join(o.Addrs, ","))
-		rdb := redis.NewUniversalClient(o)
-		return rdb, func() { _ = rdb.Close() }, nil
-	}
-	mr, err := miniredis.Run()
+	c, err := exampleredis.Connect(cfg, cfg.RedisURL != "")
 	if err != nil {
-		return nil, nil, fmt.Errorf("start miniredis: %w", err)
+		return nil, nil, err
 	}
-	fmt.Fprintf(out, "REDIS_URL not set: using an embedded in-process Redis (miniredis) at %s\n", mr.Addr())
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	return rdb, func() { _ = rdb.Close(); mr.Close() }, nil
+	if c.Embedded {
+		fmt.Fprintf(out, "REDIS_URL not set: using an embedded in-process Redis (miniredis) at %s\n", c.Addr)
+	} else {
+		fmt.Fprintf(out, "using Redis at %s (from REDIS_URL)\n", c.Addr)
+	}
+	return c.Client, c.Close, nil
 }
 
 // echoProcessor stands in for an LLM call: it waits 50ms, answers with the

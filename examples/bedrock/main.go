@@ -36,12 +36,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/internal/exampleredis"
 	"github.com/llmqueue/llmqueue/providers/bedrock"
 	"github.com/llmqueue/llmqueue/providers/providertest"
 )
@@ -243,21 +243,16 @@ func burst(ctx context.Context, out io.Writer, s settings, cfg llmqueue.Config, 
 // connect returns a client on REDIS_URL's Redis, or on an embedded
 // miniredis when REDIS_URL is unset, and a function that closes both.
 func connect(cfg llmqueue.Config, out io.Writer) (redis.UniversalClient, func(), error) {
-	if cfg.RedisURL != "" {
-		rdb, err := cfg.NewRedisClient()
-		if err != nil {
-			return nil, nil, err
-		}
-		fmt.Fprintln(out, "using Redis from REDIS_URL")
-		return rdb, func() { _ = rdb.Close() }, nil
-	}
-	mr, err := miniredis.Run()
+	c, err := exampleredis.Connect(cfg, cfg.RedisURL != "")
 	if err != nil {
-		return nil, nil, fmt.Errorf("start miniredis: %w", err)
+		return nil, nil, err
 	}
-	fmt.Fprintf(out, "REDIS_URL not set: using an embedded in-process Redis (miniredis) at %s\n", mr.Addr())
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	return rdb, func() { _ = rdb.Close(); mr.Close() }, nil
+	if c.Embedded {
+		fmt.Fprintf(out, "REDIS_URL not set: using an embedded in-process Redis (miniredis) at %s\n", c.Addr)
+	} else {
+		fmt.Fprintln(out, "using Redis from REDIS_URL")
+	}
+	return c.Client, c.Close, nil
 }
 
 func cmpOr[T comparable](v, def T) T {

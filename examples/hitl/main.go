@@ -31,9 +31,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/httpapi"
+	"github.com/llmqueue/llmqueue/internal/exampleredis"
 	"github.com/llmqueue/llmqueue/prom"
 	"github.com/redis/go-redis/v9"
 )
@@ -186,23 +186,22 @@ func orchestrate(ctx context.Context, job *llmqueue.Job) (*llmqueue.Result, erro
 // connectRedis returns the Redis from the environment (REDIS_URL or
 // REDIS_HOST, read by llmqueue.ConfigFromEnv) or an embedded miniredis.
 func connectRedis(out io.Writer) (redis.UniversalClient, func(), error) {
-	if os.Getenv("REDIS_URL") != "" || os.Getenv("REDIS_HOST") != "" {
-		cfg, err := llmqueue.ConfigFromEnv()
-		if err != nil {
+	configured := os.Getenv("REDIS_URL") != "" || os.Getenv("REDIS_HOST") != ""
+	cfg := llmqueue.DefaultConfig()
+	if configured {
+		var err error
+		if cfg, err = llmqueue.ConfigFromEnv(); err != nil {
 			return nil, nil, fmt.Errorf("configuration: %w", err)
 		}
-		rdb, err := cfg.NewRedisClient()
-		if err != nil {
-			return nil, nil, fmt.Errorf("redis: %w", err)
-		}
-		fmt.Fprintln(out, "redis: from the environment")
-		return rdb, func() { _ = rdb.Close() }, nil
 	}
-	m, err := miniredis.Run()
+	c, err := exampleredis.Connect(cfg, configured)
 	if err != nil {
-		return nil, nil, fmt.Errorf("embedded miniredis: %w", err)
+		return nil, nil, err
 	}
-	fmt.Fprintf(out, "redis: embedded miniredis at %s (REDIS_URL is not set)\n", m.Addr())
-	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	return rdb, func() { _ = rdb.Close(); m.Close() }, nil
+	if c.Embedded {
+		fmt.Fprintf(out, "redis: embedded miniredis at %s (REDIS_URL is not set)\n", c.Addr)
+	} else {
+		fmt.Fprintln(out, "redis: from the environment")
+	}
+	return c.Client, c.Close, nil
 }

@@ -40,9 +40,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/httpapi"
+	"github.com/llmqueue/llmqueue/internal/exampleredis"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -125,22 +125,16 @@ func run(ctx context.Context, addr string, logger *slog.Logger, ready func(net.A
 // connectRedis returns the configured Redis, or an embedded miniredis when
 // no Redis is configured.
 func connectRedis(cfg llmqueue.Config, logger *slog.Logger) (redis.UniversalClient, func(), error) {
-	if os.Getenv("REDIS_URL") != "" || os.Getenv("REDIS_HOST") != "" {
-		rdb, err := cfg.NewRedisClient()
-		if err != nil {
-			return nil, nil, fmt.Errorf("redis: %w", err)
-		}
-		return rdb, func() { _ = rdb.Close() }, nil
-	}
-	m, err := miniredis.Run()
+	c, err := exampleredis.Connect(cfg, os.Getenv("REDIS_URL") != "" || os.Getenv("REDIS_HOST") != "")
 	if err != nil {
-		return nil, nil, fmt.Errorf("embedded miniredis: %w", err)
+		return nil, nil, err
 	}
-	url := "redis://" + m.Addr()
-	logger.Warn("REDIS_URL is not set: using an embedded in-memory miniredis; its data is lost on exit",
-		"url", url, "workers", "start them with REDIS_URL="+url)
-	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	return rdb, func() { _ = rdb.Close(); m.Close() }, nil
+	if c.Embedded {
+		url := "redis://" + c.Addr
+		logger.Warn("REDIS_URL is not set: using an embedded in-memory miniredis; its data is lost on exit",
+			"url", url, "workers", "start them with REDIS_URL="+url)
+	}
+	return c.Client, c.Close, nil
 }
 
 // bearerAuth accepts "Authorization: Bearer token" and lets the health

@@ -1,0 +1,33 @@
+package exampleredis
+
+import (
+	"context"
+	"testing"
+
+	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/internal/redistest"
+)
+
+func TestConnect(t *testing.T) {
+	ctx := context.Background()
+	emb, err := Connect(llmqueue.DefaultConfig(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Close()
+	if !emb.Embedded || emb.Client.Ping(ctx).Err() != nil {
+		t.Fatalf("embedded: %+v", emb)
+	}
+
+	s := redistest.StartMini(t)
+	cfg := llmqueue.DefaultConfig()
+	cfg.RedisURL = s.URL()
+	real, err := Connect(cfg, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer real.Close()
+	if real.Embedded || real.Addr != s.Addr || real.Client.Ping(ctx).Err() != nil {
+		t.Fatalf("configured: %+v, want %s", real, s.Addr)
+	}
+}
