@@ -7,14 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/llmqueue/llmqueue"
-	"github.com/llmqueue/llmqueue/internal/redisstore"
 	"github.com/llmqueue/llmqueue/internal/redistest"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -132,7 +129,7 @@ func TestWorkers_SIGKILLLosesNothingAndCompletesExactlyOnce(t *testing.T) {
 	assert.Len(t, runsPerID, crashRequests, "distinct requests run")
 	assert.GreaterOrEqual(t, len(runs), crashRequests, "runs (at-least-once execution)")
 
-	recovered := recoveredLeases(t, rdb, ns)
+	recovered := m.TotalRecovered
 	assert.Positive(t, recovered, "no kill or freeze hit a worker holding leases: the test proved nothing")
 	stale := 0
 	for _, w := range c.all {
@@ -169,18 +166,4 @@ func requestID(i int) string { return fmt.Sprintf("req-%03d", i) }
 // kills fall at every point of a request's life.
 func killInterval() time.Duration {
 	return time.Duration(100+rand.IntN(151)) * time.Millisecond
-}
-
-// recoveredLeases reads how many expired leases the lease script
-// recovered: the attempts that died with a killed worker.
-func recoveredLeases(t *testing.T, rdb redis.UniversalClient, ns string) int {
-	t.Helper()
-	stats, err := rdb.HGetAll(context.Background(), redisstore.NewKeys(ns).Stats).Result()
-	require.NoError(t, err)
-	n := 0
-	for _, p := range llmqueue.Priorities {
-		v, _ := strconv.Atoi(stats[string(p)+"_recovered"])
-		n += v
-	}
-	return n
 }
