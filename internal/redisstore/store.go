@@ -126,7 +126,11 @@ func (s *Store) Add(ctx context.Context, reqs []NewRequest) error {
 // Get returns a request's fields as its hash holds them (a queued request
 // is unpacked from its compact form); ErrNotFound when it does not exist.
 func (s *Store) Get(ctx context.Context, id string) (map[string]string, error) {
-	pipe := s.rdb.Pipeline()
+	// MULTI/EXEC, not a plain pipeline: the lease script turns the compact
+	// form into the hash between two pipelined reads, and a reader that saw
+	// neither would call a live request not found. Both keys share the
+	// namespace's hash tag, so this works on Cluster too.
+	pipe := s.rdb.TxPipeline()
 	hash := pipe.HGetAll(ctx, s.keys.Request(id))
 	packed := pipe.Get(ctx, s.keys.Queued(id))
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
