@@ -30,7 +30,6 @@ import (
 
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/internal/exampleredis"
-	"github.com/redis/go-redis/v9"
 )
 
 // demoBudget is small and short on purpose: usable = 250,000 x 90% =
@@ -66,17 +65,18 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rdb, closeRedis, err := connect(cfg, out)
+	conn, err := exampleredis.Connect(cfg, cfg.RedisURL != "")
 	if err != nil {
 		return err
 	}
-	defer closeRedis()
+	defer conn.Close()
+	fmt.Fprintln(out, conn.Describe())
 
 	opts := append(cfg.ManagerOptions(), llmqueue.WithBudget(demoBudget), llmqueue.WithRetention(time.Hour))
 	if os.Getenv("LLM_QUEUE_NAMESPACE") == "" {
 		opts = append(opts, llmqueue.WithNamespace("example-basic-"+strconv.FormatInt(time.Now().UnixNano(), 36)))
 	}
-	qm, err := llmqueue.NewQueueManager(rdb, opts...)
+	qm, err := llmqueue.NewQueueManager(conn.Client, opts...)
 	if err != nil {
 		return err
 	}
@@ -153,21 +153,6 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	fmt.Fprintln(out, "\nshut down cleanly")
 	return nil
-}
-
-// connect returns a client on REDIS_URL's Redis, or on an embedded
-// miniredis when REDIS_URL is unset, and a function that closes both.
-func connect(cfg llmqueue.Config, out io.Writer) (redis.UniversalClient, func(), error) {
-	c, err := exampleredis.Connect(cfg, cfg.RedisURL != "")
-	if err != nil {
-		return nil, nil, err
-	}
-	if c.Embedded {
-		fmt.Fprintf(out, "REDIS_URL not set: using an embedded in-process Redis (miniredis) at %s\n", c.Addr)
-	} else {
-		fmt.Fprintf(out, "using Redis at %s (from REDIS_URL)\n", c.Addr)
-	}
-	return c.Client, c.Close, nil
 }
 
 // echoProcessor stands in for an LLM call: it waits 50ms, answers with the

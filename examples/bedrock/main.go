@@ -38,7 +38,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/internal/exampleredis"
@@ -103,11 +102,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rdb, closeRedis, err := connect(cfg, out)
+	conn, err := exampleredis.Connect(cfg, cfg.RedisURL != "")
 	if err != nil {
 		return err
 	}
-	defer closeRedis()
+	defer conn.Close()
+	fmt.Fprintln(out, conn.Describe())
 
 	budget := llmqueue.Budget{TPM: cfg.TotalTPM, RPM: cfg.TotalRPM, Window: cfg.Window, APIAllocationPercent: cfg.APIAllocationPercent}
 	var proc *bedrock.Processor
@@ -142,7 +142,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	mopts := append(cfg.ManagerOptions(), llmqueue.WithNamespace(ns), llmqueue.WithBudget(budget),
 		llmqueue.WithEstimator(proc), llmqueue.WithValidator(proc))
-	qm, err := llmqueue.NewQueueManager(rdb, mopts...)
+	qm, err := llmqueue.NewQueueManager(conn.Client, mopts...)
 	if err != nil {
 		return err
 	}
@@ -238,21 +238,6 @@ func burst(ctx context.Context, out io.Writer, s settings, cfg llmqueue.Config, 
 		return fmt.Errorf("%d requests failed:\n%s", len(failed), strings.Join(failed, "\n"))
 	}
 	return nil
-}
-
-// connect returns a client on REDIS_URL's Redis, or on an embedded
-// miniredis when REDIS_URL is unset, and a function that closes both.
-func connect(cfg llmqueue.Config, out io.Writer) (redis.UniversalClient, func(), error) {
-	c, err := exampleredis.Connect(cfg, cfg.RedisURL != "")
-	if err != nil {
-		return nil, nil, err
-	}
-	if c.Embedded {
-		fmt.Fprintf(out, "REDIS_URL not set: using an embedded in-process Redis (miniredis) at %s\n", c.Addr)
-	} else {
-		fmt.Fprintln(out, "using Redis from REDIS_URL")
-	}
-	return c.Client, c.Close, nil
 }
 
 func cmpOr[T comparable](v, def T) T {

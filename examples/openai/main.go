@@ -34,7 +34,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	goopenai "github.com/sashabaranov/go-openai"
 
 	"github.com/llmqueue/llmqueue"
@@ -98,11 +97,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rdb, closeRedis, err := connect(cfg, out)
+	conn, err := exampleredis.Connect(cfg, cfg.RedisURL != "")
 	if err != nil {
 		return err
 	}
-	defer closeRedis()
+	defer conn.Close()
+	fmt.Fprintln(out, conn.Describe())
 
 	budget := llmqueue.Budget{TPM: cfg.TotalTPM, RPM: cfg.TotalRPM, Window: cfg.Window, APIAllocationPercent: cfg.APIAllocationPercent}
 	var proc *openai.Processor
@@ -145,7 +145,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	mopts := append(cfg.ManagerOptions(), llmqueue.WithNamespace(ns), llmqueue.WithBudget(budget),
 		llmqueue.WithEstimator(proc), llmqueue.WithValidator(proc))
-	qm, err := llmqueue.NewQueueManager(rdb, mopts...)
+	qm, err := llmqueue.NewQueueManager(conn.Client, mopts...)
 	if err != nil {
 		return err
 	}
@@ -229,21 +229,6 @@ func reply(result json.RawMessage) string {
 		return "(no reply)"
 	}
 	return strings.TrimSpace(resp.Choices[0].Message.Content)
-}
-
-// connect returns a client on REDIS_URL's Redis, or on an embedded
-// miniredis when REDIS_URL is unset, and a function that closes both.
-func connect(cfg llmqueue.Config, out io.Writer) (redis.UniversalClient, func(), error) {
-	c, err := exampleredis.Connect(cfg, cfg.RedisURL != "")
-	if err != nil {
-		return nil, nil, err
-	}
-	if c.Embedded {
-		fmt.Fprintf(out, "REDIS_URL not set: using an embedded in-process Redis (miniredis) at %s\n", c.Addr)
-	} else {
-		fmt.Fprintln(out, "using Redis from REDIS_URL")
-	}
-	return c.Client, c.Close, nil
 }
 
 func cmpOr[T comparable](v, def T) T {

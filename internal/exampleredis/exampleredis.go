@@ -47,3 +47,12 @@ func Connect(cfg llmqueue.Config, configured bool) (*Conn, error) {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	return &Conn{Client: rdb, Addr: mr.Addr(), Embedded: true, closeFn: func() { _ = rdb.Close(); mr.Close() }}, nil
 }
+
+// Describe says which Redis the example uses, for it to print; an
+// embedded one is named as such because its data is lost on exit.
+func (c *Conn) Describe() string {
+	if c.Embedded {
+		return "REDIS_URL not set: using an embedded in-process Redis (miniredis) at " + c.Addr
+	}
+	return "using Redis at " + c.Addr + " (from REDIS_URL)"
+}

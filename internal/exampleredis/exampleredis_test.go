@@ -18,6 +18,9 @@ func TestConnect(t *testing.T) {
 	if !emb.Embedded || emb.Client.Ping(ctx).Err() != nil {
 		t.Fatalf("embedded: %+v", emb)
 	}
+	if want := "REDIS_URL not set: using an embedded in-process Redis (miniredis) at " + emb.Addr; emb.Describe() != want {
+		t.Errorf("Describe() = %q, want %q", emb.Describe(), want)
+	}
 
 	s := redistest.StartMini(t)
 	cfg := llmqueue.DefaultConfig()
@@ -29,5 +32,8 @@ func TestConnect(t *testing.T) {
 	defer real.Close()
 	if real.Embedded || real.Addr != s.Addr || real.Client.Ping(ctx).Err() != nil {
 		t.Fatalf("configured: %+v, want %s", real, s.Addr)
+	}
+	if want := "using Redis at " + s.Addr + " (from REDIS_URL)"; real.Describe() != want {
+		t.Errorf("Describe() = %q, want %q", real.Describe(), want)
 	}
 }
