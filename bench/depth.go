@@ -95,14 +95,7 @@ func (b *bench) depthRate(ctx context.Context, depth int) (rate float64, fillTim
 		defer wg.Done()
 		topErr = topUp(topCtx, fl, &completed)
 	}()
-	sleepCtx(ctx, b.cfg.warmup)
-	var left int64
-	if err = s.mark(ctx, false); err == nil {
-		rate, left, err = completionRate(ctx, obs, b.cfg.duration)
-	}
-	if merr := s.mark(ctx, true); err == nil {
-		err = merr
-	}
+	rate, left, err := s.measureCompletions(ctx, obs)
 	stopTop()
 	wg.Wait()
 	if serr := f.stop(); err == nil {

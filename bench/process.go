@@ -79,6 +79,20 @@ func (s *scope) observer(budget llmqueue.Budget) (*llmqueue.QueueManager, error)
 	return qm, nil
 }
 
+// measureCompletions lets the fleet warm up, then measures the completion
+// rate over the configured duration with the command statistics narrowed
+// to that span; it also returns the queue depth at the end.
+func (s *scope) measureCompletions(ctx context.Context, obs *llmqueue.QueueManager) (rate float64, left int64, err error) {
+	sleepCtx(ctx, s.b.cfg.warmup)
+	if err = s.mark(ctx, false); err == nil {
+		rate, left, err = completionRate(ctx, obs, s.b.cfg.duration)
+	}
+	if merr := s.mark(ctx, true); err == nil {
+		err = merr
+	}
+	return rate, left, err
+}
+
 // completionRate reads Metrics, waits d, reads them again and returns
 // completions per second between the two, and the queue depth at the end.
 func completionRate(ctx context.Context, obs *llmqueue.QueueManager, d time.Duration) (rate float64, left int64, err error) {
@@ -163,14 +177,7 @@ func (b *bench) processingRate(ctx context.Context, k int) (rate float64, err er
 	if err != nil {
 		return 0, err
 	}
-	sleepCtx(ctx, b.cfg.warmup)
-	var left int64
-	if err = s.mark(ctx, false); err == nil {
-		rate, left, err = completionRate(ctx, obs, b.cfg.duration)
-	}
-	if merr := s.mark(ctx, true); err == nil {
-		err = merr
-	}
+	rate, left, err := s.measureCompletions(ctx, obs)
 	if serr := f.stop(); err == nil {
 		err = serr
 	}
