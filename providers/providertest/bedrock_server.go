@@ -112,7 +112,7 @@ func (s *BedrockServer) handleConverse(w http.ResponseWriter, r *http.Request) {
 	}
 	if f, ok := s.faults.pop(); ok {
 		s.limiter.count(func(st *Stats) { st.Injected++ })
-		s.fail(w, r, f)
+		writeFault(w, r, f, writeBedrockFault)
 		return
 	}
 	var req converseRequest
@@ -189,15 +189,10 @@ func (s *BedrockServer) reject(w http.ResponseWriter, status int, errType, messa
 	writeBedrockError(w, status, errType, message)
 }
 
-// fail writes an injected fault in Bedrock's wire format.
-func (s *BedrockServer) fail(w http.ResponseWriter, r *http.Request, f Fault) {
-	copyHeader(w.Header(), f.Header)
-	msg := func(def string) string {
-		if f.Message != "" {
-			return f.Message
-		}
-		return def
-	}
+// writeBedrockFault writes an injected fault as Bedrock's error response;
+// writeFault has already handled the faults that are not an error body.
+func writeBedrockFault(w http.ResponseWriter, f Fault) {
+	msg := f.messageOr
 	switch f.Kind {
 	case FaultRateLimit:
 		writeBedrockError(w, http.StatusTooManyRequests, "ThrottlingException", msg("Too many requests, please wait before trying again."))
@@ -215,15 +210,8 @@ func (s *BedrockServer) fail(w http.ResponseWriter, r *http.Request, f Fault) {
 		writeBedrockError(w, http.StatusServiceUnavailable, "ServiceUnavailableException", msg("The service is currently unavailable."))
 	case FaultModelTimeout:
 		writeBedrockError(w, http.StatusRequestTimeout, "ModelTimeoutException", msg("The model took too long to respond."))
-	case FaultNotJSON:
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(http.StatusBadGateway)
-		_, _ = w.Write([]byte("<html><body><h1>502 Bad Gateway</h1></body></html>"))
-	case FaultHang:
-		hang(r, f)
+	case FaultHang: // the client waited f.Delay for this
 		writeBedrockError(w, http.StatusGatewayTimeout, "ServiceUnavailableException", msg("Gateway timeout."))
-	case FaultDisconnect:
-		disconnect(w)
 	case FaultCustom:
 		writeBedrockError(w, f.Status, f.Code, msg("custom fault"))
 	default:

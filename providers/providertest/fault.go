@@ -105,6 +105,35 @@ func (q *faultQueue) pop() (Fault, bool) {
 	return f, true
 }
 
+// writeFault writes an injected fault: its extra headers, then either a
+// failure that looks the same from every provider (a gateway's HTML page,
+// a dropped connection) or, through writeError, the provider's own error
+// response for f.Kind. A hang waits before that response.
+func writeFault(w http.ResponseWriter, r *http.Request, f Fault, writeError func(http.ResponseWriter, Fault)) {
+	copyHeader(w.Header(), f.Header)
+	switch f.Kind {
+	case FaultNotJSON:
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = w.Write([]byte("<html><body><h1>502 Bad Gateway</h1></body></html>"))
+		return
+	case FaultDisconnect:
+		disconnect(w)
+		return
+	case FaultHang:
+		hang(r, f)
+	}
+	writeError(w, f)
+}
+
+// messageOr returns the fault's message, or def when it sets none.
+func (f Fault) messageOr(def string) string {
+	if f.Message != "" {
+		return f.Message
+	}
+	return def
+}
+
 // hang blocks for the fault's delay or until the client goes away. It reads
 // the rest of the body first: only then does the server watch the
 // connection and cancel r's context when the client hangs up.

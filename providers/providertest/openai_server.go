@@ -108,7 +108,7 @@ func (s *OpenAIServer) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 	if f, ok := s.faults.pop(); ok {
 		s.limiter.count(func(st *Stats) { st.Injected++ })
-		s.fail(w, r, f)
+		writeFault(w, r, f, writeOpenAIFault)
 		return
 	}
 	var req chatRequest
@@ -188,15 +188,10 @@ func setOpenAILimitHeaders(h http.Header, l Limits, v verdict) {
 	}
 }
 
-// fail writes an injected fault in OpenAI's wire format.
-func (s *OpenAIServer) fail(w http.ResponseWriter, r *http.Request, f Fault) {
-	copyHeader(w.Header(), f.Header)
-	msg := func(def string) string {
-		if f.Message != "" {
-			return f.Message
-		}
-		return def
-	}
+// writeOpenAIFault writes an injected fault as OpenAI's error response;
+// writeFault has already handled the faults that are not an error body.
+func writeOpenAIFault(w http.ResponseWriter, f Fault) {
+	msg := f.messageOr
 	switch f.Kind {
 	case FaultRateLimit:
 		writeOpenAIError(w, http.StatusTooManyRequests, msg("Rate limit reached for requests"), "requests", "rate_limit_exceeded")
@@ -214,15 +209,8 @@ func (s *OpenAIServer) fail(w http.ResponseWriter, r *http.Request, f Fault) {
 		writeOpenAIError(w, http.StatusServiceUnavailable, msg("The engine is currently overloaded, please try again later."), "server_error", nil)
 	case FaultModelTimeout:
 		writeOpenAIError(w, http.StatusRequestTimeout, msg("Request timed out."), "timeout", nil)
-	case FaultNotJSON:
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(http.StatusBadGateway)
-		_, _ = w.Write([]byte("<html><body><h1>502 Bad Gateway</h1></body></html>"))
-	case FaultHang:
-		hang(r, f)
+	case FaultHang: // the client waited f.Delay for this
 		writeOpenAIError(w, http.StatusGatewayTimeout, msg("Gateway timeout."), "server_error", nil)
-	case FaultDisconnect:
-		disconnect(w)
 	case FaultCustom:
 		writeOpenAIError(w, f.Status, msg("custom fault"), "invalid_request_error", f.Code)
 	default:
