@@ -1,7 +1,6 @@
 package llmqueue
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmqueue/llmqueue/internal/lockedbuf"
 	"github.com/llmqueue/llmqueue/internal/redistest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -188,25 +188,6 @@ func TestSecurity_TLSRedisURL(t *testing.T) {
 	})
 }
 
-// lockedBuffer is a bytes.Buffer safe for the concurrent writes of a
-// slog handler shared by several goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestSecurity_NoSecretInLogsErrorsOrMetrics runs a request that carries
 // an API key through a failing processor, a Redis outage and bad input,
 // and checks every log line, error and metric the library produced. The
@@ -215,7 +196,7 @@ func (b *lockedBuffer) String() string {
 func TestSecurity_NoSecretInLogsErrorsOrMetrics(t *testing.T) {
 	ctx := context.Background()
 	secrets := []string{secAPIKey, secPassword, secWrong}
-	logs := &lockedBuffer{}
+	logs := &lockedbuf.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var errs []error
 	collect := func(err error) {

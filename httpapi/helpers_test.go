@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,11 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/internal/lockedbuf"
 	"github.com/llmqueue/llmqueue/internal/redistest"
 	"github.com/stretchr/testify/require"
 )
@@ -25,7 +24,7 @@ type env struct {
 	s    *redistest.Server
 	qm   *llmqueue.QueueManager
 	srv  *httptest.Server
-	logs *syncBuffer
+	logs *lockedbuf.Buffer
 }
 
 type config struct {
@@ -43,7 +42,7 @@ func newEnvOn(t *testing.T, s *redistest.Server, cfg config) *env {
 	t.Helper()
 	qm, err := llmqueue.NewQueueManager(s.Client(t), cfg.manager...)
 	require.NoError(t, err)
-	logs := &syncBuffer{}
+	logs := &lockedbuf.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	api := append([]Option{WithLogger(logger)}, cfg.api...)
 	srv := httptest.NewServer(New(qm, api...))
@@ -132,24 +131,6 @@ func (e *env) startProcessor(proc llmqueue.Processor, opts ...llmqueue.BatchOpti
 		_ = bp.Shutdown(ctx)
 	})
 	return bp
-}
-
-// syncBuffer is a bytes.Buffer safe for the handler's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // newHandlerServer serves h until the test ends and returns its URL.

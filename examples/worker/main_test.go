@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/internal/lockedbuf"
 	"github.com/llmqueue/llmqueue/internal/redistest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -101,7 +102,7 @@ func TestRun_ProcessesAndStopsOnSignal(t *testing.T) {
 
 	rec := filepath.Join(t.TempDir(), "runs")
 	sigs := make(chan os.Signal, 1)
-	var stderr syncBuffer
+	var stderr lockedbuf.Buffer
 	exit := make(chan int, 1)
 	go func() {
 		exit <- run([]string{"-namespace", "ex", "-record", rec, "-poll", "20ms", "-grace", "1s"},
