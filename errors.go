@@ -69,6 +69,9 @@ func Permanent(err error) error { return &PermanentError{Err: err} }
 type RateLimitedError struct {
 	RetryAfter time.Duration
 	Err        error
+	// Info is what the 429's headers said about the provider's limits,
+	// when they said anything; the queue books it like a success's.
+	Info *RateLimitInfo
 }
 
 // Error reports the wait and the wrapped error.

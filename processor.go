@@ -59,28 +59,59 @@ type Result struct {
 	// Output is stored as the request's result. It must be valid JSON or
 	// empty.
 	Output json.RawMessage
-	// Usage is the real token usage; the ledger is reconciled to its total.
-	// A zero Usage keeps the estimate.
+	// Usage is the real token usage; the ledger settles the reservation
+	// the way the namespace's Meter says. A zero Usage keeps the
+	// reservation.
 	Usage Usage
 	// RateLimit carries what the provider said about the remaining budget,
 	// when it said anything (for example OpenAI's x-ratelimit-* headers).
 	RateLimit *RateLimitInfo
 }
 
-// Usage is the token usage a provider reported for one call.
+// Usage is the token usage a provider reported for one call, or an
+// estimate of it. InputTokens excludes cached input, which providers that
+// cache prompts (Anthropic, Bedrock) report on its own.
 type Usage struct {
 	InputTokens  int64 `json:"input_tokens"`
 	OutputTokens int64 `json:"output_tokens"`
+	// CacheReadInputTokens is input read from the provider's prompt cache.
+	CacheReadInputTokens int64 `json:"cache_read_input_tokens,omitempty"`
+	// CacheCreationInputTokens is input written to the provider's prompt
+	// cache.
+	CacheCreationInputTokens int64 `json:"cache_creation_input_tokens,omitempty"`
 }
 
 // Total returns InputTokens + OutputTokens.
 func (u Usage) Total() int64 { return u.InputTokens + u.OutputTokens }
 
-// RateLimitInfo is the provider's own view of the remaining budget. A
-// negative Remaining value means the provider did not say.
+// isZero reports whether the provider reported no usage at all.
+func (u Usage) isZero() bool { return u == Usage{} }
+
+// RateLimitInfo is the provider's own view of its limits after a call, read
+// from headers such as OpenAI's x-ratelimit-* or Anthropic's
+// anthropic-ratelimit-*. The queue books what the provider says is spent
+// beyond its own ledger (traffic that bypasses the queue, estimates that
+// fell short) in the same atomic step that records the call's outcome.
+//
+// RemainingTokens and RemainingRequests are negative when the provider did
+// not say; the other dimensions count only when their Limit is positive.
+// A Limit of 0 for tokens or requests means "the Budget's": TPM or RPM.
 type RateLimitInfo struct {
 	RemainingTokens   int64
 	RemainingRequests int64
 	ResetTokens       time.Duration
 	ResetRequests     time.Duration
+
+	// LimitTokens and LimitRequests are the provider's limits as it
+	// stated them; 0 when it did not.
+	LimitTokens   int64
+	LimitRequests int64
+	// Input and output tokens, limited separately by Anthropic (ITPM and
+	// OTPM). A dimension with Limit 0 was not reported.
+	LimitInputTokens      int64
+	RemainingInputTokens  int64
+	ResetInputTokens      time.Duration
+	LimitOutputTokens     int64
+	RemainingOutputTokens int64
+	ResetOutputTokens     time.Duration
 }
