@@ -174,6 +174,7 @@ func (b *BatchProcessor) leaseLoop() {
 	idle := 10 * time.Millisecond
 	outage := newOutageTracker(b.cfg.logger, "lease")
 	var calls int64 // call IDs make a retried lease call idempotent
+	bud := b.qm.cfg.budget
 	for ctx.Err() == nil {
 		free := b.cfg.concurrency - b.inFlight()
 		if free <= 0 {
@@ -184,8 +185,10 @@ func (b *BatchProcessor) leaseLoop() {
 		sentAt := time.Now()
 		res, err := b.store.Lease(ctx, redisstore.LeaseArgs{
 			Max: min(free, b.cfg.leaseBatch), Lease: b.cfg.lease,
-			Window: b.qm.cfg.budget.ledgerWindow(),
-			TPM:    b.qm.cfg.budget.UsableTokens(), RPM: b.qm.cfg.budget.UsableRequests(),
+			Window: bud.ledgerWindow(),
+			TPM:    bud.UsableTokens(), RPM: bud.UsableRequests(),
+			ITPM: bud.UsableInputTokens(), OTPM: bud.UsableOutputTokens(),
+			TPD: bud.UsableTokensPerDay(), RPD: bud.UsableRequestsPerDay(),
 			Cycle: b.cfg.cycle, WorkerID: b.cfg.workerID, RetentionMS: b.qm.cfg.retention.Milliseconds(),
 			CallID: strconv.FormatInt(calls, 10),
 		})
@@ -315,7 +318,7 @@ func (b *BatchProcessor) decodeJob(h map[string]string) (*Job, string, error) {
 	}
 	job := &Job{
 		ID: st.ID, Payload: json.RawMessage(h["payload"]), Priority: st.Priority,
-		EstimatedTokens: st.EstimatedTokens, Attempt: st.Attempts, MaxRetries: st.MaxRetries,
+		EstimatedTokens: st.EstimatedTokens, Reserved: reservedCharge(h, st.EstimatedTokens), Attempt: st.Attempts, MaxRetries: st.MaxRetries,
 		Timeout: timeout, Meta: st.Meta, lease: token, LeasedAt: st.StartedAt,
 	}
 	if in, ok := h["input"]; ok {
@@ -347,4 +350,18 @@ func (b *BatchProcessor) restampIfLate(job *Job, token string, sentAt time.Time)
 		b.cfg.logger.Warn("llmqueue: could not move a late reservation", "id", job.ID, "error", err)
 	}
 	b.st.restamps.Add(1)
+}
+
+// reservedCharge reads a leased request's reserved charge. A request stored
+// before input and output were tracked counts all its tokens as input, as
+// the lease script does.
+func reservedCharge(h map[string]string, tokens int64) Charge {
+	c := Charge{Tokens: tokens, InputTokens: tokens}
+	if v, err := strconv.ParseInt(h["cin"], 10, 64); err == nil {
+		c.InputTokens = v
+	}
+	if v, err := strconv.ParseInt(h["cout"], 10, 64); err == nil {
+		c.OutputTokens = v
+	}
+	return c.clamp()
 }

@@ -25,22 +25,21 @@ func (b *BatchProcessor) ack(job *Job, id, token string, res *Result, perr error
 		if res == nil {
 			res = &Result{}
 		}
-		used := int64(-1)
-		if t := res.Usage.Total(); t > 0 {
-			used = t
-		}
 		out := []byte(res.Output)
 		if len(out) > 0 && !json.Valid(out) {
 			out, _ = json.Marshal(string(out)) // keep what the processor said, as a JSON string
 		}
-		args := redisstore.CompleteArgs{ID: id, Token: token, Result: out, Used: used,
-			InTokens: res.Usage.InputTokens, OutTokens: res.Usage.OutputTokens}
+		u := res.Usage
+		args := redisstore.CompleteArgs{ID: id, Token: token, Result: out, Settle: b.settlement(job, u),
+			InTokens: capTokens(u.InputTokens), OutTokens: capTokens(u.OutputTokens),
+			CacheRead: capTokens(u.CacheReadInputTokens), CacheWrite: capTokens(u.CacheCreationInputTokens),
+			Feedback: b.feedback(res.RateLimit)}
 		op = func(context.Context) (string, error) {
 			return string(StatusCompleted), b.completer.complete(args)
 		}
 	} else {
 		fa := b.failure(job, perr)
-		fa.ID, fa.Token, fa.Window, fa.RetentionMS, fa.Used = id, token, window, retention, -1
+		fa.ID, fa.Token, fa.Window, fa.RetentionMS = id, token, window, retention
 		fa.MaxRateLimited = b.cfg.maxRateLimited
 		op = func(ctx context.Context) (string, error) { return b.store.Fail(ctx, fa) }
 	}
@@ -63,9 +62,6 @@ func (b *BatchProcessor) ack(job *Job, id, token string, res *Result, perr error
 					ev.Usage = res.Usage
 				}
 				h(ev)
-			}
-			if perr == nil && res != nil && res.RateLimit != nil {
-				b.applyRateLimit(res.RateLimit)
 			}
 			return
 		}
@@ -113,29 +109,85 @@ func (b *BatchProcessor) failure(job *Job, perr error) redisstore.FailArgs {
 		if wait <= 0 {
 			wait = DefaultRateLimitWait
 		}
-		return redisstore.FailArgs{Kind: "ratelimit", Message: msg, Delay: wait}
+		// The provider did not take what it refused: release what its
+		// meter says it kept, and book what its headers say it counted.
+		return redisstore.FailArgs{Kind: "ratelimit", Message: msg, Delay: wait,
+			Settle: b.refusal(job), Feedback: b.feedback(rl.Info)}
 	case errors.As(perr, &retr):
 		return redisstore.FailArgs{Kind: "retry", Message: msg, Delay: max(retr.After, b.cfg.backoff(attempt))}
 	}
 	return redisstore.FailArgs{Kind: "retry", Message: msg, Delay: b.cfg.backoff(attempt)}
 }
 
-// applyRateLimit books what the provider says is already spent, in terms
-// of the provider's full limits (its headers count all traffic on the key).
-func (b *BatchProcessor) applyRateLimit(info *RateLimitInfo) {
+// meterFor returns the meter of a job's call: WithMeter's, else the
+// Processor's when it implements Metered, else the manager's.
+func (b *BatchProcessor) meterFor(job *Job) Meter {
+	if b.qm.cfg.meter != nil {
+		return b.qm.cfg.meter
+	}
+	if m, ok := b.proc.(Metered); ok {
+		if mm := m.MeterFor(job.Payload); mm != nil {
+			return mm
+		}
+	}
+	return b.qm.meterFor(job.Payload)
+}
+
+// settlement is what a completed call costs in the ledger: the meter's
+// settle of the reservation, or the reservation as it is when the
+// processor reported no usage.
+func (b *BatchProcessor) settlement(job *Job, used Usage) redisstore.Charge {
+	if job == nil || used.isZero() {
+		return redisstore.Keep
+	}
+	return ledgerCharge(b.meterFor(job).Settle(job.Reserved, used))
+}
+
+// refusal is what a call the provider refused (429) costs in the ledger.
+func (b *BatchProcessor) refusal(job *Job) redisstore.Charge {
+	if job == nil {
+		return redisstore.Keep
+	}
+	return ledgerCharge(b.meterFor(job).Refused(job.Reserved))
+}
+
+func ledgerCharge(c Charge) redisstore.Charge {
+	c = c.clamp()
+	return redisstore.Charge{Tokens: c.Tokens, InTokens: c.InputTokens, OutTokens: c.OutputTokens}
+}
+
+// feedback turns what the provider said about its window into what the
+// ack script books. Its headers count all traffic on the key, so they are
+// compared with the provider's full limits: the ones it stated, else the
+// Budget's TPM and RPM.
+func (b *BatchProcessor) feedback(info *RateLimitInfo) redisstore.Feedback {
+	if info == nil {
+		return redisstore.NoFeedback
+	}
 	bud := b.qm.cfg.budget
-	var cool time.Duration
-	if info.RemainingRequests == 0 {
-		cool = max(cool, info.ResetRequests)
+	or := func(stated, budget int64) int64 {
+		if stated > 0 {
+			return capTokens(stated)
+		}
+		return budget
 	}
-	if info.RemainingTokens == 0 {
-		cool = max(cool, info.ResetTokens)
+	rem := func(n int64) int64 {
+		if n < 0 {
+			return -1
+		}
+		return capTokens(n)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), b.qm.cfg.opTimeout)
-	defer cancel()
-	err := b.store.Adjust(ctx, bud.ledgerWindow().Milliseconds(), bud.TPM, info.RemainingTokens,
-		bud.RPM, info.RemainingRequests, cool.Milliseconds())
-	if err != nil {
-		b.cfg.logger.Warn("llmqueue: could not apply provider rate-limit feedback", "error", err)
+	f := redisstore.Feedback{
+		LimitTokens: or(info.LimitTokens, bud.TPM), RemainingTokens: rem(info.RemainingTokens),
+		LimitRequests: or(info.LimitRequests, bud.RPM), RemainingRequests: rem(info.RemainingRequests),
+		LimitIn: capTokens(info.LimitInputTokens), RemainingIn: rem(info.RemainingInputTokens),
+		LimitOut: capTokens(info.LimitOutputTokens), RemainingOut: rem(info.RemainingOutputTokens),
 	}
+	if f.LimitIn == 0 {
+		f.RemainingIn = -1
+	}
+	if f.LimitOut == 0 {
+		f.RemainingOut = -1
+	}
+	return f
 }

@@ -127,7 +127,7 @@ func (b *BatchProcessor) Status() ProcessorStatus {
 	}
 	s.mu.Unlock()
 	st.ProcessingRatePerMinute = float64(n)
-	if reason == "tokens" || reason == "requests" || reason == "cooldown" {
+	if reason != "" && reason != "ok" && reason != "empty" { // a budget dimension or the cool-down
 		st.QuotaStatus = "limited: " + reason
 	}
 	switch {

@@ -6,31 +6,52 @@ import (
 )
 
 // Budget is the token and request budget that every process of a namespace
-// shares.
+// shares: the provider's own limits, in the provider's own terms.
 //
-// The ledger is a sliding log: when a request is leased, its estimated
-// tokens are reserved at that instant, in the same atomic script that
-// leases it; after the call, the reservation is reconciled to the real usage
-// the Processor reported (a refund, or a charge for the difference),
-// keeping its original time. An entry counts for one Window and then drops
-// out, so a crashed worker cannot hold budget. The lease script admits a
-// request only when its estimate fits under the usable limit, so no span of
-// Window ever holds more than the usable tokens or requests, however many
-// processes share the namespace. A fixed minute or a token bucket would
-// let up to twice the limit through around a boundary.
+// The ledger is a sliding log: when a request is leased, its charge is
+// reserved at that instant, in the same atomic script that leases it; after
+// the call the reservation is settled the way the provider's own meter
+// settles it (see Meter: OpenAI keeps what it charged at arrival, Bedrock
+// settles to input + output x burndown, Anthropic settles output tokens to
+// the real output), keeping its original time, and the provider's
+// rate-limit headers are booked in the same step. An entry counts for one
+// Window and then drops out, so a crashed worker cannot hold budget. The
+// lease script admits a request only when its charge fits under every
+// usable limit, so no span of Window ever holds more than the usable
+// tokens or requests, however many processes share the namespace. A fixed
+// minute or a token bucket would let up to twice the limit through around a
+// boundary.
+//
+// Each dimension is optional: TPM (combined tokens), ITPM and OTPM (input
+// and output tokens, limited separately by Anthropic), RPM, and the per-day
+// TPD and RPD (OpenAI, Bedrock, Gemini), which use a 24-hour sliding log.
 //
 // Usable = limit x APIAllocationPercent/100 x (1 - SafetyBufferPercent/100).
 // The allocation keeps a share of the provider's limit for traffic that
-// does not go through the queue; the buffer absorbs estimation error.
+// does not go through the queue; the buffer absorbs estimation error. With
+// exact estimates and the provider's Meter, no buffer is needed: set
+// SafetyBufferPercent to a negative value.
 //
 // The zero value means no limit at all.
 type Budget struct {
-	// TPM is the provider's token limit per Window. 0 means unlimited.
+	// TPM is the provider's token limit per Window (input + output). 0
+	// means unlimited.
 	TPM int64
 	// RPM is the provider's request limit per Window. 0 means unlimited.
 	RPM int64
-	// Window is the length of the sliding window. Defaults to one minute;
-	// tests use a second or two.
+	// ITPM is the provider's input-token limit per Window. 0 means
+	// unlimited.
+	ITPM int64
+	// OTPM is the provider's output-token limit per Window. 0 means
+	// unlimited.
+	OTPM int64
+	// TPD is the provider's token limit per day (a 24-hour sliding
+	// window). 0 means unlimited.
+	TPD int64
+	// RPD is the provider's request limit per day. 0 means unlimited.
+	RPD int64
+	// Window is the length of the sliding window of TPM, RPM, ITPM and
+	// OTPM. Defaults to one minute; tests use a second or two.
 	Window time.Duration
 	// SafetyBufferPercent is held back from the allocation. Defaults to 10;
 	// set a negative value for no buffer.
@@ -61,11 +82,12 @@ func (b Budget) withDefaults() Budget {
 }
 
 func (b Budget) validate() error {
+	for _, l := range b.limits() {
+		if l.limit < 0 {
+			return fmt.Errorf("llmqueue: budget: %s %d is negative", l.name, l.limit)
+		}
+	}
 	switch {
-	case b.TPM < 0:
-		return fmt.Errorf("llmqueue: budget: TPM %d is negative", b.TPM)
-	case b.RPM < 0:
-		return fmt.Errorf("llmqueue: budget: RPM %d is negative", b.RPM)
 	case b.SafetyBufferPercent >= 100:
 		return fmt.Errorf("llmqueue: budget: safety buffer %.1f%% leaves nothing", b.SafetyBufferPercent)
 	case b.APIAllocationPercent < 0 || b.APIAllocationPercent > 100:
@@ -97,6 +119,57 @@ func (b Budget) UsableTokens() int64 { return b.usable(b.TPM) }
 // when requests are unlimited.
 func (b Budget) UsableRequests() int64 { return b.usable(b.RPM) }
 
+// UsableInputTokens returns the input tokens the queue may reserve per
+// Window, or 0 when they are unlimited.
+func (b Budget) UsableInputTokens() int64 { return b.usable(b.ITPM) }
+
+// UsableOutputTokens returns the output tokens the queue may reserve per
+// Window, or 0 when they are unlimited.
+func (b Budget) UsableOutputTokens() int64 { return b.usable(b.OTPM) }
+
+// UsableTokensPerDay returns the tokens the queue may reserve in any 24
+// hours, or 0 when they are unlimited.
+func (b Budget) UsableTokensPerDay() int64 { return b.usable(b.TPD) }
+
+// UsableRequestsPerDay returns the requests the queue may start in any 24
+// hours, or 0 when they are unlimited.
+func (b Budget) UsableRequestsPerDay() int64 { return b.usable(b.RPD) }
+
+// limit is one dimension of a Budget.
+type limit struct {
+	name   string
+	unit   string // what the dimension counts, for messages
+	limit  int64
+	usable int64
+	// charge is what a request of this Charge costs in this dimension.
+	charge func(Charge) int64
+}
+
+// limits lists the budget's dimensions, in the order the lease script
+// reports a shortage.
+func (b Budget) limits() []limit {
+	one := func(Charge) int64 { return 1 }
+	return []limit{
+		{"TPM", "tokens", b.TPM, b.UsableTokens(), func(c Charge) int64 { return c.Tokens }},
+		{"ITPM", "input tokens", b.ITPM, b.UsableInputTokens(), func(c Charge) int64 { return c.InputTokens }},
+		{"OTPM", "output tokens", b.OTPM, b.UsableOutputTokens(), func(c Charge) int64 { return c.OutputTokens }},
+		{"RPM", "requests", b.RPM, b.UsableRequests(), one},
+		{"TPD", "tokens per day", b.TPD, b.UsableTokensPerDay(), func(c Charge) int64 { return c.Tokens }},
+		{"RPD", "requests per day", b.RPD, b.UsableRequestsPerDay(), one},
+	}
+}
+
+// fits returns an error wrapping ErrOverBudget when c exceeds a usable
+// limit on its own: such a request could never run.
+func (b Budget) fits(c Charge) error {
+	for _, l := range b.limits() {
+		if l.usable > 0 && l.charge(c) > l.usable {
+			return fmt.Errorf("%w: %d %s > %d usable", ErrOverBudget, l.charge(c), l.unit, l.usable)
+		}
+	}
+	return nil
+}
+
 // ledgerWindow is how long a reservation stays in the ledger: the window
 // plus 2%, because a call starts a moment after its lease; without the
 // margin, two calls a little less than a window apart could both land in
@@ -106,9 +179,18 @@ func (b Budget) ledgerWindow() time.Duration {
 	return w + w/50
 }
 
-// String describes the budget, e.g. "90000 tokens, 0 requests per 1m0s".
+// String describes the usable budget, e.g. "90000 tokens, 0 requests per
+// 1m0s (usable; 0 = unlimited)"; the input, output and per-day limits are
+// named only when set.
 func (b Budget) String() string {
 	b = b.withDefaults()
-	return fmt.Sprintf("%d tokens, %d requests per %s (usable; 0 = unlimited)",
-		b.UsableTokens(), b.UsableRequests(), b.Window)
+	s := fmt.Sprintf("%d tokens, %d requests", b.UsableTokens(), b.UsableRequests())
+	if b.ITPM > 0 || b.OTPM > 0 {
+		s += fmt.Sprintf(", %d input tokens, %d output tokens", b.UsableInputTokens(), b.UsableOutputTokens())
+	}
+	s += " per " + b.Window.String()
+	if b.TPD > 0 || b.RPD > 0 {
+		s += fmt.Sprintf(", %d tokens, %d requests per day", b.UsableTokensPerDay(), b.UsableRequestsPerDay())
+	}
+	return s + " (usable; 0 = unlimited)"
 }

@@ -2,7 +2,9 @@ package llmqueue
 
 import (
 	"context"
+	"errors"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -106,12 +108,16 @@ func TestBudget_NeverExceedsWindowAcrossProcesses(t *testing.T) {
 	}
 }
 
-func TestBudget_ReconcileFreesTheDifference(t *testing.T) {
+// The meter decides what a call costs after it ran: ExactMeter frees the
+// unused part of the estimate, so more calls run in the same window;
+// OpenAIMeter keeps what OpenAI charged at arrival.
+func TestBudget_SettleFollowsTheMeter(t *testing.T) {
 	const window = 2 * time.Second
 	budget := Budget{TPM: 10_000, SafetyBufferPercent: -1, Window: window} // usable 10,000
-	run := func(t *testing.T, s *redistest.Server, factor float64) (int, int64) {
+	run := func(t *testing.T, s *redistest.Server, meter Meter, factor float64) (int, int64) {
 		ctx := context.Background()
-		qm := newManager(t, s, WithBudget(budget), WithNamespace("f"+time.Now().Format("150405.000000")))
+		qm := newManager(t, s, WithBudget(budget), WithMeter(meter),
+			WithNamespace("f"+time.Now().Format("150405.000000")))
 		reqs := make([]*Request, 40)
 		for i := range reqs {
 			reqs[i] = NewRequest(`{}`, WithEstimatedTokens(1000))
@@ -137,44 +143,90 @@ func TestBudget_ReconcileFreesTheDifference(t *testing.T) {
 		return inFirst, m.TokenUsage.Used
 	}
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
-		full, fullUsed := run(t, s, 1)
-		half, halfUsed := run(t, s, 0.5)
-		t.Logf("starts in the first window: %d at full usage, %d at half usage", full, half)
+		full, fullUsed := run(t, s, ExactMeter{}, 1)
 		assert.Equal(t, 10, full, "estimate-sized usage fits exactly 10")
-		assert.Greater(t, half, full+5, "refunds let more run in the same window")
 		assert.EqualValues(t, 10_000, fullUsed)
+
+		half, halfUsed := run(t, s, ExactMeter{}, 0.5)
+		assert.Greater(t, half, full+5, "ExactMeter: refunds let more run in the same window")
 		assert.LessOrEqual(t, halfUsed, int64(10_000))
-		assert.EqualValues(t, int64(half)*500, halfUsed, "ledger holds the reported usage")
+		assert.EqualValues(t, int64(half)*500, halfUsed, "ExactMeter: the ledger holds the reported usage")
+
+		kept, keptUsed := run(t, s, OpenAIMeter{}, 0.5)
+		assert.Equal(t, 10, kept, "OpenAIMeter: nothing is refunded inside the window")
+		assert.EqualValues(t, 10_000, keptUsed, "OpenAIMeter: the ledger holds what was charged at arrival")
+
+		over, overUsed := run(t, s, OpenAIMeter{}, 1.5)
+		t.Logf("starts in the first window: exact %d/%d, openai half %d, openai 1.5x %d", full, half, kept, over)
+		assert.LessOrEqual(t, over, 10)
+		assert.EqualValues(t, int64(over)*1500, overUsed, "OpenAIMeter: usage above the estimate is charged")
 	})
+}
+
+// scriptedProcessor answers each call with the next of its outcomes, then
+// with plain successes.
+type scriptedProcessor struct {
+	mu       sync.Mutex
+	outcomes []func(job *Job) (*Result, error)
+}
+
+func (p *scriptedProcessor) Process(_ context.Context, job *Job) (*Result, error) {
+	p.mu.Lock()
+	var next func(*Job) (*Result, error)
+	if len(p.outcomes) > 0 {
+		next, p.outcomes = p.outcomes[0], p.outcomes[1:]
+	}
+	p.mu.Unlock()
+	if next != nil {
+		return next(job)
+	}
+	return &Result{Usage: Usage{InputTokens: job.EstimatedTokens}}, nil
 }
 
 func TestBudget_ProviderFeedbackTightensTheLedger(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		budget := Budget{TPM: 10_000, RPM: 100, SafetyBufferPercent: -1, Window: 2 * time.Second}
-		qm := newManager(t, s, WithBudget(budget))
+		qm := newManager(t, s, WithBudget(budget), WithMeter(OpenAIMeter{}))
+		proc := &scriptedProcessor{outcomes: []func(*Job) (*Result, error){
+			// The provider says only 2,000 tokens are left: someone else
+			// spent 7,000 the ledger never saw.
+			func(*Job) (*Result, error) {
+				return &Result{Usage: Usage{InputTokens: 1_000},
+					RateLimit: &RateLimitInfo{RemainingTokens: 2_000, RemainingRequests: -1}}, nil
+			},
+			// A provider that says more is left than the ledger thinks
+			// changes nothing.
+			func(*Job) (*Result, error) {
+				return &Result{Usage: Usage{InputTokens: 1_000},
+					RateLimit: &RateLimitInfo{LimitTokens: 10_000, RemainingTokens: 9_999, RemainingRequests: -1}}, nil
+			},
+			// A 429: nothing charged for the call, the provider's count
+			// booked, every worker pauses for its Retry-After.
+			func(*Job) (*Result, error) {
+				return nil, &RateLimitedError{RetryAfter: 800 * time.Millisecond, Err: errors.New("429"),
+					Info: &RateLimitInfo{RemainingTokens: 500, RemainingRequests: -1}}
+			},
+		}}
+		bp := startProcessor(t, qm, proc, WithConcurrency(1))
 		addClass(t, qm, 1, 1_000)
-		rec := newRecorder(0)
-		bp := startProcessor(t, qm, rec)
 		waitFor(t, 5*time.Second, func() bool { return bp.Status().Completed == 1 }, "one completion")
-
-		// The provider says only 2,000 tokens are left: someone else spent
-		// 7,000 the ledger never saw.
-		bp.applyRateLimit(&RateLimitInfo{RemainingTokens: 2_000, RemainingRequests: -1})
 		m, err := qm.Metrics(ctx)
 		require.NoError(t, err)
 		assert.EqualValues(t, 8_000, m.TokenUsage.Used, "1,000 of ours + 7,000 the provider reported")
 
-		// A provider that says more is left than the ledger thinks changes nothing.
-		bp.applyRateLimit(&RateLimitInfo{RemainingTokens: 9_999, RemainingRequests: -1})
+		addClass(t, qm, 1, 1_000)
+		waitFor(t, 5*time.Second, func() bool { return bp.Status().Completed == 2 }, "a second completion")
 		m, err = qm.Metrics(ctx)
 		require.NoError(t, err)
-		assert.EqualValues(t, 8_000, m.TokenUsage.Used)
+		assert.EqualValues(t, 9_000, m.TokenUsage.Used, "our second 1,000 and nothing more")
 
-		// Requests exhausted until the reset: every worker pauses that long.
-		bp.applyRateLimit(&RateLimitInfo{RemainingTokens: -1, RemainingRequests: 0, ResetRequests: 800 * time.Millisecond})
-		m, err = qm.Metrics(ctx)
-		require.NoError(t, err)
-		assert.InDelta(t, 0.8, m.CooldownSeconds, 0.2)
+		addClass(t, qm, 1, 500)
+		waitFor(t, 5*time.Second, func() bool {
+			m, err = qm.Metrics(ctx)
+			return err == nil && m.TotalRateLimit == 1
+		}, "a rate-limited attempt")
+		assert.EqualValues(t, 9_500, m.TokenUsage.Used, "the 429 is released, the provider's 9,500 booked")
+		assert.InDelta(t, 0.8, m.CooldownSeconds, 0.3)
 	})
 }

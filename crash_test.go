@@ -50,7 +50,7 @@ func TestCrash_AbandonedLeaseIsRecoveredAndCompletedOnce(t *testing.T) {
 		// The dead worker wakes up and acks late: every ack is refused.
 		oldToken := dead["lease"]
 		err = qm.store.Complete(ctx, redisstore.CompleteArgs{ID: id, Token: oldToken, Result: []byte(`{"late":true}`),
-			Used: -1}, time.Minute, 1000)
+			Settle: redisstore.Keep}, time.Minute, 1000)
 		assert.ErrorIs(t, err, redisstore.ErrStale)
 		_, err = qm.store.Fail(ctx, redisstore.FailArgs{ID: id, Token: oldToken, Kind: "retry", Window: time.Minute})
 		assert.ErrorIs(t, err, redisstore.ErrStale)
@@ -116,7 +116,7 @@ func TestStore_RetriedCallsAreIdempotent(t *testing.T) {
 		assert.Len(t, next.Jobs, 2, "a new call leases the rest")
 
 		done := redisstore.CompleteArgs{ID: first.Jobs[0]["id"], Token: first.Jobs[0]["lease"], Result: []byte(`1`),
-			Used: -1}
+			Settle: redisstore.Keep}
 		require.NoError(t, qm.store.Complete(ctx, done, time.Minute, 60_000))
 		require.NoError(t, qm.store.Complete(ctx, done, time.Minute, 60_000), "the same ack again is not stale")
 		failed := redisstore.FailArgs{ID: first.Jobs[1]["id"], Token: first.Jobs[1]["lease"], Kind: "retry",

@@ -13,9 +13,30 @@ import (
 // Compile-time checks: both estimators are meant to be passed wherever the
 // queue wants an Estimator, by value or by pointer.
 var (
-	_ Estimator = HeuristicEstimator{}
-	_ Estimator = (*TiktokenEstimator)(nil)
+	_ Estimator      = HeuristicEstimator{}
+	_ Estimator      = (*TiktokenEstimator)(nil)
+	_ UsageEstimator = HeuristicEstimator{}
+	_ UsageEstimator = (*TiktokenEstimator)(nil)
 )
+
+// DefaultOutputAllowance is the output tokens the built-in estimators
+// assume when a payload sets no maximum (no max_tokens or the like).
+// Providers charge the output allowance against the rate limit when a call
+// arrives, and without a maximum some reserve the model's whole output
+// limit (Bedrock: up to 64K), so 0 would let the queue admit far more than
+// the provider will; 1,024 covers a typical reply. Set the estimator's
+// DefaultMaxTokens to your model's real default, or better, set max_tokens
+// in every payload.
+const DefaultOutputAllowance = 1024
+
+// outputAllowance reads a DefaultMaxTokens setting: 0 means
+// DefaultOutputAllowance, negative means none.
+func outputAllowance(def int64) int64 {
+	if def == 0 {
+		return DefaultOutputAllowance
+	}
+	return max(def, 0)
+}
 
 // defaultCharsPerToken is OpenAI's rule of thumb for English text.
 const defaultCharsPerToken = 4
@@ -58,27 +79,38 @@ type HeuristicEstimator struct {
 	// and non-finite values mean 4.
 	CharsPerToken float64
 	// DefaultMaxTokens is the output budget assumed when the payload sets
-	// no maximum. Negative values mean 0.
+	// no maximum. Zero means DefaultOutputAllowance; negative values mean
+	// none.
 	DefaultMaxTokens int64
 }
 
 // EstimateTokens returns the estimated prompt plus output tokens of payload.
 // It never returns a negative count and never panics.
 func (h HeuristicEstimator) EstimateTokens(payload json.RawMessage) (int64, error) {
+	u, err := h.EstimateUsage(payload)
+	return addTokensSat(u.InputTokens, u.OutputTokens), err
+}
+
+// EstimateUsage returns the estimate split into prompt (input) tokens and
+// the output budget.
+func (h HeuristicEstimator) EstimateUsage(payload json.RawMessage) (Usage, error) {
 	obj, isObject, err := decodePayload(payload)
 	if err != nil {
-		return 0, err
+		return Usage{}, err
 	}
 	cpt := h.CharsPerToken
 	if !(cpt > 0) || math.IsInf(cpt, 1) {
 		cpt = defaultCharsPerToken
 	}
 	if isObject {
+		out := outputBudget(obj, outputAllowance(h.DefaultMaxTokens))
 		if chars, ok := promptChars(obj); ok {
-			return addTokensSat(ceilDiv(chars, cpt), outputBudget(obj, h.DefaultMaxTokens)), nil
+			return Usage{InputTokens: ceilDiv(chars, cpt), OutputTokens: out}, nil
 		}
+		return Usage{InputTokens: ceilDiv(int64(len(payload)), cpt), OutputTokens: out}, nil
 	}
-	return ceilDiv(int64(len(payload)), cpt), nil
+	return Usage{InputTokens: ceilDiv(int64(len(payload)), cpt),
+		OutputTokens: outputAllowance(h.DefaultMaxTokens)}, nil
 }
 
 // decodePayload splits "invalid JSON" (an error) from "valid JSON that is not

@@ -15,6 +15,34 @@ import (
 	"github.com/llmqueue/llmqueue"
 )
 
+// noAllowance counts the prompt only when a payload sets no output limit,
+// so the golden counts below are the prompt's.
+var noAllowance = llmqueue.HeuristicEstimator{DefaultMaxTokens: -1}
+
+// A payload that sets no output limit is estimated with
+// DefaultOutputAllowance, never 0: the provider charges an output allowance
+// at arrival.
+func TestEstimators_DefaultOutputAllowance(t *testing.T) {
+	tests := []struct {
+		name string
+		est  llmqueue.UsageEstimator
+		want llmqueue.Usage
+	}{
+		{"heuristic zero value", llmqueue.HeuristicEstimator{}, llmqueue.Usage{InputTokens: 1, OutputTokens: llmqueue.DefaultOutputAllowance}},
+		{"heuristic custom", llmqueue.HeuristicEstimator{DefaultMaxTokens: 300}, llmqueue.Usage{InputTokens: 1, OutputTokens: 300}},
+		{"heuristic none", llmqueue.HeuristicEstimator{DefaultMaxTokens: -1}, llmqueue.Usage{InputTokens: 1}},
+		{"tiktoken zero value", llmqueue.TiktokenEstimator{}, llmqueue.Usage{InputTokens: 1, OutputTokens: llmqueue.DefaultOutputAllowance}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.est.EstimateUsage(json.RawMessage(`{"prompt":"hi"}`))
+			if err != nil || got != tt.want {
+				t.Errorf("EstimateUsage = %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
+	}
+}
+
 func TestHeuristicEstimator(t *testing.T) {
 	big := strings.Repeat("a", 1<<20)
 	tests := []struct {
@@ -24,27 +52,27 @@ func TestHeuristicEstimator(t *testing.T) {
 		want    int64
 	}{
 		// Recognised shapes: ceil(chars/4) + output budget.
-		{"openai string content", llmqueue.HeuristicEstimator{},
+		{"openai string content", noAllowance,
 			`{"model":"gpt-4o","messages":[{"role":"system","content":"abcd"},{"role":"user","content":"abcdefgh"}],"max_tokens":10}`, 3 + 10},
-		{"openai content parts skip images", llmqueue.HeuristicEstimator{},
+		{"openai content parts skip images", noAllowance,
 			`{"messages":[{"role":"user","content":[{"type":"text","text":"abcd"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAAAAAAAAAAAAAAAAAAAAAA"}},{"type":"text","text":"e"}]}]}`, 2},
-		{"openai max_completion_tokens", llmqueue.HeuristicEstimator{},
+		{"openai max_completion_tokens", noAllowance,
 			`{"messages":[{"role":"user","content":"abcd"}],"max_completion_tokens":7}`, 1 + 7},
-		{"null content of tool-call message", llmqueue.HeuristicEstimator{},
+		{"null content of tool-call message", noAllowance,
 			`{"messages":[{"role":"assistant","content":null,"tool_calls":[]},{"role":"tool","content":"abcd"}]}`, 1},
-		{"bedrock converse", llmqueue.HeuristicEstimator{},
+		{"bedrock converse", noAllowance,
 			`{"system":[{"text":"abcd"}],"messages":[{"role":"user","content":[{"text":"abcdefgh"}]}],"inferenceConfig":{"maxTokens":100}}`, 3 + 100},
-		{"anthropic string system", llmqueue.HeuristicEstimator{},
+		{"anthropic string system", noAllowance,
 			`{"system":"abcdef","messages":[{"role":"user","content":"ab"}],"max_tokens":5}`, 2 + 5},
-		{"prompt", llmqueue.HeuristicEstimator{}, `{"prompt":"abcde"}`, 2},
-		{"prompt array", llmqueue.HeuristicEstimator{}, `{"prompt":["abcd","abcd"]}`, 2},
-		{"input string", llmqueue.HeuristicEstimator{}, `{"input":"abcdefghi","max_output_tokens":1}`, 3 + 1},
-		{"responses input messages", llmqueue.HeuristicEstimator{},
+		{"prompt", noAllowance, `{"prompt":"abcde"}`, 2},
+		{"prompt array", noAllowance, `{"prompt":["abcd","abcd"]}`, 2},
+		{"input string", noAllowance, `{"input":"abcdefghi","max_output_tokens":1}`, 3 + 1},
+		{"responses input messages", noAllowance,
 			`{"instructions":"abcd","input":[{"role":"user","content":[{"type":"input_text","text":"abcd"}]}]}`, 2},
 		{"empty messages", llmqueue.HeuristicEstimator{DefaultMaxTokens: 9}, `{"messages":[]}`, 9},
-		{"escapes are decoded", llmqueue.HeuristicEstimator{}, `{"prompt":"\u00e9\u00e9\u00e9\u00e9"}`, 1},
-		{"code points not bytes", llmqueue.HeuristicEstimator{}, `{"prompt":"お誕生日"}`, 1},
-		{"huge content", llmqueue.HeuristicEstimator{}, `{"prompt":"` + big + `"}`, 1 << 18},
+		{"escapes are decoded", noAllowance, `{"prompt":"\u00e9\u00e9\u00e9\u00e9"}`, 1},
+		{"code points not bytes", noAllowance, `{"prompt":"お誕生日"}`, 1},
+		{"huge content", noAllowance, `{"prompt":"` + big + `"}`, 1 << 18},
 
 		// Output budget edge cases.
 		{"default max tokens", llmqueue.HeuristicEstimator{DefaultMaxTokens: 256}, `{"prompt":"abcd"}`, 1 + 256},
@@ -53,31 +81,31 @@ func TestHeuristicEstimator(t *testing.T) {
 		{"string max tokens ignored", llmqueue.HeuristicEstimator{DefaultMaxTokens: 256}, `{"prompt":"abcd","max_tokens":"9"}`, 1 + 256},
 		{"negative default", llmqueue.HeuristicEstimator{DefaultMaxTokens: -5}, `{"prompt":"abcd"}`, 1},
 		{"negative max tokens", llmqueue.HeuristicEstimator{DefaultMaxTokens: 256}, `{"prompt":"abcd","max_tokens":-50}`, 1},
-		{"fractional max tokens rounds up", llmqueue.HeuristicEstimator{}, `{"prompt":"abcd","max_tokens":10.2}`, 1 + 11},
-		{"largest of both fields", llmqueue.HeuristicEstimator{}, `{"prompt":"abcd","max_tokens":5,"max_completion_tokens":50}`, 1 + 50},
-		{"n multiplies budget", llmqueue.HeuristicEstimator{}, `{"prompt":"abcd","max_tokens":10,"n":3}`, 1 + 30},
-		{"n zero ignored", llmqueue.HeuristicEstimator{}, `{"prompt":"abcd","max_tokens":10,"n":0}`, 1 + 10},
-		{"huge max tokens saturates", llmqueue.HeuristicEstimator{}, `{"prompt":"abcd","max_tokens":1e30}`, math.MaxInt64},
-		{"overflowing max tokens saturates", llmqueue.HeuristicEstimator{}, `{"prompt":"abcd","max_tokens":1e400}`, math.MaxInt64},
-		{"max int64 plus prompt saturates", llmqueue.HeuristicEstimator{}, `{"prompt":"abcd","max_tokens":9223372036854775807}`, math.MaxInt64},
-		{"huge n saturates", llmqueue.HeuristicEstimator{}, `{"prompt":"abcd","max_tokens":10,"n":1e18}`, math.MaxInt64},
+		{"fractional max tokens rounds up", noAllowance, `{"prompt":"abcd","max_tokens":10.2}`, 1 + 11},
+		{"largest of both fields", noAllowance, `{"prompt":"abcd","max_tokens":5,"max_completion_tokens":50}`, 1 + 50},
+		{"n multiplies budget", noAllowance, `{"prompt":"abcd","max_tokens":10,"n":3}`, 1 + 30},
+		{"n zero ignored", noAllowance, `{"prompt":"abcd","max_tokens":10,"n":0}`, 1 + 10},
+		{"huge max tokens saturates", noAllowance, `{"prompt":"abcd","max_tokens":1e30}`, math.MaxInt64},
+		{"overflowing max tokens saturates", noAllowance, `{"prompt":"abcd","max_tokens":1e400}`, math.MaxInt64},
+		{"max int64 plus prompt saturates", noAllowance, `{"prompt":"abcd","max_tokens":9223372036854775807}`, math.MaxInt64},
+		{"huge n saturates", noAllowance, `{"prompt":"abcd","max_tokens":10,"n":1e18}`, math.MaxInt64},
 
 		// CharsPerToken.
-		{"chars per token 2", llmqueue.HeuristicEstimator{CharsPerToken: 2}, `{"prompt":"abcde"}`, 3},
-		{"chars per token negative means 4", llmqueue.HeuristicEstimator{CharsPerToken: -1}, `{"prompt":"abcde"}`, 2},
-		{"chars per token NaN means 4", llmqueue.HeuristicEstimator{CharsPerToken: math.NaN()}, `{"prompt":"abcde"}`, 2},
-		{"chars per token +Inf means 4", llmqueue.HeuristicEstimator{CharsPerToken: math.Inf(1)}, `{"prompt":"abcde"}`, 2},
-		{"tiny chars per token saturates", llmqueue.HeuristicEstimator{CharsPerToken: 1e-300}, `{"prompt":"abcde"}`, math.MaxInt64},
+		{"chars per token 2", llmqueue.HeuristicEstimator{DefaultMaxTokens: -1, CharsPerToken: 2}, `{"prompt":"abcde"}`, 3},
+		{"chars per token negative means 4", llmqueue.HeuristicEstimator{DefaultMaxTokens: -1, CharsPerToken: -1}, `{"prompt":"abcde"}`, 2},
+		{"chars per token NaN means 4", llmqueue.HeuristicEstimator{DefaultMaxTokens: -1, CharsPerToken: math.NaN()}, `{"prompt":"abcde"}`, 2},
+		{"chars per token +Inf means 4", llmqueue.HeuristicEstimator{DefaultMaxTokens: -1, CharsPerToken: math.Inf(1)}, `{"prompt":"abcde"}`, 2},
+		{"tiny chars per token saturates", llmqueue.HeuristicEstimator{DefaultMaxTokens: -1, CharsPerToken: 1e-300}, `{"prompt":"abcde"}`, math.MaxInt64},
 
 		// Fallback: ceil(len(payload)/4), no budget.
-		{"array", llmqueue.HeuristicEstimator{DefaultMaxTokens: 99}, `[1,2,3]`, 2},
-		{"bare string", llmqueue.HeuristicEstimator{}, `"abcdefgh"`, 3},
-		{"number", llmqueue.HeuristicEstimator{}, `7`, 1},
-		{"null", llmqueue.HeuristicEstimator{}, `null`, 1},
-		{"unknown object", llmqueue.HeuristicEstimator{}, `{"foo":"barbazqux"}`, 5},
-		{"messages not an array", llmqueue.HeuristicEstimator{}, `{"messages":"abcd"}`, 5},
-		{"messages of non-objects", llmqueue.HeuristicEstimator{}, `{"messages":[1,2]}`, 5},
-		{"system null", llmqueue.HeuristicEstimator{}, `{"system":null}`, 4},
+		{"array", llmqueue.HeuristicEstimator{DefaultMaxTokens: 99}, `[1,2,3]`, 2 + 99},
+		{"bare string", noAllowance, `"abcdefgh"`, 3},
+		{"number", noAllowance, `7`, 1},
+		{"null", noAllowance, `null`, 1},
+		{"unknown object", noAllowance, `{"foo":"barbazqux"}`, 5},
+		{"messages not an array", noAllowance, `{"messages":"abcd"}`, 5},
+		{"messages of non-objects", noAllowance, `{"messages":[1,2]}`, 5},
+		{"system null", noAllowance, `{"system":null}`, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -288,7 +316,7 @@ func TestTiktokenEstimatorCookbook(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.model+tt.maxTokens, func(t *testing.T) {
 			payload := `{"model":"` + tt.model + `","messages":` + cookbookMessages + tt.maxTokens + `}`
-			got, err := llmqueue.NewTiktokenEstimator().EstimateTokens(json.RawMessage(payload))
+			got, err := llmqueue.TiktokenEstimator{DefaultMaxTokens: -1}.EstimateTokens(json.RawMessage(payload))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -318,41 +346,41 @@ func TestTiktokenEstimator(t *testing.T) {
 	}{
 		// 3 per message + role + content, + 3 priming + max_tokens:
 		// "user" and "hello world" are 1 and 2 tokens in both encodings.
-		{"one message", llmqueue.TiktokenEstimator{},
+		{"one message", llmqueue.TiktokenEstimator{DefaultMaxTokens: -1},
 			`{"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}],"max_tokens":50}`, 3 + 1 + 2 + 3 + 50},
-		{"max_completion_tokens", llmqueue.TiktokenEstimator{},
+		{"max_completion_tokens", llmqueue.TiktokenEstimator{DefaultMaxTokens: -1},
 			`{"model":"o3-mini","messages":[{"role":"user","content":"hello world"}],"max_completion_tokens":1000}`, 9 + 1000},
-		{"n choices", llmqueue.TiktokenEstimator{},
+		{"n choices", llmqueue.TiktokenEstimator{DefaultMaxTokens: -1},
 			`{"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}],"max_tokens":50,"n":2}`, 9 + 100},
 		{"negative max tokens", llmqueue.TiktokenEstimator{DefaultMaxTokens: 4096},
 			`{"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}],"max_tokens":-1}`, 9},
 		{"default max tokens", llmqueue.TiktokenEstimator{DefaultMaxTokens: 4096},
 			`{"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}]}`, 9 + 4096},
-		{"name adds one", llmqueue.TiktokenEstimator{},
+		{"name adds one", llmqueue.TiktokenEstimator{DefaultMaxTokens: -1},
 			`{"model":"gpt-4","messages":[{"role":"user","name":"example_user","content":"hello world"}]}`,
 			3 + 1 + 2 + mustCount("gpt-4", "example_user") + 1 + 3},
-		{"content parts", llmqueue.TiktokenEstimator{},
+		{"content parts", llmqueue.TiktokenEstimator{DefaultMaxTokens: -1},
 			`{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"text","text":"hello world"},{"type":"image_url","image_url":{"url":"https://example.com/a.png"}},{"type":"text","text":"tiktoken is great!"}]}]}`,
 			3 + 1 + 2 + 6 + 3},
-		{"empty messages", llmqueue.TiktokenEstimator{}, `{"model":"gpt-4o","messages":[]}`, 3},
-		{"tools as json", llmqueue.TiktokenEstimator{},
+		{"empty messages", llmqueue.TiktokenEstimator{DefaultMaxTokens: -1}, `{"model":"gpt-4o","messages":[]}`, 3},
+		{"tools as json", llmqueue.TiktokenEstimator{DefaultMaxTokens: -1},
 			`{"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}],"tools":` + tools + `}`,
 			9 + mustCount("gpt-4o", tools)},
-		{"tool call and tool result", llmqueue.TiktokenEstimator{},
+		{"tool call and tool result", llmqueue.TiktokenEstimator{DefaultMaxTokens: -1},
 			`{"model":"gpt-4o","messages":[{"role":"assistant","content":null,"tool_calls":` + toolCalls + `},{"role":"tool","tool_call_id":"call_1","content":"sunny"}]}`,
 			3 + mustCount("gpt-4o", "assistant") + mustCount("gpt-4o", toolCalls) +
 				3 + mustCount("gpt-4o", "tool") + mustCount("gpt-4o", "call_1") + mustCount("gpt-4o", "sunny") + 3},
-		{"indentation does not count", llmqueue.TiktokenEstimator{},
+		{"indentation does not count", llmqueue.TiktokenEstimator{DefaultMaxTokens: -1},
 			"{\n  \"model\": \"gpt-4o\",\n  \"messages\": [\n    {\"role\": \"user\", \"content\": \"hello world\"}\n  ]\n}", 9},
-		{"default model", llmqueue.TiktokenEstimator{DefaultModel: "gpt-4o"},
+		{"default model", llmqueue.TiktokenEstimator{DefaultModel: "gpt-4o", DefaultMaxTokens: -1},
 			`{"messages":[{"role":"user","content":"お誕生日おめでとう"}]}`, 3 + 1 + 8 + 3},
-		{"unknown model is cl100k", llmqueue.TiktokenEstimator{DefaultModel: "gpt-4o"},
+		{"unknown model is cl100k", llmqueue.TiktokenEstimator{DefaultModel: "gpt-4o", DefaultMaxTokens: -1},
 			`{"model":"claude-3","messages":[{"role":"user","content":"お誕生日おめでとう"}]}`, 3 + 1 + 9 + 3},
-		{"prompt string", llmqueue.TiktokenEstimator{}, `{"model":"gpt-3.5-turbo-instruct","prompt":"tiktoken is great!","max_tokens":7}`, 6 + 7},
-		{"embedding input array", llmqueue.TiktokenEstimator{}, `{"model":"text-embedding-3-small","input":["hello world","tiktoken is great!"]}`, 2 + 6},
-		{"other object counts its json", llmqueue.TiktokenEstimator{}, `{"foo":"bar"}`, mustCount("", `{"foo":"bar"}`)},
-		{"non-object counts its json", llmqueue.TiktokenEstimator{}, `"hello world"`, mustCount("", `"hello world"`)},
-		{"huge max tokens saturates", llmqueue.TiktokenEstimator{},
+		{"prompt string", llmqueue.TiktokenEstimator{DefaultMaxTokens: -1}, `{"model":"gpt-3.5-turbo-instruct","prompt":"tiktoken is great!","max_tokens":7}`, 6 + 7},
+		{"embedding input array", llmqueue.TiktokenEstimator{DefaultMaxTokens: -1}, `{"model":"text-embedding-3-small","input":["hello world","tiktoken is great!"]}`, 2 + 6},
+		{"other object counts its json", llmqueue.TiktokenEstimator{DefaultMaxTokens: -1}, `{"foo":"bar"}`, mustCount("", `{"foo":"bar"}`)},
+		{"non-object counts its json", llmqueue.TiktokenEstimator{DefaultMaxTokens: -1}, `"hello world"`, mustCount("", `"hello world"`)},
+		{"huge max tokens saturates", llmqueue.TiktokenEstimator{DefaultMaxTokens: -1},
 			`{"messages":[{"role":"user","content":"hello world"}],"max_tokens":1e400}`, math.MaxInt64},
 	}
 	for _, tt := range tests {
@@ -394,7 +422,7 @@ func TestTiktokenEstimatorConcurrent(t *testing.T) {
 	for range 8 {
 		for p, want := range payloads {
 			wg.Go(func() {
-				got, err := llmqueue.TiktokenEstimator{}.EstimateTokens(json.RawMessage(p))
+				got, err := llmqueue.TiktokenEstimator{DefaultMaxTokens: -1}.EstimateTokens(json.RawMessage(p))
 				if err != nil || got != want {
 					t.Errorf("EstimateTokens = %d, %v; want %d", got, err, want)
 				}

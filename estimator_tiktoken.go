@@ -53,9 +53,8 @@ type TiktokenEstimator struct {
 	// DefaultModel picks the encoding when the payload has no "model".
 	DefaultModel string
 	// DefaultMaxTokens is the output budget assumed when the payload sets
-	// no maximum. OpenAI reserves the model's full output limit in that
-	// case, so setting it to that limit gives the most faithful estimate.
-	// Negative values mean 0.
+	// no maximum. Zero means DefaultOutputAllowance; negative values mean
+	// none.
 	DefaultMaxTokens int64
 }
 
@@ -72,9 +71,16 @@ const (
 
 // EstimateTokens returns the prompt tokens of payload plus its output budget.
 func (e TiktokenEstimator) EstimateTokens(payload json.RawMessage) (int64, error) {
+	u, err := e.EstimateUsage(payload)
+	return addTokensSat(u.InputTokens, u.OutputTokens), err
+}
+
+// EstimateUsage returns the prompt tokens of payload as input and its output
+// budget as output.
+func (e TiktokenEstimator) EstimateUsage(payload json.RawMessage) (Usage, error) {
 	obj, isObject, err := decodePayload(payload)
 	if err != nil {
-		return 0, err
+		return Usage{}, err
 	}
 	model := e.DefaultModel
 	if isObject {
@@ -84,10 +90,11 @@ func (e TiktokenEstimator) EstimateTokens(payload json.RawMessage) (int64, error
 	}
 	codec, err := codecForModel(model)
 	if err != nil {
-		return 0, err
+		return Usage{}, err
 	}
 	if !isObject {
-		return jsonTokens(codec, payload)
+		n, err := jsonTokens(codec, payload)
+		return Usage{InputTokens: n, OutputTokens: outputAllowance(e.DefaultMaxTokens)}, err
 	}
 
 	var prompt int64
@@ -102,18 +109,18 @@ func (e TiktokenEstimator) EstimateTokens(payload json.RawMessage) (int64, error
 		prompt, err = jsonTokens(codec, payload)
 	}
 	if err != nil {
-		return 0, err
+		return Usage{}, err
 	}
 	for _, key := range [...]string{"tools", "functions"} {
 		if raw, ok := obj[key]; ok && !isJSONNull(raw) {
 			n, err := jsonTokens(codec, raw)
 			if err != nil {
-				return 0, err
+				return Usage{}, err
 			}
 			prompt += n
 		}
 	}
-	return addTokensSat(prompt, outputBudget(obj, e.DefaultMaxTokens)), nil
+	return Usage{InputTokens: prompt, OutputTokens: outputBudget(obj, outputAllowance(e.DefaultMaxTokens))}, nil
 }
 
 // chatTokens implements num_tokens_from_messages over raw JSON messages.

@@ -43,7 +43,7 @@ type startRecord struct {
 }
 
 // recorder is a Processor that logs every start and completes after delay,
-// reporting usage = estimate x usageFactor.
+// reporting usage = its reservation x usageFactor.
 type recorder struct {
 	mu          sync.Mutex
 	starts      []startRecord
@@ -75,8 +75,9 @@ func (r *recorder) Process(ctx context.Context, job *Job) (*Result, error) {
 	r.mu.Lock()
 	r.done[job.ID]++
 	r.mu.Unlock()
-	used := int64(float64(job.EstimatedTokens) * r.usageFactor)
-	return &Result{Output: json.RawMessage(`{"ok":true}`), Usage: Usage{InputTokens: used}}, nil
+	scale := func(n int64) int64 { return int64(float64(n) * r.usageFactor) }
+	return &Result{Output: json.RawMessage(`{"ok":true}`),
+		Usage: Usage{InputTokens: scale(job.Reserved.InputTokens), OutputTokens: scale(job.Reserved.OutputTokens)}}, nil
 }
 
 func (r *recorder) snapshot() []startRecord {

@@ -17,8 +17,12 @@ type Job struct {
 	Payload json.RawMessage
 	// Priority is the request's size class.
 	Priority Priority
-	// EstimatedTokens is the estimate reserved for this attempt.
+	// EstimatedTokens is the estimate reserved for this attempt:
+	// Reserved.Tokens.
 	EstimatedTokens int64
+	// Reserved is what the ledger reserved for this attempt in each token
+	// dimension; the namespace's Meter settles it after the call.
+	Reserved Charge
 	// Attempt counts attempts including this one (1 on the first run).
 	Attempt int
 	// MaxRetries is the request's retry limit.

@@ -23,6 +23,7 @@ type managerConfig struct {
 	thresholds Thresholds
 	estimator  Estimator
 	validator  Validator
+	meter      Meter // set by WithMeter; nil: the processor's or estimator's
 	retention  time.Duration
 	opTimeout  time.Duration
 	logger     *slog.Logger
@@ -41,6 +42,13 @@ func WithThresholds(t Thresholds) Option { return func(c *managerConfig) { c.thr
 // WithEstimator sets how Add estimates requests that carry no estimate.
 // Defaults to HeuristicEstimator.
 func WithEstimator(e Estimator) Option { return func(c *managerConfig) { c.estimator = e } }
+
+// WithMeter sets how the namespace's provider counts calls (see Meter),
+// overriding what the Processor and the Estimator declare through Metered.
+// Without it, a Processor that implements Metered decides, and requests are
+// reserved with the Estimator's meter when it implements Metered,
+// ExactMeter otherwise.
+func WithMeter(m Meter) Option { return func(c *managerConfig) { c.meter = m } }
 
 // WithValidator makes Add check each payload before it is queued.
 func WithValidator(v Validator) Option { return func(c *managerConfig) { c.validator = v } }

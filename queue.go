@@ -106,19 +106,13 @@ func (q *QueueManager) prepare(r *Request) (redisstore.NewRequest, error) {
 			return redisstore.NewRequest{}, fmt.Errorf("%w: %w", ErrInvalidPayload, err)
 		}
 	}
-	tokens := r.EstimatedTokens
-	if !r.estimated {
-		n, err := q.cfg.estimator.EstimateTokens(r.Payload)
-		if err != nil {
-			return redisstore.NewRequest{}, fmt.Errorf("estimate: %w", err)
-		}
-		if n < 0 {
-			return redisstore.NewRequest{}, fmt.Errorf("%w: estimator returned %d", ErrInvalidTokens, n)
-		}
-		tokens = n
+	est, err := q.estimate(r)
+	if err != nil {
+		return redisstore.NewRequest{}, err
 	}
-	if u := q.cfg.budget.UsableTokens(); u > 0 && tokens > u {
-		return redisstore.NewRequest{}, fmt.Errorf("%w: %d tokens > %d usable", ErrOverBudget, tokens, u)
+	charge := q.meterFor(r.Payload).Reserve(est).clamp()
+	if err := q.cfg.budget.fits(charge); err != nil {
+		return redisstore.NewRequest{}, err
 	}
 	id := r.ID
 	if id == "" {
@@ -136,8 +130,8 @@ func (q *QueueManager) prepare(r *Request) (redisstore.NewRequest, error) {
 		meta[k] = b
 	}
 	return redisstore.NewRequest{
-		ID: id, Priority: string(q.cfg.thresholds.Classify(tokens)), Tokens: tokens,
-		MaxRetries: r.MaxRetries, TimeoutMS: r.Timeout.Milliseconds(), Payload: r.Payload, Meta: meta,
+		ID: id, Priority: string(q.cfg.thresholds.Classify(charge.Tokens)), Tokens: charge.Tokens,
+		InTokens: charge.InputTokens, OutTokens: charge.OutputTokens, MaxRetries: r.MaxRetries, TimeoutMS: r.Timeout.Milliseconds(), Payload: r.Payload, Meta: meta,
 	}, nil
 }
 
@@ -234,4 +228,55 @@ func (q *QueueManager) wrap(op, id string, err error) error {
 		err = fmt.Errorf("%w: request is %s", ErrInvalidState, st.Status)
 	}
 	return fmt.Errorf("llmqueue: %s %s: %w", op, id, err)
+}
+
+// estimate returns a request's estimated usage: the caller's, else the
+// estimator's (split into input and output when it can), capped at
+// MaxTokens. An estimate the caller gave as one number counts as input.
+func (q *QueueManager) estimate(r *Request) (Usage, error) {
+	switch {
+	case r.split:
+		return r.EstimatedUsage, nil
+	case r.estimated:
+		return Usage{InputTokens: r.EstimatedTokens}, nil
+	}
+	var est Usage
+	if ue, ok := q.cfg.estimator.(UsageEstimator); ok {
+		u, err := ue.EstimateUsage(r.Payload)
+		if err != nil {
+			return Usage{}, fmt.Errorf("estimate: %w", err)
+		}
+		est = u
+	} else {
+		n, err := q.cfg.estimator.EstimateTokens(r.Payload)
+		if err != nil {
+			return Usage{}, fmt.Errorf("estimate: %w", err)
+		}
+		est = Usage{InputTokens: n}
+	}
+	if est.InputTokens < 0 || est.OutputTokens < 0 {
+		return Usage{}, fmt.Errorf("%w: estimator returned %d input and %d output tokens",
+			ErrInvalidTokens, est.InputTokens, est.OutputTokens)
+	}
+	if t := addTokensSat(est.InputTokens, est.OutputTokens); t > MaxTokens {
+		return Usage{}, fmt.Errorf("%w: estimator returned %d, above the most the queue counts, %d",
+			ErrInvalidTokens, t, MaxTokens)
+	}
+	return est, nil
+}
+
+// meterFor returns the meter that reserves and settles a call of payload:
+// WithMeter's, else the estimator's when it declares one, else ExactMeter.
+// The BatchProcessor prefers its Processor's declaration (see
+// BatchProcessor.meterFor).
+func (q *QueueManager) meterFor(payload json.RawMessage) Meter {
+	if q.cfg.meter != nil {
+		return q.cfg.meter
+	}
+	if m, ok := q.cfg.estimator.(Metered); ok {
+		if mm := m.MeterFor(payload); mm != nil {
+			return mm
+		}
+	}
+	return ExactMeter{}
 }

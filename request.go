@@ -99,8 +99,13 @@ type Request struct {
 	ID              string
 	Payload         json.RawMessage
 	EstimatedTokens int64
+	// EstimatedUsage splits the estimate into input and output tokens
+	// when WithEstimatedUsage set it.
+	EstimatedUsage Usage
 	// estimated reports whether EstimatedTokens was set by the caller.
-	estimated  bool
+	estimated bool
+	// split reports whether EstimatedUsage was set by the caller.
+	split      bool
 	MaxRetries int
 	Timeout    time.Duration
 	Meta       map[string]any
@@ -146,6 +151,18 @@ func WithEstimatedTokens(n int64) RequestOption {
 	return func(r *Request) { r.EstimatedTokens, r.estimated = n, true }
 }
 
+// WithEstimatedUsage sets the estimate split into input tokens and output
+// tokens (the output allowance, such as max_tokens), which budgets with
+// separate input and output limits need; EstimatedTokens becomes their
+// sum. Without it the manager's Estimator is asked (and its split used when
+// it implements UsageEstimator).
+func WithEstimatedUsage(u Usage) RequestOption {
+	return func(r *Request) {
+		r.EstimatedUsage, r.split = u, true
+		r.EstimatedTokens, r.estimated = addTokensSat(u.InputTokens, u.OutputTokens), true
+	}
+}
+
 // WithMaxRetries sets how many times a failed attempt is retried (default 3;
 // 0 means one attempt only).
 func WithMaxRetries(n int) RequestOption { return func(r *Request) { r.MaxRetries = n } }
@@ -174,8 +191,11 @@ func (r *Request) validate() error {
 	if len(r.Payload) == 0 || !json.Valid(r.Payload) {
 		return fmt.Errorf("%w: not valid JSON", ErrInvalidPayload)
 	}
-	if r.EstimatedTokens < 0 {
+	if r.EstimatedTokens < 0 || r.EstimatedUsage.InputTokens < 0 || r.EstimatedUsage.OutputTokens < 0 {
 		return fmt.Errorf("%w: %d is negative", ErrInvalidTokens, r.EstimatedTokens)
+	}
+	if r.EstimatedTokens > MaxTokens {
+		return fmt.Errorf("%w: %d is above the most the queue counts, %d", ErrInvalidTokens, r.EstimatedTokens, MaxTokens)
 	}
 	if r.MaxRetries < 0 {
 		return fmt.Errorf("%w: max retries %d is negative", ErrInvalidRequest, r.MaxRetries)

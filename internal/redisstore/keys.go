@@ -3,23 +3,29 @@ package redisstore
 // Keys holds every Redis key of one namespace. All share the hash tag
 // {ns}, so each script touches a single Redis Cluster slot.
 type Keys struct {
-	Prefix     string // "llmq:{ns}:"; request hashes are Prefix + "req:" + id
-	Low        string
-	Medium     string
-	Long       string
-	Active     string
-	Scheduled  string
-	Dead       string
-	Suspended  string
-	BudgetLog  string
-	BudgetSum  string
-	Cycle      string
-	Cooldown   string
-	Stats      string
-	LeaseSeq   string
-	Workers    string
-	WorkerInfo string
-	LastLease  string
+	Prefix    string // "llmq:{ns}:"; request hashes are Prefix + "req:" + id
+	Low       string
+	Medium    string
+	Long      string
+	Active    string
+	Scheduled string
+	Dead      string
+	Suspended string
+	// The ledger, in the order the scripts take it (see ledger in
+	// lua/lib.lua): Ledger returns them.
+	BudgetLog    string
+	BudgetSum    string
+	BudgetInSum  string
+	BudgetOutSum string
+	BudgetDayLog string
+	BudgetDaySum string
+	Cycle        string
+	Cooldown     string
+	Stats        string
+	LeaseSeq     string
+	Workers      string
+	WorkerInfo   string
+	LastLease    string
 	// Events is the pub/sub channel for terminal transitions. It is not a
 	// key (pub/sub is cluster-wide) and carries "id status" messages.
 	Events string
@@ -34,27 +40,36 @@ type Keys struct {
 func NewKeys(ns string) Keys {
 	p := "llmq:{" + ns + "}:"
 	return Keys{
-		Prefix:     p,
-		Low:        p + "q:low",
-		Medium:     p + "q:medium",
-		Long:       p + "q:long",
-		Active:     p + "active",
-		Scheduled:  p + "scheduled",
-		Dead:       p + "dead",
-		Suspended:  p + "suspended",
-		BudgetLog:  p + "budget:log",
-		BudgetSum:  p + "budget:sum",
-		Cycle:      p + "cycle",
-		Cooldown:   p + "cooldown",
-		Stats:      p + "stats",
-		LeaseSeq:   p + "leaseseq",
-		Workers:    p + "workers",
-		WorkerInfo: p + "workers:info",
-		LastLease:  p + "lastlease",
-		Events:     p + "events",
-		Cancels:    p + "cancels",
-		Added:      p + "added",
+		Prefix:       p,
+		Low:          p + "q:low",
+		Medium:       p + "q:medium",
+		Long:         p + "q:long",
+		Active:       p + "active",
+		Scheduled:    p + "scheduled",
+		Dead:         p + "dead",
+		Suspended:    p + "suspended",
+		BudgetLog:    p + "budget:log",
+		BudgetSum:    p + "budget:sum",
+		BudgetInSum:  p + "budget:isum",
+		BudgetOutSum: p + "budget:osum",
+		BudgetDayLog: p + "budget:daylog",
+		BudgetDaySum: p + "budget:daysum",
+		Cycle:        p + "cycle",
+		Cooldown:     p + "cooldown",
+		Stats:        p + "stats",
+		LeaseSeq:     p + "leaseseq",
+		Workers:      p + "workers",
+		WorkerInfo:   p + "workers:info",
+		LastLease:    p + "lastlease",
+		Events:       p + "events",
+		Cancels:      p + "cancels",
+		Added:        p + "added",
 	}
+}
+
+// Ledger returns the budget's keys in the order every script takes them.
+func (k Keys) Ledger() []string {
+	return []string{k.BudgetLog, k.BudgetSum, k.BudgetInSum, k.BudgetOutSum, k.BudgetDayLog, k.BudgetDaySum}
 }
 
 // Request returns the hash key of request id.

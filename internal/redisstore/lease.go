@@ -9,13 +9,14 @@ import (
 
 // LeaseArgs are one lease call's inputs.
 type LeaseArgs struct {
-	Max         int
-	Lease       time.Duration
-	Window      time.Duration
-	TPM, RPM    int64 // usable per window; 0 = unlimited
-	Cycle       [3]int
-	WorkerID    string
-	RetentionMS int64
+	Max    int
+	Lease  time.Duration
+	Window time.Duration
+	// Usable limits per window and per day; 0 = unlimited.
+	TPM, RPM, ITPM, OTPM, TPD, RPD int64
+	Cycle                          [3]int
+	WorkerID                       string
+	RetentionMS                    int64
 	// CallID makes the call idempotent per worker: a retry with the same
 	// id answers the first call's leases. Empty disables that.
 	CallID string
@@ -28,18 +29,21 @@ type LeaseResult struct {
 	// Wait is how long until the head request fits, or the next retry is
 	// due; negative when nothing is scheduled at all.
 	Wait time.Duration
-	// Reason is "ok", "empty", "tokens", "requests" or "cooldown".
+	// Reason is "ok", "empty", "cooldown" or the budget dimension that
+	// binds ("tokens", "input_tokens", "output_tokens", "requests",
+	// "tokens_per_day", "requests_per_day").
 	Reason string
 }
 
 // Lease admits up to a.Max requests the budget can afford.
 func (s *Store) Lease(ctx context.Context, a LeaseArgs) (LeaseResult, error) {
 	k := s.keys
-	keys := []string{k.Low, k.Medium, k.Long, k.Active, k.Scheduled, k.BudgetLog, k.BudgetSum,
-		k.Cycle, k.Cooldown, k.Stats, k.Dead, k.LeaseSeq, k.LastLease}
+	keys := append([]string{k.Low, k.Medium, k.Long, k.Active, k.Scheduled}, k.Ledger()...)
+	keys = append(keys, k.Cycle, k.Cooldown, k.Stats, k.Dead, k.LeaseSeq, k.LastLease)
 	cycle := fmt.Sprintf("%d,%d,%d", a.Cycle[0], a.Cycle[1], a.Cycle[2])
 	raw, err := leaseScript.Run(ctx, s.rdb, keys, k.Prefix, a.Max, a.Lease.Milliseconds(),
-		a.Window.Milliseconds(), a.TPM, a.RPM, cycle, a.WorkerID, a.RetentionMS, k.Events, a.CallID).Slice()
+		a.Window.Milliseconds(), a.TPM, a.RPM, cycle, a.WorkerID, a.RetentionMS, k.Events, a.CallID,
+		a.ITPM, a.OTPM, a.TPD, a.RPD).Slice()
 	if err != nil {
 		return LeaseResult{}, err
 	}
@@ -102,12 +106,46 @@ func (s *Store) Heartbeat(ctx context.Context, a HeartbeatArgs) (lost, cancel []
 	return lost, cancel, nil
 }
 
+// Charge is a ledger entry's tokens: combined, input and output. A
+// Tokens of -1 keeps the reservation as it is.
+type Charge struct{ Tokens, InTokens, OutTokens int64 }
+
+// Keep is the Charge that leaves a reservation as it is.
+var Keep = Charge{Tokens: -1}
+
+// Feedback is what the provider said about its window: limit and
+// remaining per dimension. A limit <= 0 or a remaining < 0 means not said.
+type Feedback struct {
+	LimitTokens, RemainingTokens     int64
+	LimitRequests, RemainingRequests int64
+	LimitIn, RemainingIn             int64
+	LimitOut, RemainingOut           int64
+}
+
+// NoFeedback says nothing.
+var NoFeedback = Feedback{RemainingTokens: -1, RemainingRequests: -1, RemainingIn: -1, RemainingOut: -1}
+
+func (f Feedback) args() []any {
+	return []any{f.LimitTokens, f.RemainingTokens, f.LimitRequests, f.RemainingRequests,
+		f.LimitIn, f.RemainingIn, f.LimitOut, f.RemainingOut}
+}
+
+func (c Charge) args() []any {
+	if c.Tokens < 0 {
+		return []any{-1, 0, 0}
+	}
+	return []any{c.Tokens, c.InTokens, c.OutTokens}
+}
+
 // CompleteArgs are one successful ack's inputs.
 type CompleteArgs struct {
-	ID, Token           string
-	Result              []byte
-	Used                int64 // -1 keeps the estimate
-	InTokens, OutTokens int64
+	ID, Token string
+	Result    []byte
+	// Settle is the call's final charge (Keep: the reservation stands).
+	Settle Charge
+	// Usage as the provider reported it.
+	InTokens, OutTokens, CacheRead, CacheWrite int64
+	Feedback                                   Feedback
 }
 
 // Complete acks one successful attempt; ErrStale when the lease is lost.
@@ -123,12 +161,16 @@ func (s *Store) Complete(ctx context.Context, a CompleteArgs, window time.Durati
 // one error per ack (nil or ErrStale), or an error for the whole call.
 func (s *Store) CompleteMany(ctx context.Context, acks []CompleteArgs, window time.Duration, retentionMS int64) ([]error, error) {
 	k := s.keys
-	args := make([]any, 0, 4+6*len(acks))
+	args := make([]any, 0, 4+18*len(acks))
 	args = append(args, k.Prefix, window.Milliseconds(), retentionMS, k.Events)
 	for _, a := range acks {
-		args = append(args, a.ID, a.Token, a.Result, a.Used, a.InTokens, a.OutTokens)
+		args = append(args, a.ID, a.Token, a.Result)
+		args = append(args, a.Settle.args()...)
+		args = append(args, a.InTokens, a.OutTokens, a.CacheRead, a.CacheWrite)
+		args = append(args, a.Feedback.args()...)
 	}
-	res, err := completeScript.Run(ctx, s.rdb, []string{k.Active, k.BudgetLog, k.BudgetSum, k.Stats}, args...).Int64Slice()
+	keys := append(append([]string{k.Active}, k.Ledger()...), k.Stats, k.LeaseSeq)
+	res, err := completeScript.Run(ctx, s.rdb, keys, args...).Int64Slice()
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +192,8 @@ type FailArgs struct {
 	Kind           string // retry | permanent | ratelimit | suspend | canceled | release
 	Message        string
 	Delay          time.Duration // backoff (retry) or retry-after (ratelimit)
-	Used           int64         // -1 keeps the estimate
+	Settle         Charge        // Keep: the reservation stands
+	Feedback       Feedback
 	Window         time.Duration
 	RetentionMS    int64
 	MaxRateLimited int
@@ -160,11 +203,13 @@ type FailArgs struct {
 // Fail records a failed attempt and returns the request's new status.
 func (s *Store) Fail(ctx context.Context, a FailArgs) (string, error) {
 	k := s.keys
-	st, err := failScript.Run(ctx, s.rdb,
-		[]string{k.Request(a.ID), k.Active, k.BudgetLog, k.BudgetSum, k.Stats, k.Scheduled, k.Dead,
-			k.Suspended, k.Cooldown, k.Low, k.Medium, k.Long},
-		a.ID, a.Token, a.Kind, a.Message, a.Delay.Milliseconds(), a.Used, a.Window.Milliseconds(),
-		a.RetentionMS, k.Events, a.MaxRateLimited, a.State).Text()
+	keys := append([]string{k.Request(a.ID), k.Active}, k.Ledger()...)
+	keys = append(keys, k.Stats, k.Scheduled, k.Dead, k.Suspended, k.Cooldown, k.Low, k.Medium, k.Long, k.LeaseSeq)
+	args := []any{a.ID, a.Token, a.Kind, a.Message, a.Delay.Milliseconds()}
+	args = append(args, a.Settle.args()...)
+	args = append(args, a.Window.Milliseconds(), a.RetentionMS, k.Events, a.MaxRateLimited, a.State)
+	args = append(args, a.Feedback.args()...)
+	st, err := failScript.Run(ctx, s.rdb, keys, args...).Text()
 	return st, scriptErr(err)
 }
 
@@ -172,6 +217,8 @@ func (s *Store) Fail(ctx context.Context, a FailArgs) (string, error) {
 type Snapshot struct {
 	Low, Medium, Long, Active, Scheduled, Dead, Suspended int64
 	TokensInWindow, RequestsInWindow                      int64
+	InTokensInWindow, OutTokensInWindow                   int64
+	TokensInDay, RequestsInDay                            int64
 	Cooldown                                              time.Duration
 	Stats                                                 map[string]int64
 	Workers                                               map[string]string
@@ -180,34 +227,35 @@ type Snapshot struct {
 // Snapshot reads queue depths, the ledger and the counters atomically.
 func (s *Store) Snapshot(ctx context.Context, window time.Duration) (Snapshot, error) {
 	k := s.keys
-	raw, err := snapshotScript.Run(ctx, s.rdb, []string{k.Low, k.Medium, k.Long, k.Active, k.Scheduled,
-		k.Dead, k.Suspended, k.BudgetLog, k.BudgetSum, k.Stats, k.Cooldown, k.Workers, k.WorkerInfo},
-		window.Milliseconds()).Slice()
+	keys := append([]string{k.Low, k.Medium, k.Long, k.Active, k.Scheduled, k.Dead, k.Suspended}, k.Ledger()...)
+	keys = append(keys, k.Stats, k.Cooldown, k.Workers, k.WorkerInfo)
+	raw, err := snapshotScript.Run(ctx, s.rdb, keys, window.Milliseconds()).Slice()
 	if err != nil {
 		return Snapshot{}, err
 	}
-	if len(raw) != 12 {
+	if len(raw) != 16 {
 		return Snapshot{}, fmt.Errorf("snapshot: reply of %d elements", len(raw))
 	}
-	var nums [10]int64
+	var nums [14]int64
 	for i := range nums {
 		if nums[i], err = toInt64(raw[i]); err != nil {
 			return Snapshot{}, fmt.Errorf("snapshot: field %d: %w", i, err)
 		}
 	}
-	statsFlat, err := toStrings(raw[10])
+	statsFlat, err := toStrings(raw[14])
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("snapshot: stats: %w", err)
 	}
-	workersFlat, err := toStrings(raw[11])
+	workersFlat, err := toStrings(raw[15])
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("snapshot: workers: %w", err)
 	}
 	snap := Snapshot{
 		Low: nums[0], Medium: nums[1], Long: nums[2], Active: nums[3], Scheduled: nums[4],
 		Dead: nums[5], Suspended: nums[6], TokensInWindow: nums[7], RequestsInWindow: nums[8],
-		Cooldown: time.Duration(nums[9]) * time.Millisecond,
-		Stats:    map[string]int64{}, Workers: pairs(workersFlat),
+		Cooldown:         time.Duration(nums[9]) * time.Millisecond,
+		InTokensInWindow: nums[10], OutTokensInWindow: nums[11], TokensInDay: nums[12], RequestsInDay: nums[13],
+		Stats: map[string]int64{}, Workers: pairs(workersFlat),
 	}
 	for name, v := range pairs(statsFlat) {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil {

@@ -32,7 +32,6 @@ var (
 	setMetaScript   = load("setmeta")
 	cancelScript    = load("cancel")
 	resumeScript    = load("resume")
-	adjustScript    = load("adjust")
 	snapshotScript  = load("snapshot")
 	restampScript   = load("restamp")
 )

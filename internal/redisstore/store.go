@@ -72,16 +72,18 @@ func scriptErr(err error) error {
 // tabs or newlines and meta values must be compact JSON: they are packed
 // into a tab-separated header.
 type NewRequest struct {
-	ID         string
-	Priority   string
-	Tokens     int64
-	MaxRetries int
-	TimeoutMS  int64
-	Payload    []byte
-	Meta       map[string][]byte
+	ID       string
+	Priority string
+	// Tokens, InTokens and OutTokens are the charge reserved when the
+	// request is leased: combined, input and output tokens.
+	Tokens, InTokens, OutTokens int64
+	MaxRetries                  int
+	TimeoutMS                   int64
+	Payload                     []byte
+	Meta                        map[string][]byte
 }
 
-// header packs what materialize (lua/lib.lua) unpacks after "Q1\t<ct>\t".
+// header packs what materialize (lua/lib.lua) unpacks after "Q2\t<ct>\t".
 func (r NewRequest) header() string {
 	var b strings.Builder
 	b.WriteString(strconv.FormatInt(r.Tokens, 10))
@@ -91,6 +93,10 @@ func (r NewRequest) header() string {
 	b.WriteString(strconv.Itoa(r.MaxRetries))
 	b.WriteByte('\t')
 	b.WriteString(strconv.FormatInt(r.TimeoutMS, 10))
+	b.WriteByte('\t')
+	b.WriteString(strconv.FormatInt(r.InTokens, 10))
+	b.WriteByte('\t')
+	b.WriteString(strconv.FormatInt(r.OutTokens, 10))
 	for k, v := range r.Meta {
 		b.WriteByte('\t')
 		b.WriteString(k)
@@ -151,13 +157,18 @@ func (s *Store) Get(ctx context.Context, id string) (map[string]string, error) {
 func Unpack(packed string) map[string]string {
 	header, payload, _ := strings.Cut(packed, "\n")
 	f := strings.Split(header, "\t")
-	if len(f) < 6 || f[0] != "Q1" {
+	// Q1 is the form before input and output charges were stored.
+	metaAt := map[string]int{"Q1": 6, "Q2": 8}[f[0]]
+	if metaAt == 0 || len(f) < metaAt {
 		return map[string]string{"status": "queued", "prio": "low", "tokens": "corrupt", "att": "0",
 			"maxr": "0", "payload": payload}
 	}
 	h := map[string]string{"status": "queued", "ct": f[1], "ut": f[1], "tokens": f[2], "prio": f[3],
 		"att": "0", "maxr": f[4], "tmo": f[5], "payload": payload}
-	for i := 6; i+1 < len(f); i += 2 {
+	if f[0] == "Q2" {
+		h["cin"], h["cout"] = f[6], f[7]
+	}
+	for i := metaAt; i+1 < len(f); i += 2 {
 		h["m:"+f[i]] = f[i+1]
 	}
 	return h
@@ -192,13 +203,6 @@ func (s *Store) Resume(ctx context.Context, id, from string, input []byte) error
 		[]string{k.Request(id), k.Low, k.Medium, k.Long, k.Suspended, k.Dead},
 		id, from, input).Result()
 	return scriptErr(err)
-}
-
-// Adjust books what the provider says is already spent and sets a cool-down.
-func (s *Store) Adjust(ctx context.Context, windowMS, tpm, remTokens, rpm, remRequests, cooldownMS int64) error {
-	k := s.keys
-	return adjustScript.Run(ctx, s.rdb, []string{k.BudgetLog, k.BudgetSum, k.Cooldown, k.LeaseSeq},
-		windowMS, tpm, remTokens, rpm, remRequests, cooldownMS).Err()
 }
 
 func toInt64(v any) (int64, error) {
@@ -239,7 +243,8 @@ func pairs(flat []string) map[string]string {
 // Restamp moves a leased request's reservation to the current time; it
 // reports false when the lease or the reservation is gone.
 func (s *Store) Restamp(ctx context.Context, id, token string) (bool, error) {
-	n, err := restampScript.Run(ctx, s.rdb, []string{s.keys.Request(id), s.keys.BudgetLog}, token).Int()
+	n, err := restampScript.Run(ctx, s.rdb, []string{s.keys.Request(id), s.keys.BudgetLog, s.keys.BudgetDayLog},
+		token).Int()
 	return n == 1, err
 }
 

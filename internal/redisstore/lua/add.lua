@@ -11,7 +11,8 @@
 -- ARGV[2] -> number of requests
 -- ARGV[3] -> pub/sub channel that wakes idle workers ("" = none)
 -- ARGV[4...] -> per request: id, priority, header ("tokens\tpriority\t
---               max_retries\ttimeout_ms[\tmeta key\tmeta JSON]..."), payload
+--               max_retries\ttimeout_ms\tinput tokens\toutput tokens
+--               [\tmeta key\tmeta JSON]..."), payload
 --
 -- Returns {1} when all were added, or {0, id} naming a duplicate ID (then
 -- nothing was added).
@@ -28,7 +29,7 @@ local added = {low = 0, medium = 0, long = 0}
 for r = 0, n - 1 do
   local i = 4 + r * 4
   local id, prio = ARGV[i], ARGV[i + 1]
-  redis.call('SET', prefix .. 'qr:' .. id, 'Q1\t' .. now .. '\t' .. ARGV[i + 2] .. '\n' .. ARGV[i + 3])
+  redis.call('SET', prefix .. 'qr:' .. id, 'Q2\t' .. now .. '\t' .. ARGV[i + 2] .. '\n' .. ARGV[i + 3])
   redis.call('RPUSH', queue_for(prio, KEYS[1], KEYS[2], KEYS[3]), id)
   added[prio] = (added[prio] or 0) + 1
 end

@@ -8,14 +8,18 @@
 -- KEYS[3]  -> llmq:{ns}:q:long
 -- KEYS[4]  -> llmq:{ns}:active      (score = lease deadline ms)
 -- KEYS[5]  -> llmq:{ns}:scheduled   (score = run-at ms)
--- KEYS[6]  -> llmq:{ns}:budget:log  (score = reservation ms, member = tokens:id:lease)
+-- KEYS[6]  -> llmq:{ns}:budget:log     (the ledger: see ledger in lib.lua)
 -- KEYS[7]  -> llmq:{ns}:budget:sum
--- KEYS[8]  -> llmq:{ns}:cycle
--- KEYS[9]  -> llmq:{ns}:cooldown    (value = ms until which nothing is leased)
--- KEYS[10] -> llmq:{ns}:stats
--- KEYS[11] -> llmq:{ns}:dead
--- KEYS[12] -> llmq:{ns}:leaseseq
--- KEYS[13] -> llmq:{ns}:lastlease   (field = worker id, value = its last call's leases)
+-- KEYS[8]  -> llmq:{ns}:budget:isum
+-- KEYS[9]  -> llmq:{ns}:budget:osum
+-- KEYS[10] -> llmq:{ns}:budget:daylog
+-- KEYS[11] -> llmq:{ns}:budget:daysum
+-- KEYS[12] -> llmq:{ns}:cycle
+-- KEYS[13] -> llmq:{ns}:cooldown    (value = ms until which nothing is leased)
+-- KEYS[14] -> llmq:{ns}:stats
+-- KEYS[15] -> llmq:{ns}:dead
+-- KEYS[16] -> llmq:{ns}:leaseseq
+-- KEYS[17] -> llmq:{ns}:lastlease   (field = worker id, value = its last call's leases)
 -- ARGV[1]  -> key prefix "llmq:{ns}:"
 -- ARGV[2]  -> max requests to lease
 -- ARGV[3]  -> lease duration ms
@@ -27,10 +31,20 @@
 -- ARGV[9]  -> retention ms for requests that die here
 -- ARGV[10] -> pub/sub channel for terminal events ("" = none)
 -- ARGV[11] -> call id, unique per worker ("" = not idempotent)
+-- ARGV[12] -> usable input tokens per window (0 = unlimited)
+-- ARGV[13] -> usable output tokens per window (0 = unlimited)
+-- ARGV[14] -> usable tokens per day (0 = unlimited)
+-- ARGV[15] -> usable requests per day (0 = unlimited)
 --
 -- Returns {leased, wait_ms, reason, job...}: reason is "ok", "empty",
--- "tokens", "requests" or "cooldown"; wait_ms says how long until the head
--- request fits (or the next retry is due; -1 when nothing is scheduled).
+-- "cooldown" or the budget dimension that binds: "tokens", "input_tokens",
+-- "output_tokens", "requests", "tokens_per_day" or "requests_per_day";
+-- wait_ms says how long until the head request fits (or the next retry is
+-- due; -1 when nothing is scheduled).
+--
+-- A request is admitted only when its charge fits every limited dimension;
+-- its charge is its "tokens", "cin" and "cout" fields (a request stored
+-- before input and output were tracked counts all its tokens as input).
 -- Each job is the flat HGETALL of the request plus "id" and its value.
 --
 -- A call repeated with the same worker and call id (a client retrying after
@@ -47,6 +61,13 @@ local retention = tonumber(ARGV[9])
 local channel = ARGV[10]
 local queues = {low = KEYS[1], medium = KEYS[2], long = KEYS[3]}
 local call = ARGV[11]
+local lim = {t = tpm, i = tonumber(ARGV[12]), o = tonumber(ARGV[13]), r = rpm,
+  dt = tonumber(ARGV[14]), dr = tonumber(ARGV[15])}
+for name, v in pairs(lim) do
+  if not v or v < 0 then return redis.error_reply('BADARG limit ' .. name) end
+end
+local day = lim.dt > 0 or lim.dr > 0
+local L = ledger(6)
 local now = now_ms()
 
 local function job_reply(key, id)
@@ -57,7 +78,7 @@ local function job_reply(key, id)
 end
 
 if call ~= '' then
-  local prev = redis.call('HGET', KEYS[13], worker)
+  local prev = redis.call('HGET', KEYS[17], worker)
   if prev then
     local nl = string.find(prev, '\n', 1, true)
     if nl and string.sub(prev, 1, nl - 1) == call then
@@ -76,8 +97,8 @@ end
 
 local function kill(id, key, msg)
   redis.call('HSET', key, 'err', msg)
-  redis.call('ZADD', KEYS[11], now, id)
-  finish(key, id, 'dead', KEYS[10], 'failed', retention, channel, now)
+  redis.call('ZADD', KEYS[15], now, id)
+  finish(key, id, 'dead', KEYS[14], 'failed', retention, channel, now)
 end
 
 -- Due retries go back to the tail of their queue.
@@ -101,24 +122,23 @@ for _, id in ipairs(expired) do
   if f[1] == 'active' then
     redis.call('HDEL', key, 'lease')
     if f[5] == '1' then
-      finish(key, id, 'canceled', KEYS[10], 'canceled', retention, channel, now)
+      finish(key, id, 'canceled', KEYS[14], 'canceled', retention, channel, now)
     elseif (tonumber(f[2]) or 0) > (tonumber(f[3]) or 0) then
       kill(id, key, 'lease expired; retries spent')
     else
       redis.call('HSET', key, 'status', 'queued', 'ut', now, 'err', 'lease expired')
-      redis.call('HINCRBY', KEYS[10], (f[4] or 'low') .. '_recovered', 1)
+      redis.call('HINCRBY', KEYS[14], (f[4] or 'low') .. '_recovered', 1)
       redis.call('LPUSH', queues[f[4]] or KEYS[1], id)
     end
   end
 end
 
-local cd = tonumber(redis.call('GET', KEYS[9]) or '')
+local cd = tonumber(redis.call('GET', KEYS[13]) or '')
 if cd and cd > now then
   return {0, cd - now, 'cooldown'}
 end
 
-local sum = trim(KEYS[6], KEYS[7], now, window)
-local count = redis.call('ZCARD', KEYS[6])
+local used = trim(L, now, window, day)
 
 -- The cycle: a sequence of classes, one per slot.
 local seq = {}
@@ -129,21 +149,57 @@ for c in string.gmatch(ARGV[7], '%d+') do
   ci = ci + 1
 end
 local slots = #seq
-local pos = (tonumber(redis.call('GET', KEYS[8]) or '0') or 0) % slots
+local pos = (tonumber(redis.call('GET', KEYS[12]) or '0') or 0) % slots
 
--- wait_for returns ms until `need` more tokens (or one more request) fit,
--- walking the ledger from its oldest entry.
-local function wait_for(need_tokens, need_requests)
-  local entries = redis.call('ZRANGE', KEYS[6], 0, -1, 'WITHSCORES')
-  local freed_t, freed_r = 0, 0
-  for i = 1, #entries, 2 do
-    freed_t = freed_t + entry_tokens(entries[i])
-    freed_r = freed_r + 1
-    if freed_t >= need_tokens and freed_r >= need_requests then
-      return math.max(1, tonumber(entries[i + 1]) + window - now + 1)
+-- wait_for returns ms until `need` more of a dimension frees up in a log,
+-- walking it from its oldest entry; count(member) is what one entry holds.
+local function wait_for(log_key, span, need, count)
+  local from = 0
+  while true do
+    local entries = redis.call('ZRANGE', log_key, from, from + 499, 'WITHSCORES')
+    if #entries == 0 then return span end
+    for n = 1, #entries, 2 do
+      need = need - count(entries[n])
+      if need <= 0 then
+        return math.max(1, tonumber(entries[n + 1]) + span - now + 1)
+      end
+    end
+    from = from + 500
+  end
+end
+local function tokens_of(m) local t = entry_charge(m) return t end
+local function input_of(m) local _, i = entry_charge(m) return i end
+local function output_of(m) local _, _, o = entry_charge(m) return o end
+local function one() return 1 end
+
+-- dims lists the budget's dimensions in the order a shortage is reported:
+-- the charge and ledger field each reads, and how to wait for it.
+local dims = {
+  {name = 'tokens', limit = lim.t, field = 't', log = L.log, span = window, count = tokens_of},
+  {name = 'input_tokens', limit = lim.i, field = 'i', log = L.log, span = window, count = input_of},
+  {name = 'output_tokens', limit = lim.o, field = 'o', log = L.log, span = window, count = output_of},
+  {name = 'requests', limit = lim.r, field = 'r', log = L.log, span = window, count = one},
+  {name = 'tokens_per_day', limit = lim.dt, field = 'dt', log = L.daylog, span = DAY_MS, count = tokens_of},
+  {name = 'requests_per_day', limit = lim.dr, field = 'dr', log = L.daylog, span = DAY_MS, count = one},
+}
+
+-- shortfall checks a charge against every limited dimension. It returns
+-- nil when the charge fits now; else the dimension that frees up last and
+-- how long that takes, and whether the charge can never fit.
+local function shortfall(charge)
+  local reason, wait = nil, 0
+  for _, d in ipairs(dims) do
+    local c = charge[d.field]
+    if d.limit > 0 and c > 0 then
+      if c > d.limit then return d.name, 0, true end
+      local over = used[d.field] + c - d.limit
+      if over > 0 then
+        local w = wait_for(d.log, d.span, over, d.count)
+        if not reason or w > wait then reason, wait = d.name, w end
+      end
     end
   end
-  return window
+  return reason, wait, false
 end
 
 local out = {0, 0, 'ok'}
@@ -175,50 +231,49 @@ while leased < want and guard > 0 do
   local id = redis.call('LINDEX', q, 0)
   materialize(prefix, id)
   local key = prefix .. 'req:' .. id
-  local f = redis.call('HMGET', key, 'status', 'tokens', 'prio')
+  local f = redis.call('HMGET', key, 'status', 'tokens', 'prio', 'cin', 'cout', 'att')
   local tokens = tonumber(f[2])
+  local cin, cout = tonumber(f[4] or f[2]), tonumber(f[5] or '0')
   if not f[1] or f[1] ~= 'queued' then
     -- Expired, deleted or no longer queued: nothing to run.
     redis.call('LPOP', q)
-  elseif not tokens or tokens < 0 or not queues[f[3] or ''] then
+  elseif not valid_count(tokens) or not valid_count(cin) or not valid_count(cout)
+      or not valid_count(tonumber(f[6] or '0')) or not queues[f[3] or ''] then
     redis.call('LPOP', q)
-    kill(id, key, 'corrupt request: bad tokens or priority')
-  elseif tpm > 0 and tokens > tpm then
-    redis.call('LPOP', q)
-    kill(id, key, 'estimate exceeds the usable token limit')
-  elseif tpm > 0 and sum + tokens > tpm then
-    out[2] = wait_for(sum + tokens - tpm, 0)
-    out[3] = 'tokens'
-    break
-  elseif rpm > 0 and count + 1 > rpm then
-    out[2] = wait_for(0, count + 1 - rpm)
-    out[3] = 'requests'
-    break
+    kill(id, key, 'corrupt request: bad tokens, attempts or priority')
   else
-    local token = tostring(redis.call('INCR', KEYS[12]))
-    local member = tokens .. ':' .. id .. ':' .. token
-    redis.call('LPOP', q)
-    redis.call('ZADD', KEYS[6], now, member)
-    redis.call('INCRBY', KEYS[7], tokens)
-    sum = sum + tokens
-    count = count + 1
-    local att = redis.call('HINCRBY', key, 'att', 1)
-    redis.call('HSET', key, 'status', 'active', 'lease', token, 'bm', member,
-      'st', now, 'ut', now, 'wid', worker)
-    redis.call('ZADD', KEYS[4], now + lease_ms, id)
-    table.insert(out, job_reply(key, id))
-    table.insert(record, token .. '\t' .. id)
-    leased = leased + 1
-    pos = (pos + 1) % slots
+    local charge = {t = tokens, i = cin, o = cout, r = 1, dt = tokens, dr = 1}
+    local reason, wait, never = shortfall(charge)
+    if never then
+      redis.call('LPOP', q)
+      kill(id, key, 'estimate exceeds the usable ' .. reason .. ' limit')
+    elseif reason then
+      out[2], out[3] = wait, reason
+      break
+    else
+      local token = tostring(redis.call('INCR', KEYS[16]))
+      redis.call('LPOP', q)
+      local member, dm = reserve(L, now, tokens, cin, cout, id .. ':' .. token, day)
+      for name, c in pairs(charge) do used[name] = used[name] + c end
+      redis.call('HINCRBY', key, 'att', 1)
+      redis.call('HSET', key, 'status', 'active', 'lease', token, 'bm', member,
+        'st', now, 'ut', now, 'wid', worker)
+      if dm then redis.call('HSET', key, 'dm', dm) else redis.call('HDEL', key, 'dm') end
+      redis.call('ZADD', KEYS[4], now + lease_ms, id)
+      table.insert(out, job_reply(key, id))
+      table.insert(record, token .. '\t' .. id)
+      leased = leased + 1
+      pos = (pos + 1) % slots
+    end
   end
 end
-redis.call('SET', KEYS[8], pos)
+redis.call('SET', KEYS[12], pos)
 out[1] = leased
 if call ~= '' then
   if leased > 0 then
-    redis.call('HSET', KEYS[13], worker, call .. '\n' .. table.concat(record, '\n'))
+    redis.call('HSET', KEYS[17], worker, call .. '\n' .. table.concat(record, '\n'))
   else
-    redis.call('HDEL', KEYS[13], worker)
+    redis.call('HDEL', KEYS[17], worker)
   end
 end
 if leased == 0 and out[3] == 'empty' then
