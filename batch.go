@@ -341,7 +341,9 @@ func (b *BatchProcessor) restampIfLate(job *Job, token string, sentAt time.Time)
 	if bud.UsableTokens() == 0 && bud.UsableRequests() == 0 {
 		return
 	}
-	if time.Since(sentAt) <= (bud.ledgerWindow()-bud.Window)/2 {
+	// A quarter of the margin: what is left must cover the call's way to
+	// the provider after the restamp, on a loaded machine too.
+	if time.Since(sentAt) <= (bud.ledgerWindow()-bud.Window)/4 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), b.qm.cfg.opTimeout)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/llmqueue/llmqueue/providers/internal/burndown"
 )
 
 // Static credentials and region for tests and examples that talk to the
@@ -36,6 +39,12 @@ type BedrockOptions struct {
 	SkipSignatureCheck bool
 	// Latency is how long each completion takes.
 	Latency time.Duration
+	// OutputFraction is the share of maxTokens a reply uses; zero means
+	// all of it.
+	OutputFraction float64
+	// Burndown adds output burndown rates by model-ID prefix to Bedrock's
+	// own table; see burndown.Rate.
+	Burndown map[string]float64
 }
 
 // BedrockServer is a fake Bedrock runtime server speaking the Converse REST
@@ -51,12 +60,22 @@ type BedrockServer struct {
 }
 
 // NewBedrockServer starts a fake Bedrock runtime on loopback. It answers POST
-// /model/{modelId}/converse with usage inputTokens = ceil(characters of the
-// system prompt and messages / 4) and outputTokens = inferenceConfig.maxTokens
-// (DefaultCompletionTokens when unset), charged to its window at arrival,
-// the way Bedrock reserves input + max tokens. Requests must be SigV4-signed
-// with the configured credentials. Errors carry X-Amzn-ErrorType and a
-// {"message": …} body, as the real service sends them. Call Close when done.
+// /model/{modelId}/converse and meters calls the way Bedrock documents
+// (https://docs.aws.amazon.com/bedrock/latest/userguide/quotas-token-burndown.html):
+// at arrival it reserves input + maxTokens, where input = ceil(characters
+// of the system prompt and messages / 4) and maxTokens is
+// inferenceConfig.maxTokens (DefaultCompletionTokens when unset); when the
+// reply is sent it settles the call to input + cache writes (none here) +
+// output x the model's burndown rate, output being ceil(maxTokens x
+// OutputFraction). The input dimension (ITPM) is the input, the output
+// dimension (OTPM) the output x burndown. The reply's usage is what the
+// service reports: inputTokens, outputTokens and their sum, without
+// burndown.
+//
+// Requests must be SigV4-signed with the configured credentials. Errors,
+// including the ThrottlingException of a call that does not fit, carry
+// X-Amzn-ErrorType and a {"message": …} body and no rate-limit headers, as
+// the real service sends them. Call Close when done.
 func NewBedrockServer(opts BedrockOptions) *BedrockServer {
 	if opts.AccessKeyID == "" {
 		opts.AccessKeyID = TestAccessKeyID
@@ -83,6 +102,10 @@ func (s *BedrockServer) Inject(faults ...Fault) { s.faults.push(faults...) }
 
 // Stats returns what the server has seen so far.
 func (s *BedrockServer) Stats() Stats { return s.limiter.snapshot() }
+
+// Calls returns every call the server accepted, by arrival, with its
+// settled charge.
+func (s *BedrockServer) Calls() []Call { return s.limiter.record() }
 
 // converseRequest is the part of a Converse request the fake reads.
 type converseRequest struct {
@@ -132,16 +155,25 @@ func (s *BedrockServer) handleConverse(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	input := charsToTokens(chars)
-	output := int64(DefaultCompletionTokens)
+	maxTokens := int64(DefaultCompletionTokens)
 	if req.InferenceConfig.MaxTokens > 0 {
-		output = req.InferenceConfig.MaxTokens
+		maxTokens = req.InferenceConfig.MaxTokens
 	}
-	if v := s.limiter.admit(input + output); !v.ok {
+	v := s.limiter.admit(Call{Tokens: input + maxTokens, InputTokens: input, OutputTokens: maxTokens})
+	if !v.ok {
 		writeBedrockError(w, http.StatusTooManyRequests, "ThrottlingException", "Too many tokens, please wait before trying again.")
 		return
 	}
 	if s.opts.Latency > 0 {
 		hang(r, Fault{Delay: s.opts.Latency})
+	}
+	output := outputTokens(maxTokens, s.opts.OutputFraction)
+	rate := burndown.Rate(r.PathValue("modelId"), s.opts.Burndown)
+	burned := int64(math.Ceil(float64(output) * rate))
+	s.limiter.settle(v.id, Call{Tokens: input + burned, InputTokens: input, OutputTokens: burned})
+	stop := "end_turn"
+	if output == maxTokens {
+		stop = "max_tokens"
 	}
 	s.seq.Add(1)
 	s.limiter.count(func(st *Stats) { st.Completed++ })
@@ -151,7 +183,7 @@ func (s *BedrockServer) handleConverse(w http.ResponseWriter, r *http.Request) {
 			"role":    "assistant",
 			"content": []map[string]any{{"text": strings.TrimSpace(strings.Repeat("ok ", int(min(output, 64))))}},
 		}},
-		"stopReason": "max_tokens",
+		"stopReason": stop,
 		"usage": map[string]any{
 			"inputTokens": input, "outputTokens": output, "totalTokens": input + output,
 		},

@@ -16,11 +16,12 @@ import (
 	"github.com/llmqueue/llmqueue/providers"
 )
 
-// Server is what the conformance suite needs of a fake server; both
-// *OpenAIServer and *BedrockServer implement it.
+// Server is what the conformance suite needs of a fake server;
+// *OpenAIServer, *BedrockServer and *AnthropicServer implement it.
 type Server interface {
 	Inject(faults ...Fault)
 	Stats() Stats
+	Calls() []Call
 	Close()
 }
 
@@ -48,6 +49,10 @@ type Harness struct {
 	// RateLimitHeaders says the provider reports its remaining budget in
 	// x-ratelimit-* headers (OpenAI does, Bedrock does not).
 	RateLimitHeaders bool
+	// AnthropicHeaders says the provider reports its remaining budget in
+	// anthropic-ratelimit-* headers, per dimension with RFC 3339 reset
+	// times, and always puts retry-after on a 429 (Anthropic does).
+	AnthropicHeaders bool
 	// QuotaIsPermanent says FaultQuota is billing, a permanent failure
 	// (OpenAI insufficient_quota), rather than a rate limit (Bedrock
 	// ServiceQuotaExceededException).
@@ -74,7 +79,7 @@ func job(payload json.RawMessage) *llmqueue.Job {
 }
 
 func testSuccess(t *testing.T, h Harness) {
-	proc, srv := h.Start(t, Setup{Limits: Limits{TPM: 100000, RPM: 100}})
+	proc, srv := h.Start(t, Setup{Limits: Limits{TPM: 100000, ITPM: 50000, OTPM: 20000, RPM: 100}})
 	prompt := strings.Repeat("abcd", 25) // 100 characters: 25 tokens on the fake
 	res, err := proc.Process(context.Background(), job(h.Payload(prompt, 40)))
 	require.NoError(t, err)
@@ -88,10 +93,23 @@ func testSuccess(t *testing.T, h Harness) {
 		assert.Equal(t, int64(99), res.RateLimit.RemainingRequests)
 		assert.Positive(t, res.RateLimit.ResetTokens)
 	}
+	if h.AnthropicHeaders {
+		require.NotNil(t, res.RateLimit, "remaining budget read from the headers")
+		assert.Equal(t, int64(100000-65), res.RateLimit.RemainingTokens)
+		assert.Equal(t, int64(99), res.RateLimit.RemainingRequests)
+		assert.Equal(t, int64(50000), res.RateLimit.LimitInputTokens)
+		assert.Equal(t, int64(50000-25), res.RateLimit.RemainingInputTokens)
+		assert.Equal(t, int64(20000), res.RateLimit.LimitOutputTokens)
+		assert.Equal(t, int64(20000-40), res.RateLimit.RemainingOutputTokens)
+		assert.Positive(t, res.RateLimit.ResetOutputTokens)
+	}
 	st := srv.Stats()
 	assert.Equal(t, int64(1), st.Requests)
 	assert.Equal(t, int64(1), st.Completed)
 	assert.Equal(t, int64(65), st.TokensCharged)
+	calls := srv.Calls()
+	require.Len(t, calls, 1)
+	assert.Equal(t, Call{At: calls[0].At, Tokens: 65, InputTokens: 25, OutputTokens: 40}, calls[0])
 }
 
 func testEstimate(t *testing.T, h Harness) {
@@ -194,25 +212,23 @@ func testFaults(t *testing.T, h Harness) {
 	require.NoError(t, err)
 }
 
+// waitCase is one way a 429 can say how long to wait.
+type waitCase struct {
+	name      string
+	header    http.Header
+	want, tol time.Duration
+}
+
 func testWaitHeaders(t *testing.T, h Harness) {
 	date := func(d time.Duration) string { return time.Now().Add(d).UTC().Format(http.TimeFormat) }
-	cases := []struct {
-		name      string
-		header    http.Header
-		want, tol time.Duration
-	}{
-		{"none", nil, 0, 0},
-		{"retry-after-ms", http.Header{"Retry-After-Ms": {"1500"}}, 1500 * time.Millisecond, 0},
+	cases := []waitCase{
 		{"retry-after-seconds", http.Header{"Retry-After": {"7"}}, 7 * time.Second, 0},
 		{"retry-after-http-date", http.Header{"Retry-After": {date(20 * time.Second)}}, 20 * time.Second, 2 * time.Second},
-		{"reset-tokens-minutes", http.Header{"X-Ratelimit-Reset-Tokens": {"6m0s"}}, 6 * time.Minute, 0},
-		{"reset-tokens-compound", http.Header{"X-Ratelimit-Reset-Tokens": {"1h2m3.5s"}}, time.Hour + 2*time.Minute + 3500*time.Millisecond, 0},
-		{"reset-requests-ms", http.Header{"X-Ratelimit-Reset-Requests": {"20ms"}}, 20 * time.Millisecond, 0},
-		{"reset-requests-exhausted", http.Header{
-			"X-Ratelimit-Reset-Requests": {"1s"}, "X-Ratelimit-Remaining-Requests": {"0"},
-			"X-Ratelimit-Reset-Tokens": {"9s"}, "X-Ratelimit-Remaining-Tokens": {"5000"},
-		}, time.Second, 0},
-		{"ms-beats-seconds", http.Header{"Retry-After-Ms": {"250"}, "Retry-After": {"9"}}, 250 * time.Millisecond, 0},
+	}
+	if h.AnthropicHeaders {
+		cases = append(cases, anthropicWaitCases()...)
+	} else {
+		cases = append(cases, openAIWaitCases()...)
 	}
 	proc, srv := h.Start(t, Setup{})
 	for _, c := range cases {
@@ -223,6 +239,42 @@ func testWaitHeaders(t *testing.T, h Harness) {
 			require.ErrorAs(t, err, &rate)
 			assert.InDelta(t, float64(c.want), float64(rate.RetryAfter), float64(c.tol), "got %v", rate.RetryAfter)
 		})
+	}
+}
+
+// openAIWaitCases are the x-ratelimit-* and retry-after-ms forms (OpenAI,
+// and what Bedrock's adapter reads when a proxy sends them).
+func openAIWaitCases() []waitCase {
+	return []waitCase{
+		{"none", nil, 0, 0},
+		{"retry-after-ms", http.Header{"Retry-After-Ms": {"1500"}}, 1500 * time.Millisecond, 0},
+		{"reset-tokens-minutes", http.Header{"X-Ratelimit-Reset-Tokens": {"6m0s"}}, 6 * time.Minute, 0},
+		{"reset-tokens-compound", http.Header{"X-Ratelimit-Reset-Tokens": {"1h2m3.5s"}}, time.Hour + 2*time.Minute + 3500*time.Millisecond, 0},
+		{"reset-requests-ms", http.Header{"X-Ratelimit-Reset-Requests": {"20ms"}}, 20 * time.Millisecond, 0},
+		{"reset-requests-exhausted", http.Header{
+			"X-Ratelimit-Reset-Requests": {"1s"}, "X-Ratelimit-Remaining-Requests": {"0"},
+			"X-Ratelimit-Reset-Tokens": {"9s"}, "X-Ratelimit-Remaining-Tokens": {"5000"},
+		}, time.Second, 0},
+		{"ms-beats-seconds", http.Header{"Retry-After-Ms": {"250"}, "Retry-After": {"9"}}, 250 * time.Millisecond, 0},
+	}
+}
+
+// anthropicWaitCases are the forms Anthropic sends: a 429 always carries
+// retry-after (the fake adds "1" to a fault that sets no header), and the
+// anthropic-ratelimit-*-reset times say when an exhausted dimension is
+// replenished.
+func anthropicWaitCases() []waitCase {
+	at := func(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339) }
+	return []waitCase{
+		{"default-retry-after", nil, time.Second, 0},
+		{"reset-output-exhausted", http.Header{
+			"Anthropic-Ratelimit-Output-Tokens-Remaining": {"0"}, "Anthropic-Ratelimit-Output-Tokens-Reset": {at(20 * time.Second)},
+			"Anthropic-Ratelimit-Input-Tokens-Remaining": {"5000"}, "Anthropic-Ratelimit-Input-Tokens-Reset": {at(50 * time.Second)},
+		}, 20 * time.Second, 2 * time.Second},
+		{"retry-after-beats-reset", http.Header{
+			"Retry-After": {"3"},
+			"Anthropic-Ratelimit-Output-Tokens-Remaining": {"0"}, "Anthropic-Ratelimit-Output-Tokens-Reset": {at(20 * time.Second)},
+		}, 3 * time.Second, 0},
 	}
 }
 
@@ -240,7 +292,7 @@ func testLimitEnforced(t *testing.T, h Harness) {
 	require.ErrorAs(t, err, &rate, "the third call in the window is refused")
 	assert.ErrorIs(t, err, providers.ErrRateLimited)
 	assert.LessOrEqual(t, rate.RetryAfter, window+time.Second)
-	if h.RateLimitHeaders {
+	if h.RateLimitHeaders || h.AnthropicHeaders {
 		assert.Positive(t, rate.RetryAfter, "the wait comes from the 429's headers")
 		time.Sleep(rate.RetryAfter)
 		_, err = proc.Process(context.Background(), job(p))
@@ -249,6 +301,7 @@ func testLimitEnforced(t *testing.T, h Harness) {
 	st := srv.Stats()
 	assert.Equal(t, int64(1), st.RateLimited)
 	assert.LessOrEqual(t, st.PeakWindowTokens, int64(120))
+	assert.LessOrEqual(t, BusiestWindow(srv.Calls(), window).Tokens, int64(120))
 }
 
 func testPerCallTimeout(t *testing.T, h Harness) {

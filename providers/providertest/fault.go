@@ -8,32 +8,36 @@ import (
 )
 
 // FaultKind is a class of provider failure a fake server can produce. Each
-// server renders it in its own wire format; the comments give both.
+// server renders it in its own wire format; the comments give each.
 type FaultKind int
 
 // The fault kinds.
 const (
 	// FaultRateLimit: OpenAI 429 rate_limit_exceeded; Bedrock 429
-	// ThrottlingException.
+	// ThrottlingException; Anthropic 429 rate_limit_error, with
+	// "retry-after: 1" unless the fault sets headers of its own.
 	FaultRateLimit FaultKind = iota + 1
 	// FaultQuota: OpenAI 429 insufficient_quota (billing); Bedrock 400
-	// ServiceQuotaExceededException.
+	// ServiceQuotaExceededException; Anthropic, which has no quota error,
+	// 400 invalid_request_error "Your credit balance is too low ...".
 	FaultQuota
 	// FaultAuth: OpenAI 401 invalid_api_key; Bedrock 403
-	// AccessDeniedException.
+	// AccessDeniedException; Anthropic 401 authentication_error.
 	FaultAuth
 	// FaultBadRequest: OpenAI 400 invalid_request_error; Bedrock 400
-	// ValidationException.
+	// ValidationException; Anthropic 400 invalid_request_error.
 	FaultBadRequest
 	// FaultNotFound: OpenAI 404 model_not_found; Bedrock 404
-	// ResourceNotFoundException.
+	// ResourceNotFoundException; Anthropic 404 not_found_error.
 	FaultNotFound
 	// FaultServer: OpenAI 500 server_error; Bedrock 500
-	// InternalServerException.
+	// InternalServerException; Anthropic 500 api_error.
 	FaultServer
-	// FaultUnavailable: OpenAI 503; Bedrock 503 ServiceUnavailableException.
+	// FaultUnavailable: OpenAI 503; Bedrock 503 ServiceUnavailableException;
+	// Anthropic 529 overloaded_error.
 	FaultUnavailable
-	// FaultModelTimeout: OpenAI 408; Bedrock 408 ModelTimeoutException.
+	// FaultModelTimeout: OpenAI 408; Bedrock 408 ModelTimeoutException;
+	// Anthropic 504 timeout_error.
 	FaultModelTimeout
 	// FaultNotJSON: a 502 whose body is an HTML page, as a proxy in front of
 	// the provider sends.
@@ -44,7 +48,8 @@ const (
 	// FaultDisconnect: the connection is closed without a response.
 	FaultDisconnect
 	// FaultCustom: Fault.Status with Fault.Code as the error code (OpenAI
-	// "code"; Bedrock X-Amzn-ErrorType), for cases the kinds above miss.
+	// "code"; Bedrock X-Amzn-ErrorType; Anthropic error "type"), for cases
+	// the kinds above miss.
 	FaultCustom
 )
 
@@ -75,7 +80,7 @@ type Fault struct {
 	// Status is FaultCustom's HTTP status.
 	Status int
 	// Code is FaultCustom's error code: OpenAI's "code" field, Bedrock's
-	// X-Amzn-ErrorType.
+	// X-Amzn-ErrorType, Anthropic's error "type" (api_error when empty).
 	Code string
 	// Delay is how long FaultHang waits before it gives up and answers 504.
 	// Defaults to 30 seconds.
@@ -169,10 +174,4 @@ func copyHeader(dst, src http.Header) {
 			dst.Add(k, v)
 		}
 	}
-}
-
-// charsToTokens is the fake servers' prompt estimate: ceil(chars / 4), at
-// least 1.
-func charsToTokens(chars int) int64 {
-	return max(1, int64((chars+3)/4))
 }

@@ -13,66 +13,74 @@ const DefaultWindow = time.Minute
 // sets no max tokens (and what it charges for it at arrival).
 const DefaultCompletionTokens = 16
 
-// Limits are the rate limits a fake server enforces. Zero means unlimited.
+// Limits are the rate limits a fake server enforces over a sliding window.
+// Zero means unlimited.
 type Limits struct {
-	// TPM is the tokens allowed in any window.
+	// TPM is the combined (input + output) tokens allowed in any window.
 	TPM int64
+	// ITPM is the input tokens allowed in any window.
+	ITPM int64
+	// OTPM is the output tokens allowed in any window.
+	OTPM int64
 	// RPM is the requests allowed in any window.
 	RPM int64
 	// Window is the length of the sliding window. Defaults to DefaultWindow.
 	Window time.Duration
 }
 
-// Stats counts what a fake server saw. Requests counts every request that
-// reached a handler; the others split it by outcome.
-type Stats struct {
-	// Requests is every request received.
-	Requests int64
-	// Completed is the requests answered with a completion.
-	Completed int64
-	// RateLimited is the 429s sent because a limit was reached.
-	RateLimited int64
-	// Injected is the requests failed on purpose by Inject.
-	Injected int64
-	// Rejected is the other refusals: bad signature or key, bad body.
-	Rejected int64
-	// TokensCharged is the tokens charged to the window in total.
-	TokensCharged int64
-	// PeakWindowTokens is the most tokens the window ever held; with a TPM
-	// limit it never exceeds TPM.
-	PeakWindowTokens int64
-	// PeakWindowRequests is the most requests the window ever held.
-	PeakWindowRequests int64
+// dim names one metered dimension; amounts holds a count for each.
+type dim int
+
+const (
+	dimTokens dim = iota
+	dimInput
+	dimOutput
+	dimRequests
+	numDims
+)
+
+type amounts [numDims]int64
+
+// amounts is what c holds in each dimension: one request, and its tokens.
+func (c Call) amounts() amounts {
+	return amounts{c.Tokens, c.InputTokens, c.OutputTokens, 1}
 }
 
-// charge is one admitted request in the sliding log.
-type charge struct {
-	at     time.Time
-	tokens int64
-}
+func (l Limits) caps() amounts { return amounts{l.TPM, l.ITPM, l.OTPM, l.RPM} }
 
-// verdict is what the limiter decided about one request.
+// verdict is the limiter's decision about a call, and the window as it
+// stands after it, for the rate-limit headers.
 type verdict struct {
 	ok bool
-	// limit is "tokens" or "requests" when refused.
-	limit string
-	// wait is how long until the request would fit (refused), or until the
-	// window is empty (admitted).
+	// id identifies an admitted call to settle.
+	id int
+	// limit is the dimension that refused the call: of those that would
+	// overflow, the one that frees up last.
+	limit dim
+	// wait is how long until a refused call would fit, settles aside.
 	wait time.Duration
-	// resetTokens, resetRequests: time until the window is back to its
-	// initial state for that limit.
-	resetTokens, resetRequests time.Duration
-	// remainingTokens, remainingRequests after the decision; -1 when
-	// unlimited.
-	remainingTokens, remainingRequests int64
-	used                               int64
+	// used is what the window holds in each dimension.
+	used amounts
+	// remaining is the room left in each dimension; -1 when unlimited.
+	remaining amounts
+	// reset is how long until each dimension's window is empty again.
+	reset [numDims]time.Duration
 }
 
-// limiter is a sliding-log rate limiter over tokens and requests.
+// limiter is a sliding-log rate limiter over tokens, input tokens, output
+// tokens and requests. A call is admitted at arrival only when it fits every
+// limited dimension; it then stays in the window for exactly Window after
+// its arrival. Its charge may be settled, up or down, while it is there,
+// the way Bedrock and Anthropic adjust a reservation when the reply ends.
+//
+// The log is the record of admitted calls itself: arrivals are appended in
+// order under the lock, so the window is always a suffix, calls[head:].
 type limiter struct {
 	mu     sync.Mutex
 	limits Limits
-	log    []charge
+	calls  []Call
+	head   int
+	used   amounts
 	stats  Stats
 	now    func() time.Time
 }
@@ -84,82 +92,118 @@ func newLimiter(l Limits) *limiter {
 	return &limiter{limits: l, now: time.Now}
 }
 
-// admit charges tokens at arrival when both limits allow it.
-func (l *limiter) admit(tokens int64) verdict {
+// admit records c (its At is set to now) when every limited dimension has
+// room for it. A refused call costs nothing.
+func (l *limiter) admit(c Call) verdict {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	l.prune(now)
-	used := l.usedTokens()
-	v := verdict{used: used}
-	switch {
-	case l.limits.TPM > 0 && used+tokens > l.limits.TPM:
-		v.limit = "tokens"
-		v.wait = l.waitForTokens(now, tokens)
-	case l.limits.RPM > 0 && int64(len(l.log))+1 > l.limits.RPM:
-		v.limit = "requests"
-		v.wait = l.log[0].at.Add(l.limits.Window).Sub(now)
-	default:
-		v.ok = true
-		l.log = append(l.log, charge{at: now, tokens: tokens})
-		used += tokens
-		l.stats.TokensCharged += tokens
-		l.stats.PeakWindowTokens = max(l.stats.PeakWindowTokens, used)
-		l.stats.PeakWindowRequests = max(l.stats.PeakWindowRequests, int64(len(l.log)))
+	want, caps := c.amounts(), l.limits.caps()
+	var v verdict
+	refused := false
+	for d := range numDims {
+		if caps[d] <= 0 || l.used[d]+want[d] <= caps[d] {
+			continue
+		}
+		if w := l.waitFor(d, want[d], now); !refused || w > v.wait {
+			v.limit, v.wait = d, w
+		}
+		refused = true
 	}
-	if !v.ok {
+	if refused {
 		l.stats.RateLimited++
+	} else {
+		c.At = now
+		v.ok, v.id = true, len(l.calls)
+		l.calls = append(l.calls, c)
+		l.stats.TokensCharged += c.Tokens
+		l.add(want)
 	}
-	v.remainingTokens, v.remainingRequests = -1, -1
-	if l.limits.TPM > 0 {
-		v.remainingTokens = max(0, l.limits.TPM-used)
-	}
-	if l.limits.RPM > 0 {
-		v.remainingRequests = max(0, l.limits.RPM-int64(len(l.log)))
-	}
-	if n := len(l.log); n > 0 {
-		full := l.log[n-1].at.Add(l.limits.Window).Sub(now)
-		v.resetTokens, v.resetRequests = full, full
-	}
-	if !v.ok && v.limit == "tokens" {
-		v.resetTokens = v.wait
-	}
-	if !v.ok && v.limit == "requests" {
-		v.resetRequests = v.wait
-	}
+	l.fill(&v, now)
 	return v
 }
 
-// waitForTokens is how long until the window frees enough for tokens; a
-// request larger than the whole limit gets a full window.
-func (l *limiter) waitForTokens(now time.Time, tokens int64) time.Duration {
-	if tokens > l.limits.TPM {
+// settle changes the charge of admitted call id to c; it keeps its arrival
+// time. A call that already left the window changes only its record.
+func (l *limiter) settle(id int, c Call) verdict {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	l.prune(now)
+	old := l.calls[id]
+	c.At = old.At
+	l.calls[id] = c
+	l.stats.TokensCharged += c.Tokens - old.Tokens
+	if id >= l.head {
+		var delta amounts
+		was := old.amounts()
+		for d, n := range c.amounts() {
+			delta[d] = n - was[d]
+		}
+		l.add(delta)
+	}
+	v := verdict{ok: true, id: id}
+	l.fill(&v, now)
+	return v
+}
+
+// add books delta into the window and raises the peaks; a settle-up can
+// raise them as much as an arrival can.
+func (l *limiter) add(delta amounts) {
+	for d := range numDims {
+		l.used[d] += delta[d]
+	}
+	st := &l.stats
+	st.PeakWindowTokens = max(st.PeakWindowTokens, l.used[dimTokens])
+	st.PeakWindowInputTokens = max(st.PeakWindowInputTokens, l.used[dimInput])
+	st.PeakWindowOutputTokens = max(st.PeakWindowOutputTokens, l.used[dimOutput])
+	st.PeakWindowRequests = max(st.PeakWindowRequests, l.used[dimRequests])
+}
+
+// waitFor is how long until dimension d has room for need, as the oldest
+// calls leave; a call larger than the whole limit gets a full window.
+func (l *limiter) waitFor(d dim, need int64, now time.Time) time.Duration {
+	limit := l.limits.caps()[d]
+	if need > limit {
 		return l.limits.Window
 	}
-	excess := l.usedTokens() + tokens - l.limits.TPM
-	for _, c := range l.log {
-		excess -= c.tokens
+	excess := l.used[d] + need - limit
+	for _, c := range l.calls[l.head:] {
+		excess -= c.amounts()[d]
 		if excess <= 0 {
-			return c.at.Add(l.limits.Window).Sub(now)
+			return c.At.Add(l.limits.Window).Sub(now)
 		}
 	}
 	return l.limits.Window
 }
 
-func (l *limiter) prune(now time.Time) {
-	cut := 0
-	for cut < len(l.log) && !l.log[cut].at.Add(l.limits.Window).After(now) {
-		cut++
+// fill completes v with the window's state at now.
+func (l *limiter) fill(v *verdict, now time.Time) {
+	caps := l.limits.caps()
+	v.used = l.used
+	for d := range numDims {
+		v.remaining[d] = -1
+		if caps[d] > 0 {
+			v.remaining[d] = max(0, caps[d]-l.used[d])
+		}
+		for i := len(l.calls) - 1; i >= l.head; i-- {
+			if l.calls[i].amounts()[d] != 0 {
+				v.reset[d] = l.calls[i].At.Add(l.limits.Window).Sub(now)
+				break
+			}
+		}
 	}
-	l.log = l.log[cut:]
 }
 
-func (l *limiter) usedTokens() int64 {
-	var n int64
-	for _, c := range l.log {
-		n += c.tokens
+// prune drops the calls whose window has passed.
+func (l *limiter) prune(now time.Time) {
+	for l.head < len(l.calls) && !l.calls[l.head].At.Add(l.limits.Window).After(now) {
+		for d, n := range l.calls[l.head].amounts() {
+			l.used[d] -= n
+		}
+		l.head++
 	}
-	return n
 }
 
 // count applies f to the stats under the lock.
@@ -174,4 +218,11 @@ func (l *limiter) snapshot() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.stats
+}
+
+// record returns a copy of every admitted call, by arrival.
+func (l *limiter) record() []Call {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Call(nil), l.calls...)
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 )
 
 // OpenAIOptions configures NewOpenAIServer. The zero value is an unlimited
@@ -21,6 +20,10 @@ type OpenAIOptions struct {
 	APIKey string
 	// Latency is how long each completion takes.
 	Latency time.Duration
+	// OutputFraction is the share of the completion allowance a reply
+	// uses; zero means all of it. OpenAI keeps charging the whole
+	// allowance whatever the reply used.
+	OutputFraction float64
 	// OmitRateLimitHeaders leaves the x-ratelimit-* headers off successful
 	// responses, as many OpenAI-compatible servers (vLLM, LiteLLM) do, so
 	// the queue learns nothing until a 429. 429s still carry them.
@@ -40,13 +43,19 @@ type OpenAIServer struct {
 }
 
 // NewOpenAIServer starts a fake OpenAI server on loopback. It answers POST
-// /v1/chat/completions (and /chat/completions) with a completion whose usage
-// is prompt_tokens = ceil(message characters / 4) and completion_tokens =
-// the request's max_completion_tokens or max_tokens (DefaultCompletionTokens
-// when neither is set), and charges that total to its window at arrival.
+// /v1/chat/completions (and /chat/completions) and meters calls the way
+// OpenAI does: at arrival a call is charged prompt + allowance x n, where
+// prompt = ceil(message characters / 4), allowance is the request's
+// max_completion_tokens or max_tokens (DefaultCompletionTokens when neither
+// is set) and n its "n" (default 1), and the charge stays for the whole
+// window however little the reply used: it is never settled. The input
+// dimension (ITPM) is the prompt, the output dimension (OTPM) the
+// allowance x n. The reply's usage is prompt_tokens = prompt and
+// completion_tokens = ceil(allowance x OutputFraction) x n.
+//
 // Every response carries x-ratelimit-limit-*, -remaining-* and -reset-*
-// headers; a refused request gets OpenAI's 429 body with retry-after-ms and
-// the reset headers. Call Close when done.
+// headers for tokens and requests; a refused request gets OpenAI's 429 body
+// with retry-after-ms and the reset headers. Call Close when done.
 func NewOpenAIServer(opts OpenAIOptions) *OpenAIServer {
 	s := &OpenAIServer{opts: opts, limiter: newLimiter(opts.Limits)}
 	mux := http.NewServeMux()
@@ -67,36 +76,22 @@ func (s *OpenAIServer) Inject(faults ...Fault) { s.faults.push(faults...) }
 // Stats returns what the server has seen so far.
 func (s *OpenAIServer) Stats() Stats { return s.limiter.snapshot() }
 
+// Calls returns every call the server accepted, by arrival, with its
+// charge.
+func (s *OpenAIServer) Calls() []Call { return s.limiter.record() }
+
 // chatRequest is the part of a chat-completions request the fake reads.
 type chatRequest struct {
 	Model               string        `json:"model"`
 	Messages            []chatMessage `json:"messages"`
 	MaxTokens           int64         `json:"max_tokens"`
 	MaxCompletionTokens int64         `json:"max_completion_tokens"`
+	N                   int64         `json:"n"`
 }
 
 type chatMessage struct {
 	Role    string          `json:"role"`
 	Content json.RawMessage `json:"content"`
-}
-
-// chars counts the characters of a message's content: a string, or an
-// array of parts with "text".
-func (m chatMessage) chars() int {
-	var s string
-	if json.Unmarshal(m.Content, &s) == nil {
-		return utf8.RuneCountInString(s)
-	}
-	var parts []struct {
-		Text string `json:"text"`
-	}
-	n := 0
-	if json.Unmarshal(m.Content, &parts) == nil {
-		for _, p := range parts {
-			n += utf8.RuneCountInString(p.Text)
-		}
-	}
-	return n
 }
 
 func (s *OpenAIServer) handleChat(w http.ResponseWriter, r *http.Request) {
@@ -119,39 +114,50 @@ func (s *OpenAIServer) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 	chars := 0
 	for _, m := range req.Messages {
-		chars += m.chars()
+		chars += textChars(m.Content)
 	}
 	prompt := charsToTokens(chars)
-	completion := int64(DefaultCompletionTokens)
+	allowance := int64(DefaultCompletionTokens)
 	if n := max(req.MaxCompletionTokens, req.MaxTokens); n > 0 {
-		completion = n
+		allowance = n
 	}
-	v := s.limiter.admit(prompt + completion)
+	choices := max(1, req.N)
+	charge := Call{Tokens: prompt + allowance*choices, InputTokens: prompt, OutputTokens: allowance * choices}
+	v := s.limiter.admit(charge)
 	if !v.ok || !s.opts.OmitRateLimitHeaders {
 		setOpenAILimitHeaders(w.Header(), s.limiter.limits, v)
 	}
 	if !v.ok {
-		s.rateLimited(w, req.Model, v, prompt+completion)
+		s.rateLimited(w, req.Model, v, charge.Tokens)
 		return
 	}
 	if s.opts.Latency > 0 {
 		hang(r, Fault{Delay: s.opts.Latency})
 	}
 	n := s.seq.Add(1)
+	completion := outputTokens(allowance, s.opts.OutputFraction)
+	finish := "stop"
+	if completion == allowance {
+		finish = "length"
+	}
+	var out []map[string]any
+	for i := range choices {
+		out = append(out, map[string]any{
+			"index":         i,
+			"message":       map[string]any{"role": "assistant", "content": strings.TrimSpace(strings.Repeat("ok ", int(min(completion, 64))))},
+			"finish_reason": finish,
+		})
+	}
 	resp := map[string]any{
 		"id":      fmt.Sprintf("chatcmpl-fake%d", n),
 		"object":  "chat.completion",
 		"created": time.Now().Unix(),
 		"model":   req.Model,
-		"choices": []map[string]any{{
-			"index":         0,
-			"message":       map[string]any{"role": "assistant", "content": strings.TrimSpace(strings.Repeat("ok ", int(min(completion, 64))))},
-			"finish_reason": "length",
-		}},
+		"choices": out,
 		"usage": map[string]any{
 			"prompt_tokens":     prompt,
-			"completion_tokens": completion,
-			"total_tokens":      prompt + completion,
+			"completion_tokens": completion * choices,
+			"total_tokens":      prompt + completion*choices,
 		},
 		"system_fingerprint": "fp_fake",
 	}
@@ -163,28 +169,43 @@ func (s *OpenAIServer) handleChat(w http.ResponseWriter, r *http.Request) {
 func (s *OpenAIServer) rateLimited(w http.ResponseWriter, model string, v verdict, requested int64) {
 	w.Header().Set("retry-after-ms", strconv.FormatInt(v.wait.Milliseconds()+1, 10))
 	w.Header().Set("Retry-After", strconv.FormatInt(int64(v.wait/time.Second)+1, 10))
-	l := s.limiter.limits
+	limit := s.limiter.limits.caps()[v.limit]
+	wait := v.wait.Round(time.Millisecond)
 	var msg string
-	if v.limit == "tokens" {
-		msg = fmt.Sprintf("Rate limit reached for %s in organization org-fake on tokens per min (TPM): Limit %d, Used %d, Requested %d. Please try again in %s. Visit https://platform.openai.com/account/rate-limits to learn more.",
-			model, l.TPM, v.used, requested, v.wait.Round(time.Millisecond))
-	} else {
+	if v.limit == dimRequests {
 		msg = fmt.Sprintf("Rate limit reached for %s in organization org-fake on requests per min (RPM): Limit %d. Please try again in %s. Visit https://platform.openai.com/account/rate-limits to learn more.",
-			model, l.RPM, v.wait.Round(time.Millisecond))
+			model, limit, wait)
+		writeOpenAIError(w, http.StatusTooManyRequests, msg, "requests", "rate_limit_exceeded")
+		return
 	}
-	writeOpenAIError(w, http.StatusTooManyRequests, msg, v.limit, "rate_limit_exceeded")
+	name := map[dim]string{dimTokens: "tokens per min (TPM)", dimInput: "input tokens per min (ITPM)", dimOutput: "output tokens per min (OTPM)"}[v.limit]
+	msg = fmt.Sprintf("Rate limit reached for %s in organization org-fake on %s: Limit %d, Used %d, Requested %d. Please try again in %s. Visit https://platform.openai.com/account/rate-limits to learn more.",
+		model, name, limit, v.used[v.limit], requested, wait)
+	writeOpenAIError(w, http.StatusTooManyRequests, msg, "tokens", "rate_limit_exceeded")
 }
 
+// setOpenAILimitHeaders writes the x-ratelimit-* headers of the token and
+// request limits. A reset is when that window is empty again, except that
+// the limit which refused a call resets when the call would fit, which is
+// what a client waiting on it needs.
 func setOpenAILimitHeaders(h http.Header, l Limits, v verdict) {
+	reset := v.reset
+	if !v.ok {
+		d := v.limit
+		if d == dimInput || d == dimOutput {
+			d = dimTokens // OpenAI reports one token limit
+		}
+		reset[d] = v.wait
+	}
 	if l.TPM > 0 {
 		h.Set("x-ratelimit-limit-tokens", strconv.FormatInt(l.TPM, 10))
-		h.Set("x-ratelimit-remaining-tokens", strconv.FormatInt(v.remainingTokens, 10))
-		h.Set("x-ratelimit-reset-tokens", v.resetTokens.Round(time.Millisecond).String())
+		h.Set("x-ratelimit-remaining-tokens", strconv.FormatInt(v.remaining[dimTokens], 10))
+		h.Set("x-ratelimit-reset-tokens", reset[dimTokens].Round(time.Millisecond).String())
 	}
 	if l.RPM > 0 {
 		h.Set("x-ratelimit-limit-requests", strconv.FormatInt(l.RPM, 10))
-		h.Set("x-ratelimit-remaining-requests", strconv.FormatInt(v.remainingRequests, 10))
-		h.Set("x-ratelimit-reset-requests", v.resetRequests.Round(time.Millisecond).String())
+		h.Set("x-ratelimit-remaining-requests", strconv.FormatInt(v.remaining[dimRequests], 10))
+		h.Set("x-ratelimit-reset-requests", reset[dimRequests].Round(time.Millisecond).String())
 	}
 }
 
