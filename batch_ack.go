@@ -157,37 +157,33 @@ func ledgerCharge(c Charge) redisstore.Charge {
 }
 
 // feedback turns what the provider said about its window into what the
-// ack script books. Its headers count all traffic on the key, so they are
-// compared with the provider's full limits: the ones it stated, else the
-// Budget's TPM and RPM.
+// ack script books: per dimension the queue enforces, the usable limit and
+// the provider's remaining count. The provider's headers count all traffic
+// on the key, so a remaining count below the room the ledger sees means
+// the queue must hold back the difference.
 func (b *BatchProcessor) feedback(info *RateLimitInfo) redisstore.Feedback {
 	if info == nil {
 		return redisstore.NoFeedback
 	}
 	bud := b.qm.cfg.budget
-	or := func(stated, budget int64) int64 {
-		if stated > 0 {
-			return capTokens(stated)
-		}
-		return budget
-	}
 	rem := func(n int64) int64 {
 		if n < 0 {
 			return -1
 		}
 		return capTokens(n)
 	}
-	f := redisstore.Feedback{
-		LimitTokens: or(info.LimitTokens, bud.TPM), RemainingTokens: rem(info.RemainingTokens),
-		LimitRequests: or(info.LimitRequests, bud.RPM), RemainingRequests: rem(info.RemainingRequests),
-		LimitIn: capTokens(info.LimitInputTokens), RemainingIn: rem(info.RemainingInputTokens),
-		LimitOut: capTokens(info.LimitOutputTokens), RemainingOut: rem(info.RemainingOutputTokens),
+	// An unreported input or output dimension reads as 0 remaining in a
+	// zero RateLimitInfo; only its stated limit says it was reported.
+	remIf := func(stated, n int64) int64 {
+		if stated <= 0 {
+			return -1
+		}
+		return rem(n)
 	}
-	if f.LimitIn == 0 {
-		f.RemainingIn = -1
+	return redisstore.Feedback{
+		LimitTokens: bud.UsableTokens(), RemainingTokens: rem(info.RemainingTokens),
+		LimitRequests: bud.UsableRequests(), RemainingRequests: rem(info.RemainingRequests),
+		LimitIn: bud.UsableInputTokens(), RemainingIn: remIf(info.LimitInputTokens, info.RemainingInputTokens),
+		LimitOut: bud.UsableOutputTokens(), RemainingOut: remIf(info.LimitOutputTokens, info.RemainingOutputTokens),
 	}
-	if f.LimitOut == 0 {
-		f.RemainingOut = -1
-	}
-	return f
 }

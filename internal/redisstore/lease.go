@@ -113,8 +113,9 @@ type Charge struct{ Tokens, InTokens, OutTokens int64 }
 // Keep is the Charge that leaves a reservation as it is.
 var Keep = Charge{Tokens: -1}
 
-// Feedback is what the provider said about its window: limit and
-// remaining per dimension. A limit <= 0 or a remaining < 0 means not said.
+// Feedback is what the provider said about its window: per dimension, the
+// queue's usable limit and the provider's remaining count. A limit <= 0
+// (not enforced) or a remaining < 0 (not said) skips the dimension.
 type Feedback struct {
 	LimitTokens, RemainingTokens     int64
 	LimitRequests, RemainingRequests int64

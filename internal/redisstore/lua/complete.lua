@@ -22,9 +22,9 @@
 -- ARGV[5...] -> per request, 18 values: id, lease token, result (JSON
 --               text), settled tokens, input tokens, output tokens (-1 keeps
 --               the reservation), usage in, out, cache read, cache write,
---               then the provider's feedback: limit and remaining of
---               tokens, requests, input tokens, output tokens (limit <= 0
---               or remaining < 0: not said)
+--               then the provider's feedback: the usable limit and the
+--               provider's remaining count of tokens, requests, input
+--               tokens, output tokens (limit <= 0 or remaining < 0: skip)
 --
 -- Every number is checked before the first write; a bad one fails the
 -- whole call with "BADARG", changing nothing.

@@ -152,25 +152,26 @@ local function settle(L, req_key, t, i, o, now, window)
 end
 
 -- feedback takes the provider's word about its own window, read from the
--- rate-limit headers of a reply: fb holds limit and remaining per
--- dimension (lt/rt tokens, lr/rr requests, li/ri input, lo/ro output; a
--- limit <= 0 or a remaining < 0 means not said). Where the provider has
--- counted more than the ledger holds (traffic that bypassed the queue,
--- an estimate that fell short), the difference is booked now, so it
--- counts for the rest of the window. The ledger is never lowered: an
--- older reply's headers cannot free what a newer call holds. Returns the
--- tokens booked.
+-- rate-limit headers of a reply: fb holds, per dimension, the queue's
+-- usable limit and what the provider says remains (lt/rt tokens, lr/rr
+-- requests, li/ri input, lo/ro output; a limit <= 0 or a remaining < 0
+-- means not enforced or not said). Where the provider has less room than
+-- the ledger thinks the queue has (traffic that bypassed the queue, an
+-- estimate that fell short, a provider limit lower than the Budget's), the
+-- difference is booked now, so it counts for the rest of the window. The
+-- ledger is never lowered: an older reply's headers cannot free what a
+-- newer call holds. Returns the tokens booked.
 local function feedback(L, seq_key, now, fb)
   local function gap(limit, remaining, key)
     if limit <= 0 or remaining < 0 then return 0 end
-    return math.max(0, (limit - remaining) - get_num(key))
+    return math.max(0, (limit - get_num(key)) - remaining)
   end
   local gt, gi, go = gap(fb.lt, fb.rt, L.sum), gap(fb.li, fb.ri, L.isum), gap(fb.lo, fb.ro, L.osum)
   if gt > 0 or gi > 0 or go > 0 then
     reserve(L, now, gt, gi, go, 'provider:' .. redis.call('INCR', seq_key), false)
   end
   if fb.lr > 0 and fb.rr >= 0 then
-    local missing = (fb.lr - fb.rr) - redis.call('ZCARD', L.log)
+    local missing = (fb.lr - redis.call('ZCARD', L.log)) - fb.rr
     for _ = 1, math.min(missing, 1000) do
       redis.call('ZADD', L.log, now, '0,0,0:provider:' .. redis.call('INCR', seq_key))
     end
