@@ -264,7 +264,9 @@ func (b *BatchProcessor) startJob(h map[string]string, sentAt time.Time) {
 		defer cancelCause(nil)
 		tctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		b.restampIfLate(job, token, sentAt)
+		stamp := b.newStamp(job.ID, token, sentAt)
+		stamp.renewIfLate(context.Background())
+		tctx = context.WithValue(tctx, stampKey{}, stamp)
 		start := time.Now()
 		res, perr := b.call(tctx, job)
 		if perr != nil && tctx.Err() != nil {
@@ -331,27 +333,6 @@ func (b *BatchProcessor) decodeJob(h map[string]string) (*Job, string, error) {
 		return b.qm.wrap("set meta", st.ID, b.store.SetMeta(ctx, st.ID, token, key, value))
 	}
 	return job, token, nil
-}
-
-// restampIfLate moves the reservation to now when the call starts later
-// after its lease than the ledger's margin allows for, so every window of
-// call start times stays within the budget even on a busy machine.
-func (b *BatchProcessor) restampIfLate(job *Job, token string, sentAt time.Time) {
-	bud := b.qm.cfg.budget
-	if bud.UsableTokens() == 0 && bud.UsableRequests() == 0 {
-		return
-	}
-	// A quarter of the margin: what is left must cover the call's way to
-	// the provider after the restamp, on a loaded machine too.
-	if time.Since(sentAt) <= (bud.ledgerWindow()-bud.Window)/4 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), b.qm.cfg.opTimeout)
-	defer cancel()
-	if _, err := b.store.Restamp(ctx, job.ID, token); err != nil {
-		b.cfg.logger.Warn("llmqueue: could not move a late reservation", "id", job.ID, "error", err)
-	}
-	b.st.restamps.Add(1)
 }
 
 // reservedCharge reads a leased request's reserved charge. A request stored

@@ -159,6 +159,16 @@ func (b Budget) limits() []limit {
 	}
 }
 
+// limited reports whether any dimension has a limit.
+func (b Budget) limited() bool {
+	for _, l := range b.limits() {
+		if l.usable > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // fits returns an error wrapping ErrOverBudget when c exceeds a usable
 // limit on its own: such a request could never run.
 func (b Budget) fits(c Charge) error {

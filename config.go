@@ -65,6 +65,14 @@ type Config struct {
 	// TotalRPM is LLM_QUEUE_TOTAL_RPM, the provider's request limit per
 	// Window. 0 (the default) means unlimited.
 	TotalRPM int64
+	// TotalITPM and TotalOTPM are LLM_QUEUE_TOTAL_ITPM and
+	// LLM_QUEUE_TOTAL_OTPM, the provider's input- and output-token limits
+	// per Window (Anthropic). 0 (the default) means unlimited.
+	TotalITPM, TotalOTPM int64
+	// TotalTPD and TotalRPD are LLM_QUEUE_TOTAL_TPD and LLM_QUEUE_TOTAL_RPD,
+	// the provider's token and request limits per day. 0 (the default)
+	// means unlimited.
+	TotalTPD, TotalRPD int64
 	// APIAllocationPercent is LLM_QUEUE_API_ALLOCATION_PERCENT, the share
 	// of the limits this queue may use, above 0 and at most 100. Defaults
 	// to 100.
@@ -195,6 +203,10 @@ const (
 	envRedisTLSKey    = "REDIS_TLS_KEY_FILE"
 	envTotalTPM       = "LLM_QUEUE_TOTAL_TPM"
 	envTotalRPM       = "LLM_QUEUE_TOTAL_RPM"
+	envTotalITPM      = "LLM_QUEUE_TOTAL_ITPM"
+	envTotalOTPM      = "LLM_QUEUE_TOTAL_OTPM"
+	envTotalTPD       = "LLM_QUEUE_TOTAL_TPD"
+	envTotalRPD       = "LLM_QUEUE_TOTAL_RPD"
 	envAllocation     = "LLM_QUEUE_API_ALLOCATION_PERCENT"
 	envSafetyBuffer   = "LLM_QUEUE_SAFETY_BUFFER_PERCENT"
 	envWindow         = "LLM_QUEUE_WINDOW"
@@ -230,6 +242,10 @@ func configVars(c *Config) []configVar {
 		{envRedisTLSKey, str(&c.RedisTLSKeyFile)},
 		{envTotalTPM, int64Var(&c.TotalTPM)},
 		{envTotalRPM, int64Var(&c.TotalRPM)},
+		{envTotalITPM, int64Var(&c.TotalITPM)},
+		{envTotalOTPM, int64Var(&c.TotalOTPM)},
+		{envTotalTPD, int64Var(&c.TotalTPD)},
+		{envTotalRPD, int64Var(&c.TotalRPD)},
 		{envAllocation, floatVar(&c.APIAllocationPercent)},
 		{envSafetyBuffer, floatVar(&c.SafetyBufferPercent)},
 		{envWindow, durationVar(&c.Window)},
@@ -317,11 +333,14 @@ func (c Config) validate() error {
 	bad := func(name string, value any, reason string) {
 		errs = append(errs, &EnvError{Name: name, Value: fmt.Sprint(value), Reason: reason})
 	}
-	if c.TotalTPM < 0 {
-		bad(envTotalTPM, c.TotalTPM, "must be >= 0 (0 = unlimited)")
-	}
-	if c.TotalRPM < 0 {
-		bad(envTotalRPM, c.TotalRPM, "must be >= 0 (0 = unlimited)")
+	for _, l := range []struct {
+		name  string
+		value int64
+	}{{envTotalTPM, c.TotalTPM}, {envTotalRPM, c.TotalRPM}, {envTotalITPM, c.TotalITPM},
+		{envTotalOTPM, c.TotalOTPM}, {envTotalTPD, c.TotalTPD}, {envTotalRPD, c.TotalRPD}} {
+		if l.value < 0 {
+			bad(l.name, l.value, "must be >= 0 (0 = unlimited)")
+		}
 	}
 	if !(c.APIAllocationPercent > 0 && c.APIAllocationPercent <= 100) {
 		bad(envAllocation, c.APIAllocationPercent, "must be above 0 and at most 100")
@@ -367,7 +386,8 @@ func (c Config) ManagerOptions() []Option {
 	return []Option{
 		WithNamespace(c.Namespace),
 		WithBudget(Budget{
-			TPM: c.TotalTPM, RPM: c.TotalRPM, Window: c.Window,
+			TPM: c.TotalTPM, RPM: c.TotalRPM, ITPM: c.TotalITPM, OTPM: c.TotalOTPM,
+			TPD: c.TotalTPD, RPD: c.TotalRPD, Window: c.Window,
 			SafetyBufferPercent: buffer, APIAllocationPercent: c.APIAllocationPercent,
 		}),
 		WithRetention(c.Retention),

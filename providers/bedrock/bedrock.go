@@ -4,7 +4,7 @@
 // A request's payload is a Payload: model ID, system prompt, text messages,
 // max tokens and sampling settings. The Result's Output is an Output (the
 // reply's text, stop reason and usage) as JSON, and Usage is Converse's
-// input and output tokens.
+// usage: input (not cached), output, cache reads and cache writes.
 //
 //	proc, err := bedrock.New(ctx, bedrock.WithRegion("us-east-1"))
 //	id, err := qm.Add(ctx, llmqueue.NewRequest(bedrock.Payload{
@@ -27,6 +27,24 @@
 // request); ModelTimeoutException, ModelNotReadyException,
 // ModelErrorException, ServiceUnavailableException, InternalServerException,
 // other 5xx, timeouts and network errors are retryable.
+//
+// # How the provider counts
+//
+// Bedrock reserves input tokens + maxTokens from the tokens-per-minute quota
+// when a call starts and settles the call to input + cache writes + output
+// x the model's burndown rate when it ends (5 for Claude 3.7 Sonnet and
+// later Claude models, 1 for the others): "How tokens are counted in Amazon
+// Bedrock", https://docs.aws.amazon.com/bedrock/latest/userguide/quotas-token-burndown.html.
+// The Processor declares that with llmqueue.BedrockMeter, its burndown rate
+// picked from the payload's modelId (MeterFor; WithBurndownRates extends the
+// table), and estimates the reservation (EstimateUsage):
+//
+//	input  = ceil(characters of the system prompt and messages / 4)  (or the payload's estimatedTokens)
+//	output = maxTokens                                                (DefaultMaxTokens when unset)
+//
+// A payload without maxTokens is sent with the default, because Bedrock
+// would otherwise reserve the model's whole output limit, which no
+// estimate can know.
 package bedrock
 
 import (
@@ -34,6 +52,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -47,16 +66,15 @@ import (
 
 // Compile-time checks of the optional interfaces the queue looks for.
 var (
-	_ llmqueue.Processor = (*Processor)(nil)
-	_ llmqueue.Validator = (*Processor)(nil)
-	_ llmqueue.Estimator = (*Processor)(nil)
+	_ llmqueue.Processor      = (*Processor)(nil)
+	_ llmqueue.Validator      = (*Processor)(nil)
+	_ llmqueue.Estimator      = (*Processor)(nil)
+	_ llmqueue.UsageEstimator = (*Processor)(nil)
+	_ llmqueue.Metered        = (*Processor)(nil)
 )
 
 // providerName prefixes every error this package returns.
 const providerName = "bedrock"
-
-// DefaultMaxTokens is the output cap sent when a payload sets none.
-const DefaultMaxTokens = 1024
 
 // ConverseAPI is the part of *bedrockruntime.Client the processor uses; tests
 // may pass their own implementation to WithClient.
@@ -65,12 +83,17 @@ type ConverseAPI interface {
 }
 
 // Processor runs Bedrock Converse calls for the queue. It implements
-// llmqueue.Processor, llmqueue.Validator and llmqueue.Estimator. It is safe
-// for concurrent use.
+// llmqueue.Processor, llmqueue.Validator, llmqueue.Estimator,
+// llmqueue.UsageEstimator and llmqueue.Metered (see the package doc). It is
+// safe for concurrent use.
 type Processor struct {
 	client    ConverseAPI
 	timeout   time.Duration
 	maxTokens int32
+	// burndown extends the burndown table; read-only after New.
+	burndown map[string]float64
+	// maxBurndown is the rate assumed for a model that cannot be read.
+	maxBurndown float64
 }
 
 // options collects the options before New validates them.
@@ -83,6 +106,7 @@ type options struct {
 	timeout          time.Duration
 	maxTokens        int32
 	maxTokensSet     bool
+	burndown         map[string]float64
 }
 
 // Option configures a Processor.
@@ -119,9 +143,26 @@ func WithClient(c ConverseAPI) Option { return func(o *options) { o.client = c }
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
 // WithDefaultMaxTokens sets the output cap sent (and estimated) when a
-// payload sets none. Defaults to DefaultMaxTokens.
+// payload sets none. It must be positive. Defaults to DefaultMaxTokens.
 func WithDefaultMaxTokens(n int32) Option {
 	return func(o *options) { o.maxTokens, o.maxTokensSet = n, true }
+}
+
+// WithBurndownRates adds output burndown rates to the built-in table, for
+// models it does not know yet or quotas AWS meters differently: keys are
+// model-ID prefixes after any cross-Region prefix ("anthropic.claude-opus-5",
+// "amazon.nova-premier"), values how many quota tokens one output token
+// consumes. The longest matching prefix wins over the table. Rates must be
+// positive and finite. Calls add up; a later rate for the same prefix wins.
+func WithBurndownRates(rates map[string]float64) Option {
+	return func(o *options) {
+		if o.burndown == nil {
+			o.burndown = make(map[string]float64, len(rates))
+		}
+		for prefix, rate := range rates {
+			o.burndown[prefix] = rate
+		}
+	}
 }
 
 // New returns a Processor. Without WithConfig or WithClient it loads the
@@ -142,11 +183,19 @@ func New(ctx context.Context, opts ...Option) (*Processor, error) {
 	case o.maxTokensSet && o.maxTokens <= 0:
 		return nil, fmt.Errorf("bedrock: default max tokens must be positive, got %d", o.maxTokens)
 	}
+	maxBurndown := unknownModelBurndown
+	for prefix, rate := range o.burndown {
+		if !(rate > 0) || math.IsInf(rate, 0) {
+			return nil, fmt.Errorf("bedrock: burndown rate of %q must be positive and finite, got %v", prefix, rate)
+		}
+		maxBurndown = max(maxBurndown, rate)
+	}
 	client, err := o.buildClient(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &Processor{client: client, timeout: o.timeout, maxTokens: o.maxTokens}, nil
+	return &Processor{client: client, timeout: o.timeout, maxTokens: o.maxTokens,
+		burndown: o.burndown, maxBurndown: maxBurndown}, nil
 }
 
 func (o *options) buildClient(ctx context.Context) (ConverseAPI, error) {
@@ -219,44 +268,13 @@ func (p *Processor) Process(ctx context.Context, job *llmqueue.Job) (*llmqueue.R
 	if err != nil {
 		return nil, llmqueue.Permanent(fmt.Errorf("bedrock: encode output: %w", err))
 	}
-	return &llmqueue.Result{
-		Output: b,
-		Usage: llmqueue.Usage{
-			InputTokens:  result.Usage.InputTokens,
-			OutputTokens: result.Usage.OutputTokens,
-		},
-	}, nil
+	return &llmqueue.Result{Output: b, Usage: result.Usage.usage()}, nil
 }
 
 // Validate reports whether payload is a Payload this processor can send.
 func (p *Processor) Validate(payload json.RawMessage) error {
 	_, err := DecodePayload(payload)
 	return err
-}
-
-// EstimateTokens returns the payload's estimatedTokens when it has one, else
-// the characters of the system prompt and messages divided by 4, plus the
-// max tokens (Bedrock reserves input + max tokens when a call starts).
-func (p *Processor) EstimateTokens(payload json.RawMessage) (int64, error) {
-	pl, err := DecodePayload(payload)
-	if err != nil {
-		return 0, err
-	}
-	if pl.EstimatedTokens > 0 {
-		return pl.EstimatedTokens, nil
-	}
-	n, err := llmqueue.HeuristicEstimator{DefaultMaxTokens: int64(p.maxTokensOf(pl))}.EstimateTokens(payload)
-	if err != nil {
-		return 0, fmt.Errorf("bedrock: estimate tokens: %w", err)
-	}
-	return n, nil
-}
-
-func (p *Processor) maxTokensOf(pl *Payload) int32 {
-	if pl.MaxTokens > 0 {
-		return pl.MaxTokens
-	}
-	return p.maxTokens
 }
 
 // input builds the Converse request.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"sync"
 	"testing"
@@ -158,28 +159,152 @@ func TestBedrock_SignatureChecked(t *testing.T) {
 	assert.Zero(t, srv.Stats().Completed)
 }
 
-func TestBedrock_EstimateTokens(t *testing.T) {
+func TestBedrock_EstimateUsage(t *testing.T) {
+	cases := []struct {
+		name    string
+		payload string
+		want    llmqueue.Usage
+	}{
+		{"characters / 4 + maxTokens", `{"modelId":"m","system":"abcd","messages":[{"role":"user","content":"abcdefgh"}],"maxTokens":100}`,
+			llmqueue.Usage{InputTokens: 3, OutputTokens: 100}}, // 12 characters
+		{"rounds up", `{"modelId":"m","system":"abcd","messages":[{"role":"user","content":"abcdefghi"}],"maxTokens":100}`,
+			llmqueue.Usage{InputTokens: 4, OutputTokens: 100}}, // 13 characters
+		{"every message and block", `{"modelId":"m","messages":[{"role":"user","content":[{"text":"abcd"},{"text":"efgh"}]},{"role":"assistant","content":"ijkl"},{"role":"user","content":"mnop"}],"maxTokens":1}`,
+			llmqueue.Usage{InputTokens: 4, OutputTokens: 1}},
+		{"code points, not bytes", `{"modelId":"m","messages":[{"role":"user","content":"日本語のテキスト"}],"maxTokens":1}`,
+			llmqueue.Usage{InputTokens: 2, OutputTokens: 1}},
+		{"no maxTokens: the default that will be sent", `{"modelId":"m","messages":[{"role":"user","content":[{"text":"abcdefgh"}]}]}`,
+			llmqueue.Usage{InputTokens: 2, OutputTokens: 500}},
+		{"estimatedTokens replaces the character count", `{"modelId":"m","messages":[{"role":"user","content":"x"}],"estimatedTokens":4242,"maxTokens":10}`,
+			llmqueue.Usage{InputTokens: 4242, OutputTokens: 10}},
+	}
 	proc, err := bedrock.New(context.Background(), bedrock.WithClient(stubClient{}), bedrock.WithDefaultMaxTokens(500))
 	require.NoError(t, err)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			u, err := proc.EstimateUsage(json.RawMessage(c.payload))
+			require.NoError(t, err)
+			assert.Equal(t, c.want, u)
+			n, err := proc.EstimateTokens(json.RawMessage(c.payload))
+			require.NoError(t, err)
+			assert.Equal(t, c.want.InputTokens+c.want.OutputTokens, n, "EstimateTokens is input + output")
+		})
+	}
 
-	n, err := proc.EstimateTokens(json.RawMessage(`{"modelId":"m","system":"abcd","messages":[{"role":"user","content":"abcdefgh"}],"maxTokens":100}`))
-	require.NoError(t, err)
-	assert.Equal(t, int64(3+100), n, "12 characters / 4 + maxTokens")
-
-	n, err = proc.EstimateTokens(json.RawMessage(`{"modelId":"m","messages":[{"role":"user","content":[{"text":"abcdefgh"}]}]}`))
-	require.NoError(t, err)
-	assert.Equal(t, int64(2+500), n, "the default max tokens is what will be sent")
-
-	n, err = proc.EstimateTokens(json.RawMessage(`{"modelId":"m","messages":[{"role":"user","content":"x"}],"estimatedTokens":4242}`))
-	require.NoError(t, err)
-	assert.Equal(t, int64(4242), n, "an explicit count wins")
-
+	_, err = proc.EstimateUsage(json.RawMessage(`{"modelId":"m"}`))
+	assert.ErrorIs(t, err, llmqueue.ErrInvalidPayload)
 	_, err = proc.EstimateTokens(json.RawMessage(`{"modelId":"m"}`))
 	assert.ErrorIs(t, err, llmqueue.ErrInvalidPayload)
 }
 
-// stubClient answers every Converse call with a fixed reply.
-type stubClient struct{ err error }
+// The reservation Bedrock makes is input + the maxTokens it receives; the
+// estimate is exact only if the default the estimate assumed is on the wire.
+func TestBedrock_DefaultMaxTokensIsSentAndEstimated(t *testing.T) {
+	cases := []struct {
+		name    string
+		payload string
+		wire    int
+	}{
+		{"payload without maxTokens gets the default", `{"modelId":"` + modelID + `","messages":[{"role":"user","content":"abcd"}]}`, 700},
+		{"payload's own maxTokens wins", `{"modelId":"` + modelID + `","messages":[{"role":"user","content":"abcd"}],"maxTokens":50}`, 50},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rec := &recorder{}
+			proc, srv := start(t, providertest.Setup{}, bedrock.WithHTTPClient(rec), bedrock.WithDefaultMaxTokens(700))
+			u, err := proc.EstimateUsage(json.RawMessage(c.payload))
+			require.NoError(t, err)
+			assert.Equal(t, int64(c.wire), u.OutputTokens)
+
+			_, err = proc.Process(context.Background(), &llmqueue.Job{Payload: json.RawMessage(c.payload)})
+			require.NoError(t, err)
+			require.Len(t, rec.bodies, 1)
+			var sent struct {
+				InferenceConfig struct {
+					MaxTokens int `json:"maxTokens"`
+				} `json:"inferenceConfig"`
+			}
+			require.NoError(t, json.Unmarshal(rec.bodies[0], &sent))
+			assert.Equal(t, c.wire, sent.InferenceConfig.MaxTokens)
+			est, err := proc.EstimateTokens(json.RawMessage(c.payload))
+			require.NoError(t, err)
+			assert.Equal(t, est, srv.Stats().TokensCharged, "the fake charged what the queue estimated (Haiku burns 1x and the fake writes maxTokens)")
+		})
+	}
+}
+
+func TestBedrock_MeterFor(t *testing.T) {
+	cases := []struct {
+		name    string
+		payload string
+		opts    []bedrock.Option
+		rate    float64
+	}{
+		{"Claude 3 Haiku burns 1x", `{"modelId":"anthropic.claude-3-haiku-20240307-v1:0"}`, nil, 1},
+		{"Claude 3.7 Sonnet burns 5x", `{"modelId":"anthropic.claude-3-7-sonnet-20250219-v1:0"}`, nil, 5},
+		{"cross-Region Sonnet 4.5 burns 5x", `{"modelId":"us.anthropic.claude-sonnet-4-5-20250929-v1:0","messages":[]}`, nil, 5},
+		{"an ARN", `{"modelId":"arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-opus-4-20250514-v1:0"}`, nil, 5},
+		{"Nova burns 1x", `{"modelId":"amazon.nova-pro-v1:0"}`, nil, 1},
+		{"WithBurndownRates extends the table", `{"modelId":"amazon.nova-premier-v1:0"}`,
+			[]bedrock.Option{bedrock.WithBurndownRates(map[string]float64{"amazon.nova-premier": 3})}, 3},
+		{"WithBurndownRates overrides the table", `{"modelId":"eu.anthropic.claude-sonnet-4-20250514-v1:0"}`,
+			[]bedrock.Option{bedrock.WithBurndownRates(map[string]float64{"anthropic.claude-sonnet-4": 2})}, 2},
+		{"an invalid payload still names its model", `{"modelId":"anthropic.claude-haiku-4-5-20251001-v1:0","bogus":1}`, nil, 5},
+		{"unreadable: the highest rate", `{`, nil, 5},
+		{"no model: the highest rate", `{"messages":[]}`, nil, 5},
+		{"unreadable: a higher rate given", `null`,
+			[]bedrock.Option{bedrock.WithBurndownRates(map[string]float64{"x.": 8})}, 8},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			proc, err := bedrock.New(context.Background(), append([]bedrock.Option{bedrock.WithClient(stubClient{})}, c.opts...)...)
+			require.NoError(t, err)
+			assert.Equal(t, llmqueue.BedrockMeter{OutputBurndown: c.rate}, proc.MeterFor(json.RawMessage(c.payload)))
+		})
+	}
+}
+
+func TestBedrock_UsageMapsCacheTokens(t *testing.T) {
+	cases := []struct {
+		name   string
+		usage  *types.TokenUsage
+		want   llmqueue.Usage
+		output string
+	}{
+		{"no cache", &types.TokenUsage{InputTokens: aws.Int32(3), OutputTokens: aws.Int32(4), TotalTokens: aws.Int32(7)},
+			llmqueue.Usage{InputTokens: 3, OutputTokens: 4},
+			`{"inputTokens":3,"outputTokens":4,"totalTokens":7}`},
+		{"cache write and read", &types.TokenUsage{InputTokens: aws.Int32(12), OutputTokens: aws.Int32(40), TotalTokens: aws.Int32(2052),
+			CacheReadInputTokens: aws.Int32(1500), CacheWriteInputTokens: aws.Int32(500)},
+			llmqueue.Usage{InputTokens: 12, OutputTokens: 40, CacheReadInputTokens: 1500, CacheCreationInputTokens: 500},
+			`{"inputTokens":12,"outputTokens":40,"totalTokens":2052,"cacheReadInputTokens":1500,"cacheWriteInputTokens":500}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			proc, err := bedrock.New(context.Background(), bedrock.WithClient(stubClient{usage: c.usage}))
+			require.NoError(t, err)
+			res, err := proc.Process(context.Background(), &llmqueue.Job{Payload: payload("hi", 5)})
+			require.NoError(t, err)
+			assert.Equal(t, c.want, res.Usage)
+			var out bedrock.Output
+			require.NoError(t, json.Unmarshal(res.Output, &out))
+			usage, err := json.Marshal(out.Usage)
+			require.NoError(t, err)
+			assert.JSONEq(t, c.output, string(usage))
+		})
+	}
+	// Bedrock's inputTokens excludes cached input, so the settle formula
+	// input + cache writes + output x burndown comes out as AWS documents.
+	settled := llmqueue.BedrockMeter{OutputBurndown: 5}.Settle(llmqueue.Charge{}, cases[1].want)
+	assert.Equal(t, int64(12+500+40*5), settled.Tokens)
+}
+
+// stubClient answers every Converse call with a fixed reply: usage when
+// set, else 3 in and 4 out.
+type stubClient struct {
+	err   error
+	usage *types.TokenUsage
+}
 
 func (s stubClient) Converse(_ context.Context, _ *bedrockruntime.ConverseInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.ConverseOutput, error) {
 	var o bedrockruntime.Options
@@ -192,10 +317,14 @@ func (s stubClient) Converse(_ context.Context, _ *bedrockruntime.ConverseInput,
 	if s.err != nil {
 		return nil, s.err
 	}
+	usage := &types.TokenUsage{InputTokens: aws.Int32(3), OutputTokens: aws.Int32(4), TotalTokens: aws.Int32(7)}
+	if s.usage != nil {
+		usage = s.usage
+	}
 	return &bedrockruntime.ConverseOutput{
 		Output:     &types.ConverseOutputMemberMessage{Value: types.Message{Role: "assistant", Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "hello"}}}},
 		StopReason: types.StopReasonEndTurn,
-		Usage:      &types.TokenUsage{InputTokens: aws.Int32(3), OutputTokens: aws.Int32(4), TotalTokens: aws.Int32(7)},
+		Usage:      usage,
 	}, nil
 }
 
@@ -224,6 +353,10 @@ func TestBedrock_NewValidatesOptions(t *testing.T) {
 	assert.Error(t, err, "zero default max tokens")
 	_, err = bedrock.New(ctx, nil)
 	assert.Error(t, err, "nil option")
+	for _, bad := range []float64{0, -1, math.NaN(), math.Inf(1)} {
+		_, err = bedrock.New(ctx, bedrock.WithClient(stubClient{}), bedrock.WithBurndownRates(map[string]float64{"amazon.": bad}))
+		assert.Error(t, err, "burndown rate %v", bad)
+	}
 	_, err = bedrock.New(ctx, bedrock.WithConfig(aws.Config{}))
 	assert.ErrorContains(t, err, "region")
 }

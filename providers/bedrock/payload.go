@@ -41,9 +41,9 @@ type Payload struct {
 	TopP *float32 `json:"topP,omitempty"`
 	// StopSequences end the reply when the model writes one of them.
 	StopSequences []string `json:"stopSequences,omitempty"`
-	// EstimatedTokens, when positive, is used as the token estimate instead
-	// of the character heuristic (for example a count from Bedrock's
-	// CountTokens API).
+	// EstimatedTokens, when positive, is the input-token estimate used
+	// instead of the character heuristic (for example a count from
+	// Bedrock's CountTokens API). The output estimate is still maxTokens.
 	EstimatedTokens int64 `json:"estimatedTokens,omitempty"`
 }
 
@@ -92,10 +92,11 @@ type Output struct {
 	Usage OutputUsage `json:"usage"`
 }
 
-// OutputUsage is Converse's token usage. Result.Usage carries InputTokens
-// and OutputTokens; the cache counts are kept here for reporting.
+// OutputUsage is Converse's token usage, as Bedrock reported it.
 type OutputUsage struct {
-	// InputTokens is the prompt tokens the model read.
+	// InputTokens is the prompt tokens the model read, cached ones excluded:
+	// with prompt caching Bedrock reports inputTokens, cacheReadInputTokens
+	// and cacheWriteInputTokens as separate parts of the input.
 	InputTokens int64 `json:"inputTokens"`
 	// OutputTokens is the tokens the model wrote.
 	OutputTokens int64 `json:"outputTokens"`
@@ -105,6 +106,23 @@ type OutputUsage struct {
 	CacheReadInputTokens int64 `json:"cacheReadInputTokens,omitempty"`
 	// CacheWriteInputTokens is the prompt tokens written to the prompt cache.
 	CacheWriteInputTokens int64 `json:"cacheWriteInputTokens,omitempty"`
+}
+
+// usage maps Converse's usage onto the queue's. Bedrock's inputTokens
+// already excludes the cache reads and writes: the prompt is inputTokens +
+// cacheReadInputTokens + cacheWriteInputTokens (see the prompt-caching
+// guide, https://docs.aws.amazon.com/bedrock/latest/userguide/prompt-caching.html),
+// and the quota's settle formula, InputTokenCount + CacheWriteInputTokens +
+// OutputTokenCount x burndown (quotas-token-burndown.html), would count
+// cache writes twice otherwise. That is what llmqueue.Usage.InputTokens
+// means, so each count maps as is and BedrockMeter settles it right.
+func (u OutputUsage) usage() llmqueue.Usage {
+	return llmqueue.Usage{
+		InputTokens:              u.InputTokens,
+		OutputTokens:             u.OutputTokens,
+		CacheReadInputTokens:     u.CacheReadInputTokens,
+		CacheCreationInputTokens: u.CacheWriteInputTokens,
+	}
 }
 
 // DecodePayload decodes and checks a payload. Every error wraps

@@ -21,8 +21,28 @@
 //
 // Failures map onto the queue's classes as package providers describes: a
 // 429 becomes llmqueue.RateLimited with the wait from retry-after-ms,
-// Retry-After or x-ratelimit-reset-*; a 429 with code insufficient_quota
-// (billing) is permanent.
+// Retry-After or x-ratelimit-reset-*, and the 429's x-ratelimit-* headers in
+// its Info; a 429 with code insufficient_quota (billing) is permanent.
+//
+// # How the provider counts
+//
+// OpenAI charges a call against its tokens-per-minute limit when the call
+// arrives, from an estimate: "your rate limit is calculated as the maximum
+// of max_tokens and the estimated number of tokens based on the character
+// count of your request" (https://platform.openai.com/docs/guides/rate-limits),
+// and keeps the charge for the whole window however short the reply. The
+// Processor declares that with llmqueue.OpenAIMeter (MeterFor), and its
+// estimate (EstimateUsage) counts the call as OpenAI will:
+//
+//	input  = max(cookbook count, ceil(characters of the messages' content / 4))
+//	output = max(max_completion_tokens, max_tokens) x n  (DefaultMaxTokens x n when neither is set)
+//
+// The cookbook count is num_tokens_consumed_from_request from the OpenAI
+// cookbook (api_request_parallel_processor.py), with the model's tiktoken
+// encoding: 4 per message, the tokens of each string field of the message,
+// -1 for a name, and 2 for the reply. Taking the larger of the two keeps
+// either rule from undercounting. Tool definitions, images and audio are not
+// counted, as neither rule counts them.
 package openai
 
 import (
@@ -41,22 +61,27 @@ import (
 
 // Compile-time checks of the optional interfaces the queue looks for.
 var (
-	_ llmqueue.Processor = (*Processor)(nil)
-	_ llmqueue.Validator = (*Processor)(nil)
-	_ llmqueue.Estimator = (*Processor)(nil)
+	_ llmqueue.Processor      = (*Processor)(nil)
+	_ llmqueue.Validator      = (*Processor)(nil)
+	_ llmqueue.Estimator      = (*Processor)(nil)
+	_ llmqueue.UsageEstimator = (*Processor)(nil)
+	_ llmqueue.Metered        = (*Processor)(nil)
 )
 
 // providerName prefixes every error this package returns.
 const providerName = "openai"
 
 // Processor runs OpenAI chat completions for the queue. It implements
-// llmqueue.Processor, llmqueue.Validator (Validate) and llmqueue.Estimator
-// (EstimateTokens, an exact tiktoken count plus the output budget). It is
-// safe for concurrent use.
+// llmqueue.Processor, llmqueue.Validator (Validate), llmqueue.Estimator and
+// llmqueue.UsageEstimator (what OpenAI's limiter counts, see the package
+// doc) and llmqueue.Metered (llmqueue.OpenAIMeter). It is safe for
+// concurrent use.
 type Processor struct {
-	client    *goopenai.Client
-	timeout   time.Duration
-	estimator llmqueue.Estimator
+	client  *goopenai.Client
+	timeout time.Duration
+	// estimator is WithEstimator's; nil means the package's own estimate.
+	estimator        llmqueue.Estimator
+	defaultMaxTokens int64
 }
 
 // config collects the options before New validates them.
@@ -68,6 +93,8 @@ type config struct {
 	client               *goopenai.Client
 	timeout              time.Duration
 	estimator            llmqueue.Estimator
+	maxTokens            int
+	maxTokensSet         bool
 }
 
 // Option configures a Processor.
@@ -108,9 +135,18 @@ func WithClientConfig(cfg goopenai.ClientConfig) Option {
 // combined with the options that configure a client.
 func WithClient(client *goopenai.Client) Option { return func(c *config) { c.client = client } }
 
-// WithEstimator replaces the default estimator (an exact tiktoken count of
-// the messages plus max_tokens, llmqueue.NewTiktokenEstimator).
+// WithEstimator replaces the package's estimate (see the package doc) with
+// e's. EstimateUsage then returns e's split when e implements
+// llmqueue.UsageEstimator, else e's whole estimate as input tokens.
 func WithEstimator(e llmqueue.Estimator) Option { return func(c *config) { c.estimator = e } }
+
+// WithDefaultMaxTokens sets the output allowance estimated for a request
+// that sets neither max_completion_tokens nor max_tokens. It must be
+// positive: OpenAI counts some allowance for every call. Defaults to
+// DefaultMaxTokens. It changes only the estimate, not the request sent.
+func WithDefaultMaxTokens(n int) Option {
+	return func(c *config) { c.maxTokens, c.maxTokensSet = n, true }
+}
 
 // New returns a Processor. It fails when options contradict each other (a
 // client together with client settings, a negative timeout).
@@ -122,18 +158,21 @@ func New(opts ...Option) (*Processor, error) {
 		}
 		opt(&c)
 	}
-	if c.timeout < 0 {
+	switch {
+	case c.timeout < 0:
 		return nil, fmt.Errorf("openai: negative timeout %s", c.timeout)
+	case c.maxTokensSet && c.maxTokens <= 0:
+		return nil, fmt.Errorf("openai: default max tokens must be positive, got %d", c.maxTokens)
 	}
 	client, err := c.buildClient()
 	if err != nil {
 		return nil, err
 	}
-	est := c.estimator
-	if est == nil {
-		est = llmqueue.NewTiktokenEstimator()
+	maxTokens := int64(DefaultMaxTokens)
+	if c.maxTokensSet {
+		maxTokens = int64(c.maxTokens)
 	}
-	return &Processor{client: client, timeout: c.timeout, estimator: est}, nil
+	return &Processor{client: client, timeout: c.timeout, estimator: c.estimator, defaultMaxTokens: maxTokens}, nil
 }
 
 func (c *config) buildClient() (*goopenai.Client, error) {
@@ -207,17 +246,6 @@ func (p *Processor) Process(ctx context.Context, job *llmqueue.Job) (*llmqueue.R
 func (p *Processor) Validate(payload json.RawMessage) error {
 	_, err := decodeRequest(payload)
 	return err
-}
-
-// EstimateTokens returns what OpenAI will count the request as against the
-// TPM limit: by default the exact tiktoken count of the messages plus
-// max_tokens (or max_completion_tokens).
-func (p *Processor) EstimateTokens(payload json.RawMessage) (int64, error) {
-	n, err := p.estimator.EstimateTokens(payload)
-	if err != nil {
-		return 0, fmt.Errorf("openai: estimate tokens: %w", err)
-	}
-	return n, nil
 }
 
 // decodeRequest decodes and checks a payload. Every error wraps

@@ -169,22 +169,94 @@ func TestOpenAI_ValidateRefusesReasoningMaxTokens(t *testing.T) {
 	assert.NoError(t, proc.Validate(json.RawMessage(`{"model":"o3-mini","messages":[{"role":"user","content":"hi"}],"max_completion_tokens":10}`)))
 }
 
-func TestOpenAI_EstimateIsExactTiktoken(t *testing.T) {
-	proc, _ := start(t, providertest.Setup{})
-	p := payload(strings.Repeat("The quick brown fox jumps over the lazy dog. ", 20), 256)
-	got, err := proc.EstimateTokens(p)
-	require.NoError(t, err)
-	want, err := llmqueue.NewTiktokenEstimator().EstimateTokens(p)
-	require.NoError(t, err)
-	assert.Equal(t, want, got)
-	assert.Greater(t, got, int64(256))
+// fixedEstimator is an Estimator that only knows a total.
+type fixedEstimator int64
 
-	proc, err = openai.New(openai.WithEstimator(llmqueue.HeuristicEstimator{}))
+func (f fixedEstimator) EstimateTokens(json.RawMessage) (int64, error) { return int64(f), nil }
+
+// usageEstimator is an Estimator that also splits its estimate.
+type usageEstimator struct{ fixedEstimator }
+
+func (usageEstimator) EstimateUsage(json.RawMessage) (llmqueue.Usage, error) {
+	return llmqueue.Usage{InputTokens: 7, OutputTokens: 11}, nil
+}
+
+func TestOpenAI_WithEstimatorOverrides(t *testing.T) {
+	p := payload(strings.Repeat("The quick brown fox jumps over the lazy dog. ", 20), 256)
+	cases := []struct {
+		name  string
+		est   llmqueue.Estimator
+		usage llmqueue.Usage
+		total int64
+	}{
+		{"plain estimator: all of it is input", fixedEstimator(481), llmqueue.Usage{InputTokens: 481}, 481},
+		{"usage estimator: its split", usageEstimator{}, llmqueue.Usage{InputTokens: 7, OutputTokens: 11}, 18},
+		{"negative is nothing", fixedEstimator(-3), llmqueue.Usage{}, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			proc, err := openai.New(openai.WithEstimator(c.est))
+			require.NoError(t, err)
+			u, err := proc.EstimateUsage(p)
+			require.NoError(t, err)
+			assert.Equal(t, c.usage, u)
+			n, err := proc.EstimateTokens(p)
+			require.NoError(t, err)
+			assert.Equal(t, c.total, n)
+		})
+	}
+}
+
+func TestOpenAI_MeterForIsOpenAIMeter(t *testing.T) {
+	proc, err := openai.New()
 	require.NoError(t, err)
-	got, err = proc.EstimateTokens(p)
-	require.NoError(t, err)
-	heur, _ := llmqueue.HeuristicEstimator{}.EstimateTokens(p)
-	assert.Equal(t, heur, got)
+	for _, p := range []json.RawMessage{payload("hi", 5), json.RawMessage(`{"model":"gpt-4.1","messages":[{"role":"user","content":"x"}]}`), nil, json.RawMessage(`{`)} {
+		assert.Equal(t, llmqueue.OpenAIMeter{}, proc.MeterFor(p), "%s", p)
+	}
+}
+
+func TestOpenAI_RateLimitInfoReadsLimits(t *testing.T) {
+	cases := []struct {
+		name   string
+		status int
+		body   string
+	}{
+		{"success", 200, `{"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}`},
+		{"429", 429, `{"error":{"message":"Rate limit reached for gpt-4o-mini on tokens per min (TPM): Limit 30000, Used 30000, Requested 120.","type":"tokens","code":"rate_limit_exceeded"}}`},
+	}
+	header := http.Header{
+		"Content-Type":                   {"application/json"},
+		"X-Ratelimit-Limit-Tokens":       {"30000"},
+		"X-Ratelimit-Limit-Requests":     {"500"},
+		"X-Ratelimit-Remaining-Tokens":   {"0"},
+		"X-Ratelimit-Remaining-Requests": {"499"},
+		"X-Ratelimit-Reset-Tokens":       {"240ms"},
+		"X-Ratelimit-Reset-Requests":     {"120ms"},
+	}
+	want := &llmqueue.RateLimitInfo{
+		LimitTokens: 30000, LimitRequests: 500, RemainingTokens: 0, RemainingRequests: 499,
+		ResetTokens: 240 * time.Millisecond, ResetRequests: 120 * time.Millisecond,
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv, _ := rawServer(t, c.status, header, c.body)
+			proc, err := openai.New(openai.WithBaseURL(srv.URL + "/v1"))
+			require.NoError(t, err)
+			res, err := process(t, proc, payload("hi", 5))
+			if c.status == 200 {
+				require.NoError(t, err)
+				assert.Equal(t, want, res.RateLimit)
+				return
+			}
+			var rl *llmqueue.RateLimitedError
+			require.ErrorAs(t, err, &rl)
+			assert.Equal(t, want, rl.Info, "the 429's own headers")
+			assert.Equal(t, 240*time.Millisecond, rl.RetryAfter, "the exhausted tokens' reset")
+			assert.ErrorIs(t, err, providers.ErrRateLimited)
+			var apiErr *goopenai.APIError
+			assert.ErrorAs(t, err, &apiErr, "the SDK's error stays in the chain")
+		})
+	}
 }
 
 func TestOpenAI_NewValidatesOptions(t *testing.T) {
@@ -197,6 +269,10 @@ func TestOpenAI_NewValidatesOptions(t *testing.T) {
 	assert.Error(t, err)
 	_, err = openai.New(nil)
 	assert.Error(t, err)
+	_, err = openai.New(openai.WithDefaultMaxTokens(0))
+	assert.Error(t, err, "zero default max tokens")
+	_, err = openai.New(openai.WithDefaultMaxTokens(-5))
+	assert.Error(t, err, "negative default max tokens")
 
 	_, err = openai.New(openai.WithClient(client), openai.WithTimeout(time.Second))
 	assert.NoError(t, err)

@@ -46,10 +46,16 @@ func Status(provider string, status int, h http.Header, err error) error {
 }
 
 // RateLimited wraps err as a rate limit with the wait the headers ask for
-// (zero when they say nothing: the queue then uses its own cool-down).
+// (zero when they say nothing: the queue then uses its own cool-down) and
+// what the headers say about the limits. A 429 is where the provider's
+// view matters most: it tells the ledger how far off it was.
 func RateLimited(provider string, h http.Header, err error) error {
 	wait, _ := ratelimit.Wait(h, time.Now())
-	return llmqueue.RateLimited(wait, fmt.Errorf("%s: %w: %w", provider, providers.ErrRateLimited, err))
+	return &llmqueue.RateLimitedError{
+		RetryAfter: max(wait, 0),
+		Err:        fmt.Errorf("%s: %w: %w", provider, providers.ErrRateLimited, err),
+		Info:       ratelimit.Info(h),
+	}
 }
 
 // Permanent wraps err as a permanent failure of the given kind.

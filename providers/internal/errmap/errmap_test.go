@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/providers"
@@ -57,6 +58,42 @@ func TestStatus_WaitsFromHeaders(t *testing.T) {
 	err = Status("p", 500, http.Header{"X-Ratelimit-Reset-Tokens": {"45s"}}, errors.New("x"))
 	assert.ErrorAs(t, err, &re)
 	assert.Zero(t, re.After, "reset headers say when the budget refills, not when to retry a 500")
+}
+
+func TestRateLimited_CarriesHeaderInfo(t *testing.T) {
+	base := errors.New("sdk error")
+	cases := []struct {
+		name     string
+		h        http.Header
+		wait     time.Duration
+		wantInfo *llmqueue.RateLimitInfo
+	}{
+		{"no headers", nil, 0, nil},
+		{"retry-after only", http.Header{"Retry-After": {"2"}}, 2 * time.Second, nil},
+		{"openai 429", http.Header{
+			"Retry-After-Ms":                 {"1500"},
+			"X-Ratelimit-Limit-Tokens":       {"30000"},
+			"X-Ratelimit-Limit-Requests":     {"500"},
+			"X-Ratelimit-Remaining-Tokens":   {"0"},
+			"X-Ratelimit-Remaining-Requests": {"499"},
+			"X-Ratelimit-Reset-Tokens":       {"1.5s"},
+			"X-Ratelimit-Reset-Requests":     {"120ms"},
+		}, 1500 * time.Millisecond, &llmqueue.RateLimitInfo{
+			LimitTokens: 30000, LimitRequests: 500, RemainingTokens: 0, RemainingRequests: 499,
+			ResetTokens: 1500 * time.Millisecond, ResetRequests: 120 * time.Millisecond,
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := RateLimited("p", c.h, base)
+			var rl *llmqueue.RateLimitedError
+			require.ErrorAs(t, err, &rl)
+			assert.Equal(t, c.wait, rl.RetryAfter)
+			assert.Equal(t, c.wantInfo, rl.Info)
+			assert.ErrorIs(t, err, providers.ErrRateLimited, "the sentinel stays in the chain")
+			assert.ErrorIs(t, err, base, "the SDK error stays in the chain")
+		})
+	}
 }
 
 func TestTransport(t *testing.T) {

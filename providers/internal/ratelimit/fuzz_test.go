@@ -46,6 +46,10 @@ func FuzzWait(f *testing.F) {
 		h.Set(HeaderResetRequests, resetReq)
 		h.Set(HeaderRemainingTokens, remTok)
 		h.Set(HeaderRemainingRequests, remReq)
+		// The limits parse like the remaining counts; reusing those inputs
+		// covers them without changing the fuzz signature.
+		h.Set(HeaderLimitTokens, remTok)
+		h.Set(HeaderLimitRequests, remReq)
 		d, ok := Wait(h, now)
 		if d < 0 || d > MaxWait || (!ok && d != 0) {
 			t.Fatalf("Wait = %v, %v", d, ok)
@@ -53,7 +57,8 @@ func FuzzWait(f *testing.F) {
 		if info := Info(h); info != nil {
 			if info.RemainingTokens < -1 || info.RemainingRequests < -1 ||
 				info.ResetTokens < 0 || info.ResetTokens > MaxWait ||
-				info.ResetRequests < 0 || info.ResetRequests > MaxWait {
+				info.ResetRequests < 0 || info.ResetRequests > MaxWait ||
+				info.LimitTokens < 0 || info.LimitRequests < 0 {
 				t.Fatalf("Info = %+v", info)
 			}
 		}

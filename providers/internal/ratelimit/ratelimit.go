@@ -10,6 +10,8 @@
 //	x-ratelimit-reset-requests      same, for the request limit
 //	x-ratelimit-remaining-tokens    tokens left in the window
 //	x-ratelimit-remaining-requests  requests left in the window
+//	x-ratelimit-limit-tokens        the token limit of the window
+//	x-ratelimit-limit-requests      the request limit of the window
 //
 // Every parser is total: a malformed value is an error or "not said", never
 // a panic, and every wait it returns lies in [0, MaxWait].
@@ -153,18 +155,22 @@ func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// Info reads the x-ratelimit-remaining-* and x-ratelimit-reset-* headers. It
-// returns nil when none of them is present. A remaining count that is
-// missing or malformed is -1 (unknown); a missing reset is zero.
+// Info reads the x-ratelimit-limit-*, -remaining-* and -reset-* headers.
+// It returns nil when none of them is present. A remaining count that is
+// missing or malformed is -1 (unknown); a missing or malformed limit is 0
+// (not stated, as llmqueue.RateLimitInfo reads it); a missing reset is zero.
 func Info(h http.Header) *llmqueue.RateLimitInfo {
 	info := &llmqueue.RateLimitInfo{
 		RemainingTokens:   remaining(h, HeaderRemainingTokens),
 		RemainingRequests: remaining(h, HeaderRemainingRequests),
+		LimitTokens:       limit(h, HeaderLimitTokens),
+		LimitRequests:     limit(h, HeaderLimitRequests),
 	}
 	var okTok, okReq bool
 	info.ResetTokens, okTok = reset(h, HeaderResetTokens)
 	info.ResetRequests, okReq = reset(h, HeaderResetRequests)
-	if info.RemainingTokens < 0 && info.RemainingRequests < 0 && !okTok && !okReq {
+	if info.RemainingTokens < 0 && info.RemainingRequests < 0 && !okTok && !okReq &&
+		info.LimitTokens == 0 && info.LimitRequests == 0 {
 		return nil
 	}
 	return info
@@ -191,6 +197,9 @@ func ParseCount(s string) int64 {
 }
 
 func remaining(h http.Header, name string) int64 { return ParseCount(h.Get(name)) }
+
+// limit reads a limit header; RateLimitInfo spells "not stated" as 0, not -1.
+func limit(h http.Header, name string) int64 { return max(ParseCount(h.Get(name)), 0) }
 
 func reset(h http.Header, name string) (time.Duration, bool) {
 	v := h.Get(name)

@@ -149,6 +149,37 @@ func TestInfo_ReadsRemainingAndReset(t *testing.T) {
 	assert.Equal(t, int64(-1), info.RemainingRequests, "unknown is -1")
 }
 
+func TestInfo_ReadsLimits(t *testing.T) {
+	cases := []struct {
+		name                string
+		h                   http.Header
+		nilInfo             bool
+		limitTok, limitReq  int64
+		remainTok, remainRq int64
+	}{
+		{"both limits and remaining", hdr("x-ratelimit-limit-tokens", "150000", "x-ratelimit-limit-requests", "60",
+			"x-ratelimit-remaining-tokens", "149984", "x-ratelimit-remaining-requests", "59"), false, 150000, 60, 149984, 59},
+		{"limits alone are worth reporting", hdr("x-ratelimit-limit-tokens", "30000"), false, 30000, 0, -1, -1},
+		{"malformed limit is not stated", hdr("x-ratelimit-limit-tokens", "lots", "x-ratelimit-remaining-tokens", "7"), false, 0, 0, 7, -1},
+		{"negative limit is not stated", hdr("x-ratelimit-limit-requests", "-5", "x-ratelimit-remaining-requests", "1"), false, 0, 0, -1, 1},
+		{"only malformed limits", hdr("x-ratelimit-limit-tokens", "x", "x-ratelimit-limit-requests", ""), true, 0, 0, 0, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			info := Info(c.h)
+			if c.nilInfo {
+				assert.Nil(t, info)
+				return
+			}
+			require.NotNil(t, info)
+			assert.Equal(t, c.limitTok, info.LimitTokens)
+			assert.Equal(t, c.limitReq, info.LimitRequests)
+			assert.Equal(t, c.remainTok, info.RemainingTokens)
+			assert.Equal(t, c.remainRq, info.RemainingRequests)
+		})
+	}
+}
+
 func TestParseCount(t *testing.T) {
 	assert.Equal(t, int64(12), ParseCount("12"))
 	assert.Equal(t, int64(12), ParseCount(" 12.9 "))
