@@ -265,10 +265,11 @@ func (b *BatchProcessor) startJob(h map[string]string, sentAt time.Time) {
 		tctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		stamp := b.newStamp(job.ID, token, sentAt)
-		stamp.renewIfLate(context.Background())
+		stamp.renewIfLate()
 		tctx = context.WithValue(tctx, stampKey{}, stamp)
 		start := time.Now()
 		res, perr := b.call(tctx, job)
+		stamp.wait()
 		if perr != nil && tctx.Err() != nil {
 			// The context's cause decides the outcome, not the error text.
 			switch cause := context.Cause(tctx); {

@@ -101,7 +101,7 @@ func TestBudget_NeverExceedsWindowAcrossProcesses(t *testing.T) {
 					util = float64(n) / float64(windows*usableReq)
 				}
 				t.Logf("max in window: %d tokens, %d requests; utilization %.1f%% over %d windows; longest lease-to-start %s",
-					maxTok, maxReq, util*100, windows, rec.maxDelay)
+					maxTok, maxReq, util*100, windows, rec.longestDelay())
 				assert.GreaterOrEqual(t, util, 0.90, "utilization")
 			})
 		})

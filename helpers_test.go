@@ -86,6 +86,14 @@ func (r *recorder) snapshot() []startRecord {
 	return append([]startRecord(nil), r.starts...)
 }
 
+// longestDelay returns the longest lease-to-start delay so far; the
+// processors may still be running, so it takes the lock like snapshot.
+func (r *recorder) longestDelay() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.maxDelay
+}
+
 func (r *recorder) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -54,7 +54,7 @@ func (b *bench) progress(format string, args ...any) {
 
 // stepNames lists the measurements in the order they run; -only picks
 // some of them.
-var stepNames = []string{"add", "addmany", "processing", "latency", "memory", "depth", "utilization"}
+var stepNames = []string{"add", "addmany", "processing", "latency", "memory", "depth", "utilization", "meters"}
 
 // runAll runs the SET baselines, which the other rows are ratios to, then
 // every measurement (or those -only names), then the baselines again.
@@ -62,7 +62,7 @@ func (b *bench) runAll(ctx context.Context) error {
 	steps := map[string]func(context.Context) error{
 		"add": b.measureAdd, "addmany": b.measureAddMany, "processing": b.measureProcessing,
 		"latency": b.measureLatency, "memory": b.measureMemory, "depth": b.measureDepth,
-		"utilization": b.measureUtilization,
+		"utilization": b.measureUtilization, "meters": b.measureMeters,
 	}
 	first := func(ctx context.Context) error { return b.measureBaselines(ctx, false) }
 	if err := b.step(ctx, "baseline", first); err != nil {

@@ -43,6 +43,9 @@ func TestBench_QuickRunPrintsEveryRow(t *testing.T) {
 		"| Lease rate, 1,000 queued |",
 		"| Lease rate, 20,000 queued |",
 		"| Budget utilization, saturating backlog |",
+		"| Budget utilization, OpenAI meter, fake server at the queue's limit |",
+		"| Budget utilization, Bedrock meter, fake server at the queue's limit |",
+		"| Budget utilization, Anthropic meter, fake server at the queue's limit |",
 		`"rows": [`,
 	} {
 		if !strings.Contains(out.String(), want) {

@@ -77,6 +77,11 @@ func New(opts ...Option) (*Processor, error) {
 	if c.httpClient != nil {
 		ropts = append(ropts, option.WithHTTPClient(c.httpClient))
 	}
+	// The ledger counts the call from when it leaves, not from its lease.
+	ropts = append(ropts, option.WithMiddleware(func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+		llmqueue.BeforeSend(r.Context())
+		return next(r)
+	}))
 	return &Processor{
 		client:        anthropic.NewClient(ropts...),
 		timeout:       c.timeout,

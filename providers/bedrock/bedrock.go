@@ -57,11 +57,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 
 	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/providers/internal/sendhook"
 )
 
 // Compile-time checks of the optional interfaces the queue looks for.
@@ -238,6 +240,12 @@ func (o *options) buildClient(ctx context.Context) (ConverseAPI, error) {
 		if o.httpClient != nil {
 			bo.HTTPClient = o.httpClient
 		}
+		if bo.HTTPClient == nil {
+			bo.HTTPClient = awshttp.NewBuildableClient()
+		}
+		// The ledger counts the call from when it leaves (signed), not
+		// from its lease.
+		bo.HTTPClient = sendhook.Wrap(bo.HTTPClient)
 	}), nil
 }
 

@@ -57,6 +57,7 @@ import (
 
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/providers/internal/ratelimit"
+	"github.com/llmqueue/llmqueue/providers/internal/sendhook"
 )
 
 // Compile-time checks of the optional interfaces the queue looks for.
@@ -200,6 +201,8 @@ func (c *config) buildClient() (*goopenai.Client, error) {
 	if c.httpClient != nil {
 		cfg.HTTPClient = c.httpClient
 	}
+	// The ledger counts the call from when it leaves, not from its lease.
+	cfg.HTTPClient = sendhook.Wrap(cfg.HTTPClient)
 	return goopenai.NewClientWithConfig(cfg), nil
 }
 

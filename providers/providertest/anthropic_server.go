@@ -63,7 +63,7 @@ func NewAnthropicServer(opts AnthropicOptions) *AnthropicServer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/messages", s.handleMessages)
 	mux.HandleFunc("POST /v1/messages/count_tokens", s.handleCountTokens)
-	s.Server = httptest.NewServer(mux)
+	s.Server = httptest.NewServer(stampArrival(mux))
 	return s
 }
 
@@ -119,7 +119,7 @@ func (s *AnthropicServer) handleMessages(w http.ResponseWriter, r *http.Request)
 	cacheRead := int64(math.Floor(float64(prompt) * min(max(s.opts.CacheReadFraction, 0), 1)))
 	input := prompt - cacheRead
 	maxTokens := *req.MaxTokens
-	v := s.limiter.admit(Call{Tokens: input + maxTokens, InputTokens: input, OutputTokens: maxTokens})
+	v := s.limiter.admit(Call{At: arrival(r), Tokens: input + maxTokens, InputTokens: input, OutputTokens: maxTokens})
 	if !v.ok {
 		setAnthropicLimitHeaders(w.Header(), s.limiter.limits, v)
 		s.rateLimited(w, v)

@@ -86,7 +86,7 @@ func NewBedrockServer(opts BedrockOptions) *BedrockServer {
 	s := &BedrockServer{opts: opts, limiter: newLimiter(opts.Limits)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /model/{modelId}/converse", s.handleConverse)
-	s.Server = httptest.NewServer(mux)
+	s.Server = httptest.NewServer(stampArrival(mux))
 	return s
 }
 
@@ -159,7 +159,7 @@ func (s *BedrockServer) handleConverse(w http.ResponseWriter, r *http.Request) {
 	if req.InferenceConfig.MaxTokens > 0 {
 		maxTokens = req.InferenceConfig.MaxTokens
 	}
-	v := s.limiter.admit(Call{Tokens: input + maxTokens, InputTokens: input, OutputTokens: maxTokens})
+	v := s.limiter.admit(Call{At: arrival(r), Tokens: input + maxTokens, InputTokens: input, OutputTokens: maxTokens})
 	if !v.ok {
 		writeBedrockError(w, http.StatusTooManyRequests, "ThrottlingException", "Too many tokens, please wait before trying again.")
 		return

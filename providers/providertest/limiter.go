@@ -92,8 +92,9 @@ func newLimiter(l Limits) *limiter {
 	return &limiter{limits: l, now: time.Now}
 }
 
-// admit records c (its At is set to now) when every limited dimension has
-// room for it. A refused call costs nothing.
+// admit records c when every limited dimension has room for it now. c.At
+// is when the request arrived (see arrival); zero or later than now means
+// now. A refused call costs nothing.
 func (l *limiter) admit(c Call) verdict {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -114,7 +115,14 @@ func (l *limiter) admit(c Call) verdict {
 	if refused {
 		l.stats.RateLimited++
 	} else {
-		c.At = now
+		if c.At.IsZero() || c.At.After(now) {
+			c.At = now
+		}
+		// The log stays in arrival order (the window is a suffix of it):
+		// a request admitted after a later arrival counts from that one.
+		if n := len(l.calls); n > 0 && c.At.Before(l.calls[n-1].At) {
+			c.At = l.calls[n-1].At
+		}
 		v.ok, v.id = true, len(l.calls)
 		l.calls = append(l.calls, c)
 		l.stats.TokensCharged += c.Tokens

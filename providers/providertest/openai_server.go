@@ -61,7 +61,7 @@ func NewOpenAIServer(opts OpenAIOptions) *OpenAIServer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.handleChat)
 	mux.HandleFunc("POST /chat/completions", s.handleChat)
-	s.Server = httptest.NewServer(mux)
+	s.Server = httptest.NewServer(stampArrival(mux))
 	return s
 }
 
@@ -122,7 +122,7 @@ func (s *OpenAIServer) handleChat(w http.ResponseWriter, r *http.Request) {
 		allowance = n
 	}
 	choices := max(1, req.N)
-	charge := Call{Tokens: prompt + allowance*choices, InputTokens: prompt, OutputTokens: allowance * choices}
+	charge := Call{At: arrival(r), Tokens: prompt + allowance*choices, InputTokens: prompt, OutputTokens: allowance * choices}
 	v := s.limiter.admit(charge)
 	if !v.ok || !s.opts.OmitRateLimitHeaders {
 		setOpenAILimitHeaders(w.Header(), s.limiter.limits, v)

@@ -1,0 +1,103 @@
+package providers_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/providers/anthropic"
+	"github.com/llmqueue/llmqueue/providers/bedrock"
+	"github.com/llmqueue/llmqueue/providers/openai"
+	"github.com/llmqueue/llmqueue/providers/providertest"
+)
+
+// meterWorkerEnv, when set, makes the test binary run one worker process of
+// a meter acceptance run instead of the tests: the run re-executes its own
+// binary, so the workers are real OS processes that share nothing with the
+// test but Redis and the fake provider.
+const meterWorkerEnv = "LLMQUEUE_METER_WORKER"
+
+// workerSpec is what one worker process runs, passed as JSON in
+// meterWorkerEnv.
+type workerSpec struct {
+	Provider    string          `json:"provider"` // openai | bedrock | anthropic
+	RedisURL    string          `json:"redis_url"`
+	Namespace   string          `json:"namespace"`
+	BaseURL     string          `json:"base_url"`
+	Budget      llmqueue.Budget `json:"budget"`
+	Concurrency int             `json:"concurrency"`
+}
+
+// Keys the fake servers accept.
+const (
+	testOpenAIKey    = "sk-test"
+	testAnthropicKey = "sk-ant-test"
+)
+
+// newMeterProcessor builds the provider's real adapter, pointed at a fake
+// server.
+func newMeterProcessor(provider, baseURL string) (llmqueue.Processor, error) {
+	switch provider {
+	case "openai":
+		return openai.New(openai.WithAPIKey(testOpenAIKey), openai.WithBaseURL(baseURL), openai.WithTimeout(10*time.Second))
+	case "bedrock":
+		creds := credentials.NewStaticCredentialsProvider(providertest.TestAccessKeyID, providertest.TestSecretAccessKey, "")
+		return bedrock.New(context.Background(), bedrock.WithEndpoint(baseURL), bedrock.WithTimeout(10*time.Second),
+			bedrock.WithConfig(aws.Config{Region: providertest.TestRegion, Credentials: creds}))
+	case "anthropic":
+		return anthropic.New(anthropic.WithAPIKey(testAnthropicKey), anthropic.WithBaseURL(baseURL),
+			anthropic.WithTimeout(10*time.Second))
+	}
+	return nil, fmt.Errorf("unknown provider %q", provider)
+}
+
+// runMeterWorker runs a BatchProcessor until its stdin closes (the test
+// closes it to stop the worker, and it closes when the test dies).
+func runMeterWorker(raw string) int {
+	var spec workerSpec
+	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+		fmt.Fprintln(os.Stderr, "worker spec:", err)
+		return 2
+	}
+	proc, err := newMeterProcessor(spec.Provider, spec.BaseURL)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "processor:", err)
+		return 2
+	}
+	opt, err := redis.ParseURL(spec.RedisURL)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "redis url:", err)
+		return 2
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	qm, err := llmqueue.NewQueueManager(rdb, llmqueue.WithNamespace(spec.Namespace),
+		llmqueue.WithBudget(spec.Budget), llmqueue.WithEstimator(proc.(llmqueue.Estimator)))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "manager:", err)
+		return 2
+	}
+	bp, err := llmqueue.NewBatchProcessor(qm, proc, llmqueue.WithConcurrency(spec.Concurrency),
+		llmqueue.WithPollInterval(20*time.Millisecond))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "processor:", err)
+		return 2
+	}
+	if err := bp.Start(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "start:", err)
+		return 2
+	}
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_ = bp.Shutdown(ctx)
+	return 0
+}

@@ -1,0 +1,57 @@
+package llmqueue
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/llmqueue/llmqueue/internal/redistest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A call that leaves for the provider well after its lease (here 100 ms:
+// an SDK encoding a large prompt on a busy machine; the margin of a 10 s
+// window is 200 ms, a stamp is renewed 25 ms late) has its reservation
+// moved to no earlier than when it left, so the ledger holds it as long as
+// the provider does; a call that leaves promptly keeps its lease's stamp.
+func TestReservation_BeforeSendMovesALateStamp(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
+		ctx := context.Background()
+		qm := newManager(t, s, WithBudget(Budget{TPM: 10_000, Window: 10 * time.Second, SafetyBufferPercent: -1}))
+		sent := make(chan time.Time, 2)
+		proc := ProcessorFunc(func(ctx context.Context, job *Job) (*Result, error) {
+			if job.Meta["slow"] != nil {
+				time.Sleep(100 * time.Millisecond)
+			}
+			sent <- time.Now()
+			BeforeSend(ctx)
+			return &Result{}, nil
+		})
+		bp := startProcessor(t, qm, proc, WithConcurrency(1))
+		run := func(opts ...RequestOption) (leased, stamped, left time.Time) {
+			id, err := qm.Add(ctx, NewRequest(`{}`, append(opts, WithEstimatedTokens(100))...))
+			require.NoError(t, err)
+			st, err := qm.Wait(ctx, id)
+			require.NoError(t, err)
+			entries, err := qm.store.Client().ZRangeWithScores(ctx, qm.store.Keys().BudgetLog, 0, -1).Result()
+			require.NoError(t, err)
+			for _, e := range entries {
+				if strings.Contains(e.Member.(string), ":"+id+":") {
+					stamped = time.UnixMilli(int64(e.Score))
+				}
+			}
+			require.False(t, stamped.IsZero(), "no ledger entry for %s", id)
+			return st.StartedAt, stamped, <-sent
+		}
+		leased, stamped, _ := run()
+		assert.Equal(t, leased, stamped, "a prompt call keeps its lease's stamp")
+		assert.Zero(t, bp.Status().LateRestamps)
+
+		leased, stamped, left := run(WithMeta(map[string]any{"slow": true}))
+		assert.False(t, stamped.Before(left.Truncate(time.Millisecond)), "stamped %s, left %s", stamped, left)
+		assert.GreaterOrEqual(t, stamped.Sub(leased), 100*time.Millisecond)
+		assert.EqualValues(t, 1, bp.Status().LateRestamps)
+	})
+}
