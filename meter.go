@@ -131,8 +131,8 @@ func (OpenAIMeter) Refused(Charge) Charge { return Charge{} }
 // (the three stages: reserve at start, adjust while running, settle at the
 // end) as read on 2026-12-04.
 //
-// providers/bedrock picks the burndown rate from the model ID (see its
-// BurndownRate table, which callers may extend).
+// providers/bedrock picks the burndown rate from the model ID (callers
+// extend its table with bedrock.WithBurndownRates).
 type BedrockMeter struct {
 	// OutputBurndown is how many quota tokens one output token consumes.
 	// Zero or less means 1.

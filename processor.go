@@ -94,8 +94,10 @@ func (u Usage) isZero() bool { return u == Usage{} }
 // fell short) in the same atomic step that records the call's outcome.
 //
 // RemainingTokens and RemainingRequests are negative when the provider did
-// not say; the other dimensions count only when their Limit is positive.
-// A Limit of 0 for tokens or requests means "the Budget's": TPM or RPM.
+// not say; the input and output dimensions count only when their Limit is
+// positive. Where a Remaining count is below the room the ledger sees under
+// the Budget's usable limit, the difference is booked for the rest of the
+// window. The Limit fields are what the provider stated, for reports.
 type RateLimitInfo struct {
 	RemainingTokens   int64
 	RemainingRequests int64

@@ -8,7 +8,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/internal/lockedbuf"
 	"github.com/llmqueue/llmqueue/internal/redistest"
+	"github.com/llmqueue/llmqueue/providers/internal/meterrun"
 	"github.com/llmqueue/llmqueue/providers/providertest"
 )
 
@@ -118,7 +122,7 @@ func (r meterRun) startServer(t *testing.T) (meterServer, string) {
 	t.Helper()
 	switch r.provider {
 	case "openai":
-		s := providertest.NewOpenAIServer(providertest.OpenAIOptions{Limits: r.limits, APIKey: testOpenAIKey,
+		s := providertest.NewOpenAIServer(providertest.OpenAIOptions{Limits: r.limits, APIKey: meterrun.OpenAIKey,
 			Latency: meterLatency, OutputFraction: meterOutputFraction})
 		t.Cleanup(s.Close)
 		return s, s.BaseURL()
@@ -128,7 +132,7 @@ func (r meterRun) startServer(t *testing.T) (meterServer, string) {
 		t.Cleanup(s.Close)
 		return s, s.URL
 	case "anthropic":
-		s := providertest.NewAnthropicServer(providertest.AnthropicOptions{Limits: r.limits, APIKey: testAnthropicKey,
+		s := providertest.NewAnthropicServer(providertest.AnthropicOptions{Limits: r.limits, APIKey: meterrun.AnthropicKey,
 			Latency: meterLatency, OutputFraction: meterOutputFraction})
 		t.Cleanup(s.Close)
 		return s, s.BaseURL()
@@ -200,9 +204,10 @@ func startRedisFor(t *testing.T, b redistest.Backend) *redistest.Server {
 func (r meterRun) run(t *testing.T) (meterResult, *llmqueue.QueueManager, []string) {
 	t.Helper()
 	ctx := context.Background()
+	bin := meterWorkerBinary(t)
 	rs := startRedisFor(t, r.backend)
 	srv, baseURL := r.startServer(t)
-	proc, err := newMeterProcessor(r.provider, baseURL)
+	proc, err := meterrun.NewProcessor(r.provider, baseURL)
 	require.NoError(t, err)
 	ns := "meter-" + r.provider
 	qm, err := llmqueue.NewQueueManager(rs.Client(t), llmqueue.WithNamespace(ns), llmqueue.WithBudget(r.budget()),
@@ -217,12 +222,12 @@ func (r meterRun) run(t *testing.T) (meterResult, *llmqueue.QueueManager, []stri
 		ids, reqs = append(ids, got...), reqs[k:]
 	}
 
-	spec, err := json.Marshal(workerSpec{Provider: r.provider, RedisURL: rs.URL(), Namespace: ns,
+	spec, err := json.Marshal(meterrun.Spec{Provider: r.provider, RedisURL: rs.URL(), Namespace: ns,
 		BaseURL: baseURL, Budget: r.budget(), Concurrency: 16})
 	require.NoError(t, err)
 	stops := make([]func(), r.procs)
 	for i := range stops {
-		stops[i] = startMeterWorker(t, string(spec))
+		stops[i] = startMeterWorker(t, bin, string(spec))
 	}
 	stopAll := func() {
 		for _, stop := range stops {
@@ -277,12 +282,57 @@ func (r meterRun) run(t *testing.T) (meterResult, *llmqueue.QueueManager, []stri
 	return res, qm, ids
 }
 
-// startMeterWorker starts this test binary as one worker process and
-// returns the function that stops it (idempotent).
-func startMeterWorker(t *testing.T, spec string) func() {
+// meterWorkerPkg is the worker command the runs start as OS processes.
+const meterWorkerPkg = "github.com/llmqueue/llmqueue/providers/internal/meterrun/worker"
+
+var (
+	workerOnce sync.Once
+	workerDir  string
+	workerBin  string
+	workerErr  error
+)
+
+// meterWorkerBinary builds the worker once per test binary, without the
+// race detector: 8 race-instrumented workers on a 2-core machine spend
+// more time on instrumentation than the margin a reservation has to reach
+// the provider, which says nothing about the queue. The build is cached by
+// the go command across runs.
+func meterWorkerBinary(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), meterWorkerEnv+"="+spec)
+	workerOnce.Do(func() {
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		if workerDir, workerErr = os.MkdirTemp("", "llmqueue-meterworker-"); workerErr != nil {
+			return
+		}
+		workerBin = filepath.Join(workerDir, "worker")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, goBin, "build", "-o", workerBin, meterWorkerPkg).CombinedOutput()
+		if err != nil {
+			workerErr = fmt.Errorf("go build %s: %w\n%s", meterWorkerPkg, err, out)
+		}
+	})
+	require.NoError(t, workerErr)
+	return workerBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if workerDir != "" {
+		_ = os.RemoveAll(workerDir)
+	}
+	os.Exit(code)
+}
+
+// startMeterWorker starts one worker process and returns the function that
+// stops it (idempotent).
+func startMeterWorker(t *testing.T, bin, spec string) func() {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), meterrun.Env+"="+spec)
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
 	var logs lockedbuf.Buffer

@@ -175,7 +175,7 @@ func burst(ctx context.Context, out io.Writer, s settings, cfg llmqueue.Config, 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "queued %d requests, about %d tokens each (exact tiktoken count + max_tokens)\n", len(ids), st0.EstimatedTokens)
+	fmt.Fprintf(out, "queued %d requests, about %d tokens each (prompt as OpenAI's limiter counts it + max_tokens)\n", len(ids), st0.EstimatedTokens)
 
 	start := time.Now()
 	bp, err := llmqueue.NewBatchProcessor(qm, proc, append(cfg.BatchOptions(), llmqueue.WithConcurrency(s.concurrency))...)

@@ -1,4 +1,10 @@
-package providers_test
+// Package meterrun runs one worker process of the meter acceptance tests
+// (providers/meter_accept_test.go): a BatchProcessor on a provider's real
+// adapter, pointed at a fake server. The tests build its command
+// (meterrun/worker) without the race detector, so 8 worker processes on a
+// 2-core machine run at the speed users' workers do; the tests themselves
+// still run with it.
+package meterrun
 
 import (
 	"context"
@@ -19,15 +25,11 @@ import (
 	"github.com/llmqueue/llmqueue/providers/providertest"
 )
 
-// meterWorkerEnv, when set, makes the test binary run one worker process of
-// a meter acceptance run instead of the tests: the run re-executes its own
-// binary, so the workers are real OS processes that share nothing with the
-// test but Redis and the fake provider.
-const meterWorkerEnv = "LLMQUEUE_METER_WORKER"
+// Env holds the worker's Spec, as JSON.
+const Env = "LLMQUEUE_METER_WORKER"
 
-// workerSpec is what one worker process runs, passed as JSON in
-// meterWorkerEnv.
-type workerSpec struct {
+// Spec is what one worker process runs.
+type Spec struct {
 	Provider    string          `json:"provider"` // openai | bedrock | anthropic
 	RedisURL    string          `json:"redis_url"`
 	Namespace   string          `json:"namespace"`
@@ -38,36 +40,37 @@ type workerSpec struct {
 
 // Keys the fake servers accept.
 const (
-	testOpenAIKey    = "sk-test"
-	testAnthropicKey = "sk-ant-test"
+	OpenAIKey    = "sk-test"
+	AnthropicKey = "sk-ant-test"
 )
 
-// newMeterProcessor builds the provider's real adapter, pointed at a fake
+// NewProcessor builds the provider's real adapter, pointed at a fake
 // server.
-func newMeterProcessor(provider, baseURL string) (llmqueue.Processor, error) {
+func NewProcessor(provider, baseURL string) (llmqueue.Processor, error) {
 	switch provider {
 	case "openai":
-		return openai.New(openai.WithAPIKey(testOpenAIKey), openai.WithBaseURL(baseURL), openai.WithTimeout(10*time.Second))
+		return openai.New(openai.WithAPIKey(OpenAIKey), openai.WithBaseURL(baseURL), openai.WithTimeout(10*time.Second))
 	case "bedrock":
 		creds := credentials.NewStaticCredentialsProvider(providertest.TestAccessKeyID, providertest.TestSecretAccessKey, "")
 		return bedrock.New(context.Background(), bedrock.WithEndpoint(baseURL), bedrock.WithTimeout(10*time.Second),
 			bedrock.WithConfig(aws.Config{Region: providertest.TestRegion, Credentials: creds}))
 	case "anthropic":
-		return anthropic.New(anthropic.WithAPIKey(testAnthropicKey), anthropic.WithBaseURL(baseURL),
+		return anthropic.New(anthropic.WithAPIKey(AnthropicKey), anthropic.WithBaseURL(baseURL),
 			anthropic.WithTimeout(10*time.Second))
 	}
 	return nil, fmt.Errorf("unknown provider %q", provider)
 }
 
-// runMeterWorker runs a BatchProcessor until its stdin closes (the test
-// closes it to stop the worker, and it closes when the test dies).
-func runMeterWorker(raw string) int {
-	var spec workerSpec
+// Run runs a BatchProcessor as raw (a JSON Spec) says until stdin closes
+// (the test closes it to stop the worker, and it closes when the test
+// dies), and returns the exit code.
+func Run(raw string) int {
+	var spec Spec
 	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
 		fmt.Fprintln(os.Stderr, "worker spec:", err)
 		return 2
 	}
-	proc, err := newMeterProcessor(spec.Provider, spec.BaseURL)
+	proc, err := NewProcessor(spec.Provider, spec.BaseURL)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "processor:", err)
 		return 2
