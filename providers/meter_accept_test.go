@@ -33,7 +33,7 @@ func meterCase(provider string, procs int, buffer float64, backend redistest.Bac
 		limits: providertest.Limits{TPM: 200_000, RPM: 2_000, Window: meterWindow}, bind: "tokens"}
 	if provider == "anthropic" {
 		// Anthropic limits input and output tokens separately; input binds.
-		r.limits = providertest.Limits{ITPM: 60_000, OTPM: 1_000_000, RPM: 2_000, Window: meterWindow}
+		r.limits = providertest.Limits{ITPM: 120_000, OTPM: 1_000_000, RPM: 2_000, Window: meterWindow}
 		r.bind = "input"
 	}
 	return r
@@ -45,43 +45,45 @@ func meterCase(provider string, procs int, buffer float64, backend redistest.Bac
 // 95% of the limit used.
 func TestMeter_ZeroRateLimitsAtTheProviderLimit(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs 12 x 15 s")
+		t.Skip("runs 12 x 25 s")
 	}
+	t.Parallel()
+	var cases []namedRun
 	for _, provider := range meterProviders {
 		for _, procs := range []int{1, 2, 4, 8} {
-			t.Run(fmt.Sprintf("%s/%dprocs", provider, procs), func(t *testing.T) {
-				t.Parallel()
-				res, _, _ := meterCase(provider, procs, -1, redistest.Real).run(t)
-				assert.Zero(t, res.stats.RateLimited, "429s")
-				assert.LessOrEqual(t, res.busiest, 1.0, "busiest window ÷ limit")
-				assert.GreaterOrEqual(t, res.util, 0.95, "steady utilization")
-			})
+			cases = append(cases, namedRun{fmt.Sprintf("%s/%dprocs", provider, procs),
+				meterCase(provider, procs, -1, redistest.Real)})
 		}
 	}
+	runConcurrently(t, cases, func(t *testing.T, res meterResult) {
+		assert.Zero(t, res.stats.RateLimited, "429s")
+		assert.LessOrEqual(t, res.busiest, 1.0, "busiest window ÷ limit")
+		assert.GreaterOrEqual(t, res.util, 0.95, "steady utilization")
+	})
 }
 
 // Acceptance: the same on miniredis, which runs the scripts with
 // gopher-lua, and with the default 10% safety buffer.
 func TestMeter_ZeroRateLimitsOnMiniredisAndWithTheDefaultBuffer(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs 6 x 15 s")
+		t.Skip("runs 6 x 25 s")
 	}
+	t.Parallel()
+	var mini, buffered []namedRun
 	for _, provider := range meterProviders {
-		t.Run(provider+"/miniredis", func(t *testing.T) {
-			t.Parallel()
-			res, _, _ := meterCase(provider, 2, -1, redistest.Mini).run(t)
-			assert.Zero(t, res.stats.RateLimited, "429s")
-			assert.LessOrEqual(t, res.busiest, 1.0, "busiest window ÷ limit")
-			assert.GreaterOrEqual(t, res.util, 0.95, "steady utilization")
-		})
-		t.Run(provider+"/default-buffer", func(t *testing.T) {
-			t.Parallel()
-			res, _, _ := meterCase(provider, 4, 0, redistest.Real).run(t)
-			assert.Zero(t, res.stats.RateLimited, "429s")
-			assert.LessOrEqual(t, res.busiest, 1.0, "busiest window ÷ limit")
-			assert.GreaterOrEqual(t, res.util, 0.85, "steady utilization")
-		})
+		mini = append(mini, namedRun{provider + "/miniredis", meterCase(provider, 2, -1, redistest.Mini)})
+		buffered = append(buffered, namedRun{provider + "/default-buffer", meterCase(provider, 4, 0, redistest.Real)})
 	}
+	runConcurrently(t, mini, func(t *testing.T, res meterResult) {
+		assert.Zero(t, res.stats.RateLimited, "429s")
+		assert.LessOrEqual(t, res.busiest, 1.0, "busiest window ÷ limit")
+		assert.GreaterOrEqual(t, res.util, 0.95, "steady utilization")
+	})
+	runConcurrently(t, buffered, func(t *testing.T, res meterResult) {
+		assert.Zero(t, res.stats.RateLimited, "429s")
+		assert.LessOrEqual(t, res.busiest, 1.0, "busiest window ÷ limit")
+		assert.GreaterOrEqual(t, res.util, 0.85, "steady utilization")
+	})
 }
 
 // Acceptance: Anthropic with output tokens binding. Output is reserved at
@@ -90,13 +92,15 @@ func TestMeter_ZeroRateLimitsOnMiniredisAndWithTheDefaultBuffer(t *testing.T) {
 // does and the queue keeps OTPM full.
 func TestMeter_AnthropicOutputTokensBind(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs 15 s")
+		t.Skip("runs 25 s")
 	}
+	t.Parallel()
 	r := meterRun{provider: "anthropic", procs: 4, buffer: -1, windows: 4, n: 1100, backend: redistest.Real,
 		limits: providertest.Limits{ITPM: 2_000_000, OTPM: 100_000, RPM: 2_000, Window: meterWindow}, bind: "output"}
-	res, _, _ := r.run(t)
-	assert.Zero(t, res.stats.RateLimited, "429s")
-	assert.GreaterOrEqual(t, res.util, 0.95, "steady OTPM utilization")
+	runConcurrently(t, []namedRun{{"otpm", r}}, func(t *testing.T, res meterResult) {
+		assert.Zero(t, res.stats.RateLimited, "429s")
+		assert.GreaterOrEqual(t, res.util, 0.95, "steady OTPM utilization")
+	})
 }
 
 // Acceptance: a provider whose limit is 20% below the queue's answers 429s.
@@ -107,6 +111,9 @@ func TestMeter_RateLimitReleasesWhatTheProviderDidNotCharge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs about 15 s")
 	}
+	t.Parallel()
+	meterSlots <- struct{}{}
+	defer func() { <-meterSlots }()
 	queue := providertest.Limits{TPM: 100_000, RPM: 2_000, Window: meterWindow}
 	r := meterRun{provider: "openai", procs: 2, buffer: -1, n: 150, backend: redistest.Real, drain: true,
 		limits: providertest.Limits{TPM: 80_000, RPM: 2_000, Window: meterWindow}, queueLimits: &queue,

@@ -225,6 +225,13 @@ func (r meterRun) run(t *testing.T) (meterResult, *llmqueue.QueueManager, []stri
 	spec, err := json.Marshal(meterrun.Spec{Provider: r.provider, RedisURL: rs.URL(), Namespace: ns,
 		BaseURL: baseURL, Budget: r.budget(), Concurrency: 16})
 	require.NoError(t, err)
+	// One run starts at a time: 8 processes starting beside another run's
+	// first burst can hold that burst's calls past their reservation's
+	// margin, which is a test machine's start-up, not the queue.
+	meterStarting.Lock()
+	var startOnce sync.Once
+	started := func() { startOnce.Do(meterStarting.Unlock) }
+	defer started()
 	stops := make([]func(), r.procs)
 	for i := range stops {
 		stops[i] = startMeterWorker(t, bin, string(spec))
@@ -251,6 +258,8 @@ func (r meterRun) run(t *testing.T) (meterResult, *llmqueue.QueueManager, []stri
 		time.Sleep(10 * time.Millisecond)
 	}
 	start := srv.Calls()[0].At
+	time.Sleep(time.Until(start.Add(time.Second)))
+	started()
 	end := start.Add(time.Duration(r.windows+1) * w)
 	if r.drain {
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -280,6 +289,39 @@ func (r meterRun) run(t *testing.T) (meterResult, *llmqueue.QueueManager, []stri
 	t.Logf("meter %s: %d calls, %d 429s, busiest window %.3f x limit, steady utilization %.1f%% (%s)",
 		r, len(in), res.stats.RateLimited, res.busiest, res.util*100, r.bind)
 	return res, qm, ids
+}
+
+// meterSlots bounds the runs in flight across the meter tests. A run is
+// mostly waiting (its workers idle on a saturated budget), so 4 at once fit
+// a 2-core machine and keep the 20 runs near 2 minutes; more would crowd
+// the 100 ms a reservation has to reach the provider.
+var meterSlots = make(chan struct{}, 4)
+
+// meterStarting is held by the run that is starting its workers.
+var meterStarting sync.Mutex
+
+// namedRun is a subtest's name and its run.
+type namedRun struct {
+	name string
+	run  meterRun
+}
+
+// runConcurrently runs each case as a subtest, as many at once as
+// meterSlots allows, and checks each result.
+func runConcurrently(t *testing.T, cases []namedRun, check func(*testing.T, meterResult)) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, c := range cases {
+		wg.Go(func() {
+			meterSlots <- struct{}{}
+			defer func() { <-meterSlots }()
+			t.Run(c.name, func(t *testing.T) {
+				res, _, _ := c.run.run(t)
+				check(t, res)
+			})
+		})
+	}
+	wg.Wait()
 }
 
 // meterWorkerPkg is the worker command the runs start as OS processes.
