@@ -292,10 +292,10 @@ func (r meterRun) run(t *testing.T) (meterResult, *llmqueue.QueueManager, []stri
 }
 
 // meterSlots bounds the runs in flight across the meter tests. A run is
-// mostly waiting (its workers idle on a saturated budget), so 4 at once fit
-// a 2-core machine and keep the 20 runs near 2 minutes; more would crowd
+// mostly waiting (its workers idle on a saturated budget), so 3 at once fit
+// a 2-core machine and keep the 20 runs near 3 minutes; 4 crowded, once in three runs,
 // the 100 ms a reservation has to reach the provider.
-var meterSlots = make(chan struct{}, 4)
+var meterSlots = make(chan struct{}, 3)
 
 // meterStarting is held by the run that is starting its workers.
 var meterStarting sync.Mutex
