@@ -293,8 +293,8 @@ func (r meterRun) run(t *testing.T) (meterResult, *llmqueue.QueueManager, []stri
 
 // meterSlots bounds the runs in flight across the meter tests. A run is
 // mostly waiting (its workers idle on a saturated budget), so 3 at once fit
-// a 2-core machine and keep the 20 runs near 3 minutes; 4 crowded, once in three runs,
-// the 100 ms a reservation has to reach the provider.
+// a 2-core machine and keep the 20 runs near 3 minutes; 4 at once crowded
+// the 100 ms a reservation has to reach the provider in one run of three.
 var meterSlots = make(chan struct{}, 3)
 
 // meterStarting is held by the run that is starting its workers.
