@@ -4,12 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/llmqueue/llmqueue/internal/gobuild"
 	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -324,48 +323,23 @@ func runConcurrently(t *testing.T, cases []namedRun, check func(*testing.T, mete
 	wg.Wait()
 }
 
-// meterWorkerPkg is the worker command the runs start as OS processes.
-const meterWorkerPkg = "github.com/llmqueue/llmqueue/providers/internal/meterrun/worker"
+// meterWorker is the worker command the runs start as OS processes, built
+// without the race detector: 8 race-instrumented workers on a 2-core
+// machine spend more time on instrumentation than the margin a reservation
+// has to reach the provider, which says nothing about the queue.
+var meterWorker = gobuild.Binary{Pkg: "github.com/llmqueue/llmqueue/providers/internal/meterrun/worker"}
 
-var (
-	workerOnce sync.Once
-	workerDir  string
-	workerBin  string
-	workerErr  error
-)
-
-// meterWorkerBinary builds the worker once per test binary, without the
-// race detector: 8 race-instrumented workers on a 2-core machine spend
-// more time on instrumentation than the margin a reservation has to reach
-// the provider, which says nothing about the queue. The build is cached by
-// the go command across runs.
+// meterWorkerBinary returns the worker's path, built on first use.
 func meterWorkerBinary(t *testing.T) string {
 	t.Helper()
-	workerOnce.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
-		if workerDir, workerErr = os.MkdirTemp("", "llmqueue-meterworker-"); workerErr != nil {
-			return
-		}
-		workerBin = filepath.Join(workerDir, "worker")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, goBin, "build", "-o", workerBin, meterWorkerPkg).CombinedOutput()
-		if err != nil {
-			workerErr = fmt.Errorf("go build %s: %w\n%s", meterWorkerPkg, err, out)
-		}
-	})
-	require.NoError(t, workerErr)
-	return workerBin
+	bin, err := meterWorker.Path()
+	require.NoError(t, err)
+	return bin
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if workerDir != "" {
-		_ = os.RemoveAll(workerDir)
-	}
+	meterWorker.Remove()
 	os.Exit(code)
 }
 

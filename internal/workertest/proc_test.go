@@ -4,17 +4,14 @@ package workertest
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
+	"github.com/llmqueue/llmqueue/internal/gobuild"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,48 +21,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// workerPkg is the package the tests build and run.
-const workerPkg = "github.com/llmqueue/llmqueue/examples/worker"
-
-var (
-	buildDir  string // holds the worker binary; removed by TestMain
-	buildOnce sync.Once
-	buildBin  string
-	buildErr  error
-)
+// workerCmd is examples/worker, built once per test run.
+var workerCmd = gobuild.Binary{Pkg: "github.com/llmqueue/llmqueue/examples/worker"}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		_ = os.RemoveAll(buildDir)
-	}
+	workerCmd.Remove()
 	os.Exit(code)
 }
 
-// workerBinary builds examples/worker once per test run and returns its
-// path. Building is lazy so that a run whose tests all skip (no
-// redis-server) builds nothing.
+// workerBinary returns the path of examples/worker, built on first use.
 func workerBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			// go test may run with a PATH that lacks the toolchain.
-			goBin = filepath.Join(runtime.GOROOT(), "bin", "go") //nolint:staticcheck // fallback only
-		}
-		if buildDir, buildErr = os.MkdirTemp("", "llmqueue-worker-"); buildErr != nil {
-			return
-		}
-		buildBin = filepath.Join(buildDir, "worker")
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, goBin, "build", "-o", buildBin, workerPkg).CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build %s: %w\n%s", workerPkg, err, out)
-		}
-	})
-	require.NoError(t, buildErr)
-	return buildBin
+	bin, err := workerCmd.Path()
+	require.NoError(t, err)
+	return bin
 }
 
 // worker is one worker process started by a test.
