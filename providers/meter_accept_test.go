@@ -39,6 +39,16 @@ func meterCase(provider string, procs int, buffer float64, backend redistest.Bac
 	return r
 }
 
+// atTheLimit checks a run at the provider's limit: no 429, no window over
+// the limit, and at least minUtil of it used.
+func atTheLimit(minUtil float64) func(*testing.T, meterResult) {
+	return func(t *testing.T, res meterResult) {
+		assert.Zero(t, res.stats.RateLimited, "429s")
+		assert.LessOrEqual(t, res.busiest, 1.0, "busiest window ÷ limit")
+		assert.GreaterOrEqual(t, res.util, minUtil, "steady utilization")
+	}
+}
+
 // Acceptance: 1, 2, 4 and 8 worker OS processes per provider, the queue's
 // limits equal to the server's, no safety buffer, exact estimates: no 429
 // over 4 windows after the first, no window over the limit, and at least
@@ -55,11 +65,7 @@ func TestMeter_ZeroRateLimitsAtTheProviderLimit(t *testing.T) {
 				meterCase(provider, procs, -1, redistest.Real)})
 		}
 	}
-	runConcurrently(t, cases, func(t *testing.T, res meterResult) {
-		assert.Zero(t, res.stats.RateLimited, "429s")
-		assert.LessOrEqual(t, res.busiest, 1.0, "busiest window ÷ limit")
-		assert.GreaterOrEqual(t, res.util, 0.95, "steady utilization")
-	})
+	runConcurrently(t, cases, atTheLimit(0.95))
 }
 
 // Acceptance: the same on miniredis, which runs the scripts with
@@ -74,16 +80,8 @@ func TestMeter_ZeroRateLimitsOnMiniredisAndWithTheDefaultBuffer(t *testing.T) {
 		mini = append(mini, namedRun{provider + "/miniredis", meterCase(provider, 2, -1, redistest.Mini)})
 		buffered = append(buffered, namedRun{provider + "/default-buffer", meterCase(provider, 4, 0, redistest.Real)})
 	}
-	runConcurrently(t, mini, func(t *testing.T, res meterResult) {
-		assert.Zero(t, res.stats.RateLimited, "429s")
-		assert.LessOrEqual(t, res.busiest, 1.0, "busiest window ÷ limit")
-		assert.GreaterOrEqual(t, res.util, 0.95, "steady utilization")
-	})
-	runConcurrently(t, buffered, func(t *testing.T, res meterResult) {
-		assert.Zero(t, res.stats.RateLimited, "429s")
-		assert.LessOrEqual(t, res.busiest, 1.0, "busiest window ÷ limit")
-		assert.GreaterOrEqual(t, res.util, 0.85, "steady utilization")
-	})
+	runConcurrently(t, mini, atTheLimit(0.95))
+	runConcurrently(t, buffered, atTheLimit(0.85))
 }
 
 // Acceptance: Anthropic with output tokens binding. Output is reserved at
