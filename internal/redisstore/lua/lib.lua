@@ -83,6 +83,14 @@ local function trim_log(log_key, sum_keys, now, window)
         redis.call('SET', key, 0)
       end
     end
+  elseif redis.call('ZCARD', log_key) == 0 then
+    -- An empty log holds nothing, whatever its sums say. The log can be
+    -- evicted or deleted while its sums stay, and with no entry left to
+    -- expire they would bind every lease forever.
+    for _, key in ipairs(sum_keys) do
+      local v = redis.call('GET', key)
+      if v and v ~= '0' then redis.call('SET', key, 0) end
+    end
   end
 end
 
