@@ -101,6 +101,11 @@ func (b *BatchProcessor) Start(ctx context.Context) error {
 	b.st.startedAt.Store(time.Now().UnixMilli())
 	b.st.processing.Store(true)
 	b.completer = newCompleter(b)
+	// Checked here, not in NewQueueManager: a constructor does no I/O, and
+	// a worker, whose leasing an eviction stalls, is what runs for long
+	// and has its log read. In the background, so Start never waits on
+	// Redis.
+	go b.qm.warnIfEvicting(context.Background(), b.cfg.logger)
 	go b.leaseLoop()
 	go b.heartbeatLoop()
 	return nil
