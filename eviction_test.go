@@ -67,4 +67,3 @@ func lineWith(logs, s string) string {
 	}
 	return ""
 }
-

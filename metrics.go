@@ -38,8 +38,10 @@ type Metrics struct {
 	TotalRecovered  int64            `json:"total_recovered"`
 	QueueLengths    map[string]int64 `json:"queue_lengths"`
 	Scheduled       int64            `json:"scheduled"`
-	Dead            int64            `json:"dead"`
-	Suspended       int64            `json:"suspended"`
+	// Dead counts the dead requests still kept, those that died within
+	// the retention; ListDead pages through them.
+	Dead      int64 `json:"dead"`
+	Suspended int64 `json:"suspended"`
 
 	SuccessRatePercent float64      `json:"success_rate_percent"`
 	TokenUsage         TokenUsage   `json:"token_usage"`
@@ -78,7 +80,7 @@ type SystemHealth struct {
 func (q *QueueManager) Metrics(ctx context.Context) (*Metrics, error) {
 	ctx, cancel := q.opCtx(ctx)
 	defer cancel()
-	snap, err := q.store.Snapshot(ctx, q.cfg.budget.ledgerWindow())
+	snap, err := q.store.Snapshot(ctx, q.cfg.budget.ledgerWindow(), q.cfg.retention.Milliseconds())
 	if err != nil {
 		return nil, fmt.Errorf("llmqueue: metrics: %w", storeErr(err))
 	}

@@ -226,11 +226,12 @@ type Snapshot struct {
 }
 
 // Snapshot reads queue depths, the ledger and the counters atomically.
-func (s *Store) Snapshot(ctx context.Context, window time.Duration) (Snapshot, error) {
+// Dead counts the dead requests that died within retentionMS (0: all).
+func (s *Store) Snapshot(ctx context.Context, window time.Duration, retentionMS int64) (Snapshot, error) {
 	k := s.keys
 	keys := append([]string{k.Low, k.Medium, k.Long, k.Active, k.Scheduled, k.Dead, k.Suspended}, k.Ledger()...)
 	keys = append(keys, k.Stats, k.Cooldown, k.Workers, k.WorkerInfo)
-	raw, err := snapshotScript.Run(ctx, s.rdb, keys, window.Milliseconds()).Slice()
+	raw, err := snapshotScript.Run(ctx, s.rdb, keys, window.Milliseconds(), retentionMS).Slice()
 	if err != nil {
 		return Snapshot{}, err
 	}

@@ -174,12 +174,6 @@ func Unpack(packed string) map[string]string {
 	return h
 }
 
-// Members returns up to count members of one of the namespace's sorted
-// sets (dead, suspended, ...), oldest first.
-func (s *Store) Members(ctx context.Context, key string, offset, count int64) ([]string, error) {
-	return s.rdb.ZRange(ctx, key, offset, offset+count-1).Result()
-}
-
 // SetMeta stores one meta value while the lease is held.
 func (s *Store) SetMeta(ctx context.Context, id, token, key string, value []byte) error {
 	_, err := setMetaScript.Run(ctx, s.rdb, []string{s.keys.Request(id)}, token, key, value).Result()
@@ -246,35 +240,4 @@ func (s *Store) Restamp(ctx context.Context, id, token string) (bool, error) {
 	n, err := restampScript.Run(ctx, s.rdb, []string{s.keys.Request(id), s.keys.BudgetLog, s.keys.BudgetDayLog},
 		token).Int()
 	return n == 1, err
-}
-
-// Prune removes from the sorted set key the ids whose request hash no
-// longer exists and returns the others, in order.
-func (s *Store) Prune(ctx context.Context, key string, ids []string) ([]string, error) {
-	if len(ids) == 0 {
-		return ids, nil
-	}
-	pipe := s.rdb.Pipeline()
-	exists := make([]*redis.IntCmd, len(ids))
-	for i, id := range ids {
-		exists[i] = pipe.Exists(ctx, s.keys.Request(id))
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, err
-	}
-	live := ids[:0:0]
-	var gone []any
-	for i, id := range ids {
-		if exists[i].Val() == 1 {
-			live = append(live, id)
-		} else {
-			gone = append(gone, id)
-		}
-	}
-	if len(gone) > 0 {
-		if err := s.rdb.ZRem(ctx, key, gone...).Err(); err != nil {
-			return nil, err
-		}
-	}
-	return live, nil
 }

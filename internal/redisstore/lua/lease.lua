@@ -28,7 +28,8 @@
 -- ARGV[6]  -> usable requests per window (0 = unlimited)
 -- ARGV[7]  -> cycle: low,medium,long slot counts, e.g. "3,2,1"
 -- ARGV[8]  -> worker id
--- ARGV[9]  -> retention ms for requests that die here
+-- ARGV[9]  -> retention ms for requests that die here; dead ids older than
+--             this are pruned (0 = keep)
 -- ARGV[10] -> pub/sub channel for terminal events ("" = none)
 -- ARGV[11] -> call id, unique per worker ("" = not idempotent)
 -- ARGV[12] -> usable input tokens per window (0 = unlimited)
@@ -131,6 +132,14 @@ for _, id in ipairs(expired) do
       redis.call('LPUSH', queues[f[4]] or KEYS[1], id)
     end
   end
+end
+
+-- A dead request's hash expires with the retention, its score being the
+-- time it died: ids older than that name nothing, so they leave the dead
+-- set here, where every worker passes often, a bounded batch per call.
+if (retention or 0) > 0 then
+  local gone = redis.call('ZCOUNT', KEYS[15], '-inf', '(' .. int_str(now - retention))
+  if gone > 0 then redis.call('ZREMRANGEBYRANK', KEYS[15], 0, math.min(gone, 200) - 1) end
 end
 
 local cd = tonumber(redis.call('GET', KEYS[13]) or '')

@@ -18,14 +18,21 @@
 -- KEYS[16] -> llmq:{ns}:workers
 -- KEYS[17] -> llmq:{ns}:workers:info
 -- ARGV[1]  -> budget window ms
+-- ARGV[2]  -> retention ms (0 = kept forever): dead ids older than this
+--             name expired requests and are not counted
 --
 -- Returns {low, medium, long, active, scheduled, dead, suspended,
 -- tokens in window, requests in window, cooldown ms left, input tokens in
 -- window, output tokens in window, tokens in the day, requests in the day,
 -- stats (flat), workers (flat id/info of live workers)}.
-local window = tonumber(ARGV[1])
-if not window then return redis.error_reply('BADARG snapshot: window') end
+local window, retention = tonumber(ARGV[1]), tonumber(ARGV[2])
+if not window or not retention then return redis.error_reply('BADARG snapshot: window or retention') end
 local now = now_ms()
+-- The lease script prunes expired dead ids in batches; counting only those
+-- within the retention keeps Metrics right between batches and while no
+-- worker runs.
+local dead = redis.call('ZCARD', KEYS[6])
+if retention > 0 then dead = redis.call('ZCOUNT', KEYS[6], int_str(now - retention), '+inf') end
 local used = trim(ledger(8), now, window, true)
 local cd = (tonumber(redis.call('GET', KEYS[15]) or '0') or 0) - now
 local live = redis.call('ZRANGEBYSCORE', KEYS[16], now, '+inf')
@@ -36,7 +43,7 @@ for _, w in ipairs(live) do
 end
 return {
   redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('LLEN', KEYS[3]),
-  redis.call('ZCARD', KEYS[4]), redis.call('ZCARD', KEYS[5]), redis.call('ZCARD', KEYS[6]),
+  redis.call('ZCARD', KEYS[4]), redis.call('ZCARD', KEYS[5]), dead,
   redis.call('ZCARD', KEYS[7]), used.t, used.r, math.max(0, cd), used.i, used.o, used.dt, used.dr,
   redis.call('HGETALL', KEYS[14]), workers,
 }

@@ -1,0 +1,43 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+)
+
+// listScript lives beside its one caller rather than in scripts.go.
+var listScript = load("list")
+
+// List returns up to limit ids of the id set key (Keys.Dead or
+// Keys.Suspended), oldest first, after skipping offset of its kept
+// entries. Entries older than retentionMS (0: none) and ids whose request
+// hash is gone are removed on the way and never returned, so the page is
+// short only when the set has no more entries. Each script call does
+// bounded work; List calls again until the page is full or the set ends.
+func (s *Store) List(ctx context.Context, key string, offset, limit, retentionMS int64) ([]string, error) {
+	var out []string
+	for int64(len(out)) < limit {
+		raw, err := listScript.Run(ctx, s.rdb, []string{key}, s.keys.Prefix, offset, limit-int64(len(out)),
+			retentionMS).Slice()
+		if err != nil {
+			return nil, err
+		}
+		if len(raw) == 0 {
+			return nil, fmt.Errorf("list: empty reply")
+		}
+		more, err := toInt64(raw[0])
+		if err != nil {
+			return nil, fmt.Errorf("list: more: %w", err)
+		}
+		ids, err := toStrings(raw[1:])
+		if err != nil {
+			return nil, fmt.Errorf("list: ids: %w", err)
+		}
+		out = append(out, ids...)
+		if more == 0 {
+			break
+		}
+		offset += int64(len(ids))
+	}
+	return out, nil
+}
