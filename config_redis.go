@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -21,7 +22,7 @@ func (c Config) validateRedis() error {
 		errs = append(errs, &EnvError{Name: name, Value: fmt.Sprint(value), Reason: reason})
 	}
 	if c.RedisURL != "" {
-		if _, err := parseRedisURL(c.RedisURL); err != nil {
+		if _, err := parseRedisURL(c.RedisURL, c.RedisPassword); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -43,31 +44,118 @@ func (c Config) validateRedis() error {
 	return errors.Join(errs...)
 }
 
-// parseRedisURL parses REDIS_URL, keeping the password out of any error.
-func parseRedisURL(raw string) (*redis.Options, error) {
+// parseRedisURL parses REDIS_URL. Its error is an *EnvError whose Value is
+// the URL redacted (see redactURL) and whose Reason shows no piece of a
+// password: neither the user info's, nor a ?password= option's (which
+// go-redis refuses as unexpected), nor extra, the REDIS_PASSWORD beside it.
+func parseRedisURL(raw string, extra ...string) (*redis.Options, error) {
 	o, err := redis.ParseURL(raw)
 	if err == nil {
 		return o, nil
 	}
+	// err is not wrapped: its text, and url.Error's URL, may hold the
+	// password, and whatever walks an error chain would print it.
+	return nil, &EnvError{Name: envRedisURL, Value: redactURL(raw), Reason: urlErrorReason(raw, err, extra)}
+}
+
+// Hints appended to a reason, so the fix is in the message.
+const (
+	hintEncode   = " (percent-encode '#', '/', '?', '@' and '%' in a password: %23 %2F %3F %40 %25)"
+	hintPassword = " (go-redis takes the password only from the user info, redis://:PASSWORD@host, or set REDIS_PASSWORD)"
+	reasonBadURL = "not a valid URL"
+)
+
+// urlErrorReason turns a redis.ParseURL error into a reason that carries
+// nothing of raw's secrets.
+//
+// url.Parse's errors quote the text they stumbled on, and an unencoded
+// '#', '/' or '?' ends the user info early, so that text is the start of
+// the password (`invalid port ":Sec" after host`): only the words before
+// the quote are kept. go-redis's errors repeat a scheme, path, option name
+// or value after a colon; they are kept unless they show a piece of a
+// secret, then cut to the words before that colon.
+func urlErrorReason(raw string, err error, extra []string) string {
 	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err // url.Error repeats the whole URL
-	}
-	reason := err.Error()
-	if info := rawUserinfo(raw); info != "" {
-		var esc url.EscapeError
-		if errors.As(err, &esc) && strings.Contains(info, string(esc)) {
-			reason = "invalid %-escape in the user info"
+	if errors.As(err, &ue) { // url.Error also repeats the whole URL
+		reason, _, _ := strings.Cut(ue.Err.Error(), `"`)
+		reason = strings.TrimPrefix(strings.TrimSpace(reason), "net/url: ")
+		if reason == "" {
+			reason = reasonBadURL
 		}
-		for _, secret := range []string{info, userinfoSecret(info)} {
-			dec, _ := url.PathUnescape(secret)
-			if secret != "" && (strings.Contains(reason, secret) || (dec != "" && strings.Contains(reason, dec))) {
-				reason = "not a valid Redis URL"
+		if rawUserinfo(raw) != "" || secretQueryStart(raw) >= 0 {
+			reason += hintEncode
+		}
+		return reason
+	}
+	reason := strings.TrimPrefix(err.Error(), "redis: ")
+	if showsSecret(reason, urlSecrets(raw, extra)) {
+		// go-redis writes "what: data"; the words before the colon are its
+		// own (an option name at most), the data may be the secret.
+		reason, _, _ = strings.Cut(reason, ":")
+	}
+	if strings.HasPrefix(reason, "unexpected option") && secretQueryStart(raw) >= 0 {
+		reason += hintPassword
+	}
+	return reason
+}
+
+// urlSecrets returns what in raw may be a password, erring towards too
+// much: the user info and its password part, everything after a
+// password-like query option's '=', the port of a URL without '@' that is
+// not a number (a password whose host was forgotten), and extra. Each
+// comes as written, percent-decoded, and as Go quotes it (%q).
+func urlSecrets(raw string, extra []string) []string {
+	var parts []string
+	if info := rawUserinfo(raw); info != "" {
+		parts = append(parts, info, userinfoSecret(info))
+	}
+	if i := secretQueryStart(raw); i >= 0 {
+		parts = append(parts, raw[i:])
+	}
+	if i := portSecretStart(raw); i >= 0 {
+		parts = append(parts, raw[i:])
+	}
+	parts = append(parts, extra...)
+	var forms []string
+	for _, p := range parts {
+		if p == "" {
+			continue
+		}
+		forms = append(forms, p, quoted(p))
+		for _, unescape := range []func(string) (string, error){url.PathUnescape, url.QueryUnescape} {
+			if dec, err := unescape(p); err == nil && dec != p {
+				forms = append(forms, dec, quoted(dec))
 			}
 		}
 	}
-	return nil, &EnvError{Name: envRedisURL, Value: redactURL(raw), Reason: reason}
+	return forms
 }
+
+// quoted is s as %q shows it, without the quotes.
+func quoted(s string) string { q := strconv.Quote(s); return q[1 : len(q)-1] }
+
+// showsSecret reports whether text holds any secret, or any three-byte
+// piece of one.
+func showsSecret(text string, secrets []string) bool {
+	for _, s := range secrets {
+		if len(s) <= 3 {
+			if strings.Contains(text, s) {
+				return true
+			}
+			continue
+		}
+		for i := 0; i+3 <= len(s); i++ {
+			if strings.Contains(text, s[i:i+3]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// schemePrefix matches "scheme://" at the start of a URL (RFC 3986's
+// scheme syntax), so a "://" inside a password is not taken for one.
+var schemePrefix = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
 
 // rawUserinfo returns what a URL holds before its last '@' (after any
 // "scheme://"), without trusting the URL to parse. It errs towards taking
@@ -77,9 +165,9 @@ func rawUserinfo(raw string) string {
 	if at < 0 {
 		return ""
 	}
-	start := 0
-	if i := strings.Index(raw, "://"); i >= 0 && i < at {
-		start = i + 3
+	start := len(schemePrefix.FindString(raw))
+	if start > at {
+		start = 0
 	}
 	return raw[start:at]
 }
@@ -94,19 +182,94 @@ func userinfoSecret(info string) string {
 	return info
 }
 
-// redactURL replaces a URL's password (or lone userinfo) with "xxxxx".
+// secretQueryStart returns where the value of the first password-like
+// query option ("password=", "pass=", "token=", ...) begins in raw, or -1.
+// The value is taken to run to the end of raw, because an unencoded '&' or
+// '#' may be part of it.
+func secretQueryStart(raw string) int {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '?' && raw[i] != '&' {
+			continue
+		}
+		rest := raw[i+1:]
+		eq := strings.IndexByte(rest, '=')
+		if eq < 0 {
+			return -1
+		}
+		key := rest[:eq]
+		if strings.ContainsAny(key, "?&#") {
+			continue
+		}
+		if dec, err := url.QueryUnescape(key); err == nil {
+			key = dec
+		}
+		if secretQueryKey(key) {
+			return i + 1 + eq + 1
+		}
+	}
+	return -1
+}
+
+// secretQueryKey reports whether a query option's name says its value is a
+// credential.
+func secretQueryKey(key string) bool {
+	key = strings.ToLower(key)
+	for _, w := range []string{"pass", "pwd", "secret", "token", "auth", "key"} {
+		if strings.Contains(key, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// portSecretStart returns where the port of a URL without '@' begins when
+// that port is not a number, or -1: "redis://:PASSWORD" is a password
+// whose '@' and host were forgotten, and the parser would call it a port.
+func portSecretStart(raw string) int {
+	scheme := schemePrefix.FindString(raw)
+	if scheme == "" || strings.Contains(raw, "@") {
+		return -1
+	}
+	authority := raw[len(scheme):]
+	if i := strings.IndexAny(authority, "/?#"); i >= 0 {
+		authority = authority[:i]
+	}
+	hostEnd := strings.LastIndexByte(authority, ']') + 1 // after an IPv6 literal
+	colon := strings.IndexByte(authority[hostEnd:], ':')
+	if colon < 0 {
+		return -1
+	}
+	port := authority[hostEnd+colon+1:]
+	if strings.Trim(port, "0123456789") == "" {
+		return -1
+	}
+	return len(scheme) + hostEnd + colon + 1
+}
+
+// redactURL replaces what in a URL may be a password with "xxxxx": the
+// user info's password (or a lone user info), the value of a
+// password-like query option and all after it, and a port that is not a
+// number in a URL without '@'. Host, path and other options stay, so the
+// result still says where Redis is.
 func redactURL(raw string) string {
+	const red = "xxxxx"
+	if i := secretQueryStart(raw); i >= 0 {
+		raw = raw[:i] + red
+	}
+	if i := portSecretStart(raw); i >= 0 {
+		raw = raw[:i] + red
+	}
 	info := rawUserinfo(raw)
 	if info == "" {
 		return raw
 	}
 	at := strings.LastIndex(raw, "@")
 	start := at - len(info)
-	red := "xxxxx"
+	hidden := red
 	if user, _, ok := strings.Cut(info, ":"); ok {
-		red = user + ":xxxxx"
+		hidden = user + ":" + red
 	}
-	return raw[:start] + red + raw[at:]
+	return raw[:start] + hidden + raw[at:]
 }
 
 func redactValue(name, value string) string {
@@ -137,7 +300,7 @@ func (c Config) RedisOptions() (*redis.UniversalOptions, error) {
 			ContextTimeoutEnabled: true,
 		})
 	}
-	o, err := parseRedisURL(c.RedisURL)
+	o, err := parseRedisURL(c.RedisURL, c.RedisPassword)
 	if err != nil {
 		return nil, err
 	}

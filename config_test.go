@@ -276,6 +276,76 @@ func TestConfig_ErrorsNeverShowPasswords(t *testing.T) {
 	}
 }
 
+// TestConfig_URLErrorsShowNoPieceOfThePassword covers the leaks of issue
+// 9 item 12: a ?password= query option (unexpected to go-redis), any bad
+// option beside it, and a password with an unencoded '#', '/' or '?',
+// which ends the user info early so the parser reports the part before it
+// as a port or a path. No error and no String may show the password or
+// any three-character piece of it.
+func TestConfig_URLErrorsShowNoPieceOfThePassword(t *testing.T) {
+	const pw = "QZJKVYQ" // marker letters: see markerLetters
+	tests := []struct{ url, password, reason string }{
+		{"redis://127.0.0.1:6379/0?password=" + pw, pw, "unexpected option: password"},
+		{"redis://127.0.0.1:6379/0?password=" + pw + "&bogus=1", pw, "unexpected option"},
+		{"redis://127.0.0.1:6379/0?bogus=1&password=" + pw, pw, "unexpected option"},
+		{"redis://127.0.0.1:6379/0?dial_timeout=soon&password=" + pw, pw, "invalid dial_timeout duration"},
+		{"redis://127.0.0.1:6379/0?password=" + pw + "&dial_timeout=soon", pw, "invalid"},
+		{"redis://127.0.0.1:6379/0?Password=" + pw, pw, "unexpected option"},
+		{"redis://u:pw@127.0.0.1:6379/0?password=" + pw, pw, "unexpected option"},
+		{"redis://u:QZJ#KVY@127.0.0.1:6379/0", "QZJ#KVY", "invalid port"},
+		{"redis://u:QZJ/KVY@127.0.0.1:6379/0", "QZJ/KVY", "invalid port"},
+		{"redis://u:QZJ?KVY@127.0.0.1:6379/0", "QZJ?KVY", "invalid port"},
+		{"redis://:QZJ#KVY@127.0.0.1/0", "QZJ#KVY", "invalid port"},
+		{"redis://QZJ/KVY@127.0.0.1/0", "QZJ/KVY", "invalid URL path"},
+		{"redis://QZJ/KVY@127.0.0.1", "QZJ/KVY", "invalid database number"},
+		{"redis://QZJ?KVY=1@127.0.0.1/0", "QZJ?KVY=1", "unexpected option"},
+		{"redis://u:QZJ%KVY@127.0.0.1/0", "QZJ%KVY", "invalid URL escape"},
+		{"u:QZJ://KVY@127.0.0.1:6379", "QZJ://KVY", "invalid URL scheme"},
+		{"redis://:" + pw, pw, "invalid port"}, // the password without its '@' and host
+		{"redis://:QZJ/KVY", "QZJ/KVY", "invalid port"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			outs := secretOutputs(env{"REDIS_URL": tt.url})
+			require.Contains(t, outs, "ConfigFromLookup error", "the URL must be refused")
+			assert.Contains(t, outs["ConfigFromLookup error"], "REDIS_URL=")
+			assert.Contains(t, outs["ConfigFromLookup error"], tt.reason)
+			for name, out := range outs {
+				assert.Empty(t, leakedPiece(out, tt.password), "%s shows a piece of the password:\n%s", name, out)
+			}
+		})
+	}
+
+	// The issue's own report, verbatim: the password printed in full, and
+	// the part before an unencoded '#'.
+	for url, secret := range map[string]string{
+		"redis://127.0.0.1:6379/0?password=SECRET": "SECRET",
+		"redis://user:Sec#ret@127.0.0.1:6379/0":    "Sec",
+	} {
+		_, err := ConfigFromLookup(env{"REDIS_URL": url}.lookup)
+		require.Error(t, err, url)
+		assert.NotContains(t, err.Error(), secret, url)
+	}
+}
+
+// TestConfig_RedisPasswordIsNeverPrinted covers REDIS_PASSWORD's own
+// path: set beside a bad URL, a bad port and in a URL's query, it shows
+// in no error and no String.
+func TestConfig_RedisPasswordIsNeverPrinted(t *testing.T) {
+	const pw = "QZJKVY-env"
+	for _, e := range []env{
+		{"REDIS_PASSWORD": pw},
+		{"REDIS_PASSWORD": pw, "REDIS_URL": "redis://h/0?bogus=1"},
+		{"REDIS_PASSWORD": pw, "REDIS_URL": "redis://h:" + pw},
+		{"REDIS_PASSWORD": pw, "REDIS_URL": "redis://h/0?password=" + pw},
+		{"REDIS_PASSWORD": " " + pw + " ", "REDIS_PORT": "bad"},
+	} {
+		for name, out := range secretOutputs(e) {
+			assert.Empty(t, leakedPiece(out, pw), "%v: %s:\n%s", e, name, out)
+		}
+	}
+}
+
 func TestRedactURL(t *testing.T) {
 	for in, want := range map[string]string{
 		"":                                  "",
