@@ -22,6 +22,7 @@ import (
 type QueueManager struct {
 	cfg   managerConfig
 	store *redisstore.Store
+	waits waitHub // serves Wait; see waiter.go
 }
 
 // NewQueueManager returns a manager on rdb, which may be a single client, a
