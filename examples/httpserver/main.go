@@ -14,7 +14,9 @@
 // URL workers can use to join it; its data is gone when the server exits.
 //
 // When API_TOKEN is set, every route except the health check requires
-// "Authorization: Bearer $API_TOKEN".
+// "Authorization: Bearer $API_TOKEN". Without it anyone who reaches the
+// address may queue, read, cancel and resume requests; the server says so
+// in a warning at start.
 //
 // Try it:
 //
@@ -82,6 +84,11 @@ func run(ctx context.Context, addr string, logger *slog.Logger, ready func(net.A
 	opts := []httpapi.Option{httpapi.WithLogger(logger)}
 	if token := os.Getenv("API_TOKEN"); token != "" {
 		opts = append(opts, httpapi.WithAuth(bearerAuth(token)))
+	} else {
+		// An open API is fine on a laptop and a hole anywhere else; say it
+		// where operators look, once, before the first request.
+		logger.Warn("API_TOKEN is not set: the API has no authentication; anyone who can reach it may queue, read, cancel and resume requests",
+			"fix", "set API_TOKEN, or put the API behind an authenticating proxy")
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/queue/", httpapi.New(qm, opts...))

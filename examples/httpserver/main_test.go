@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmqueue/llmqueue/internal/lockedbuf"
 	"github.com/stretchr/testify/require"
 )
 
@@ -60,5 +61,40 @@ func TestRun_ServesTheAPIAndShutsDownOnCancel(t *testing.T) {
 		require.NoError(t, err)
 	case <-time.After(15 * time.Second):
 		t.Fatal("run did not return after cancel")
+	}
+}
+
+// TestRun_WarnsWhenServingWithoutAuth is issue 9 item 14's regression
+// test: without API_TOKEN the API is open to anyone who reaches it, and the
+// server must say so at start; with it, it must not.
+func TestRun_WarnsWhenServingWithoutAuth(t *testing.T) {
+	for token, warned := range map[string]bool{"": true, "t0ken": false} {
+		t.Run("API_TOKEN="+token, func(t *testing.T) {
+			t.Setenv("REDIS_URL", "") // embedded miniredis
+			t.Setenv("REDIS_HOST", "")
+			t.Setenv("API_TOKEN", token)
+			var logs lockedbuf.Buffer
+			logger := slog.New(slog.NewTextHandler(&logs, nil))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			ready := make(chan struct{})
+			done := make(chan error, 1)
+			go func() { done <- run(ctx, "127.0.0.1:0", logger, func(net.Addr) { close(ready) }) }()
+			select {
+			case <-ready:
+			case err := <-done:
+				t.Fatalf("run returned early: %v", err)
+			case <-time.After(10 * time.Second):
+				t.Fatal("server did not start")
+			}
+			const warning = "API_TOKEN is not set: the API has no authentication"
+			if warned {
+				require.Contains(t, logs.String(), "level=WARN msg=\""+warning, logs.String())
+			} else {
+				require.NotContains(t, logs.String(), warning)
+			}
+			cancel()
+			require.NoError(t, <-done)
+		})
 	}
 }

@@ -31,6 +31,8 @@
 //	-lease D               lease duration; a dead worker's requests are
 //	                       recovered after this long (default 30s)
 //	-poll D                longest idle sleep when the queues are empty (default 1s)
+//	-start-timeout D       give up when Redis has not answered for this long
+//	                       at start-up (default 0: wait until a signal)
 //	-record FILE           append "id attempt pid" to FILE after every
 //	                       successful processor run (for tests)
 //
@@ -38,6 +40,12 @@
 // payload, sleep waits for the payload's "sleep_ms" (honouring
 // cancellation). A real deployment builds the same program around its own
 // Processor, for example providers/openai.
+//
+// A worker started while Redis is down (or still loading its data) does not
+// exit: it logs each failed attempt and retries with backoff (100ms doubling
+// to 5s), as a running worker does when Redis goes away, until Redis
+// answers, a signal arrives (exit 0, nothing was started) or -start-timeout
+// passes (exit 1).
 //
 // Logs are JSON lines (log/slog) on stderr. The exit status is 0 after a
 // clean shutdown (handing work back is clean), 1 when the worker cannot
@@ -78,6 +86,9 @@ type options struct {
 	record      string
 	lease       time.Duration
 	poll        time.Duration
+	// startTimeout bounds the wait for Redis at start-up; 0 waits until a
+	// signal.
+	startTimeout time.Duration
 }
 
 // parseFlags reads args, taking defaults from cfg; usage and errors go to
@@ -93,6 +104,7 @@ func parseFlags(args []string, cfg llmqueue.Config, stderr io.Writer) (options, 
 	fs.StringVar(&o.record, "record", "", `append "id attempt pid" per successful run to this file`)
 	fs.DurationVar(&o.lease, "lease", llmqueue.DefaultLease, "lease duration")
 	fs.DurationVar(&o.poll, "poll", llmqueue.DefaultPollInterval, "longest idle sleep")
+	fs.DurationVar(&o.startTimeout, "start-timeout", 0, "give up when Redis has not answered for this long at start-up (0: wait until a signal)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -101,6 +113,8 @@ func parseFlags(args []string, cfg llmqueue.Config, stderr io.Writer) (options, 
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	case o.grace < 0:
 		return o, fmt.Errorf("-grace %s: must not be negative", o.grace)
+	case o.startTimeout < 0:
+		return o, fmt.Errorf("-start-timeout %s: must not be negative", o.startTimeout)
 	}
 	if _, err := newProcessor(o.processor); err != nil {
 		return o, fmt.Errorf("-processor: %w", err)
@@ -139,11 +153,10 @@ func work(cfg llmqueue.Config, o options, log *slog.Logger, sigs <-chan os.Signa
 		return err
 	}
 	defer rdb.Close()
-	pctx, cancel := context.WithTimeout(context.Background(), cfg.OpTimeout)
-	err = rdb.Ping(pctx).Err()
-	cancel()
-	if err != nil {
+	if stopped, err := awaitRedis(rdb, cfg.OpTimeout, o.startTimeout, log, sigs); err != nil {
 		return fmt.Errorf("redis: %w", err)
+	} else if stopped {
+		return nil
 	}
 
 	qm, err := llmqueue.NewQueueManager(rdb,
@@ -208,6 +221,43 @@ func work(cfg llmqueue.Config, o options, log *slog.Logger, sigs <-chan os.Signa
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// awaitRedis waits until Redis answers PING (see waitForRedis). A signal
+// meanwhile ends the wait with stopped true: nothing has started, so there
+// is nothing to shut down. startTimeout, when above 0, ends it with an
+// error.
+func awaitRedis(rdb redis.UniversalClient, opTimeout, startTimeout time.Duration, log *slog.Logger,
+	sigs <-chan os.Signal) (stopped bool, err error) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	if startTimeout > 0 {
+		var cancelTimeout context.CancelFunc
+		ctx, cancelTimeout = context.WithTimeoutCause(ctx, startTimeout,
+			fmt.Errorf("-start-timeout %s passed", startTimeout))
+		defer cancelTimeout()
+	}
+	// The watcher hands a signal to the wait only while it lasts; after it,
+	// work's own select must see the next one.
+	var sig os.Signal
+	waited, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case sig = <-sigs:
+			cancel(fmt.Errorf("signal %s", sig))
+		case <-waited:
+		}
+	}()
+	err = waitForRedis(ctx, func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+		opTimeout, startupBackoff, log)
+	close(waited)
+	<-watched
+	if sig != nil {
+		log.Info("stopped before starting", "signal", sig.String())
+		return true, nil
+	}
+	return false, err
 }
 
 // redisLogger hands go-redis's internal log lines to slog, so that

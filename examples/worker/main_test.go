@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -65,9 +67,149 @@ func TestRun_BadSettingsFailWithoutLeakingThePassword(t *testing.T) {
 
 	stderr.Reset()
 	down := env(map[string]string{"REDIS_URL": "redis://:s3cret@127.0.0.1:1/0?max_retries=-1"}) // nothing listens on port 1
-	assert.Equal(t, 1, run([]string{"-lease", "1s"}, down, &stderr, nil))
+	assert.Equal(t, 1, run([]string{"-lease", "1s", "-start-timeout", "300ms"}, down, &stderr, nil))
 	assert.Contains(t, stderr.String(), `"msg":"worker failed"`)
+	assert.Contains(t, stderr.String(), "-start-timeout 300ms passed")
 	assert.NotContains(t, stderr.String(), "s3cret")
+}
+
+func TestBackoff_DoublesUpToItsCeilingWithJitter(t *testing.T) {
+	b := backoff{first: 100 * time.Millisecond, max: time.Second}
+	for n, base := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond,
+		4: 800 * time.Millisecond, 5: time.Second, 60: time.Second} {
+		for range 20 {
+			d := b.wait(n)
+			assert.LessOrEqual(t, d, base, "retry %d", n)
+			assert.GreaterOrEqual(t, d, base*4/5, "retry %d", n)
+		}
+	}
+}
+
+// TestWaitForRedis_RetriesUntilRedisAnswers: each failure is logged with
+// its attempt number and the pause before the next try, and the wait ends
+// at the first success.
+func TestWaitForRedis_RetriesUntilRedisAnswers(t *testing.T) {
+	var logs lockedbuf.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	down := errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+	calls := 0
+	ping := func(ctx context.Context) error {
+		calls++
+		if _, ok := ctx.Deadline(); !ok {
+			t.Error("each ping must be bounded by the op timeout")
+		}
+		if calls <= 3 {
+			return down
+		}
+		return nil
+	}
+	err := waitForRedis(context.Background(), ping, time.Second, backoff{first: time.Millisecond, max: 4 * time.Millisecond}, log)
+	require.NoError(t, err)
+	assert.Equal(t, 4, calls)
+	var retries []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+		if m["msg"] == "redis unreachable at start-up; retrying" {
+			retries = append(retries, m)
+		}
+	}
+	require.Len(t, retries, 3, logs.String())
+	for i, m := range retries {
+		assert.EqualValues(t, i+1, m["attempt"])
+		assert.Equal(t, down.Error(), m["error"])
+		assert.NotEmpty(t, m["retry_in"])
+	}
+	assert.Contains(t, logs.String(), `"msg":"redis reachable; starting","attempts":4`)
+}
+
+// TestWaitForRedis_EndsWithItsContext: a signal or start-up deadline
+// (ctx's cause) ends the wait at once, even in the middle of a long pause,
+// and the error names both the cause and Redis's last answer.
+func TestWaitForRedis_EndsWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	stop := errors.New("signal terminated")
+	time.AfterFunc(50*time.Millisecond, func() { cancel(stop) })
+	down := errors.New("connection refused")
+	start := time.Now()
+	err := waitForRedis(ctx, func(context.Context) error { return down }, time.Second,
+		backoff{first: time.Hour, max: time.Hour}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	assert.Less(t, time.Since(start), 5*time.Second)
+	assert.ErrorIs(t, err, stop)
+	assert.ErrorIs(t, err, down)
+}
+
+// TestRun_WaitsForRedisAtStartUp is issue 9 item 14's regression test: a
+// worker started while Redis is down used to exit 1 at once. It must log
+// its retries, start once Redis is back, and run the queue.
+func TestRun_WaitsForRedisAtStartUp(t *testing.T) {
+	s := redistest.StartMini(t)
+	s.Stop(t)
+	sigs := make(chan os.Signal, 1)
+	var stderr lockedbuf.Buffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run([]string{"-namespace", "late", "-poll", "20ms", "-grace", "1s"},
+			env(map[string]string{"REDIS_URL": s.URL() + "?max_retries=-1"}), &stderr, sigs)
+	}()
+	waitFor(t, exit, &stderr, `"msg":"redis unreachable at start-up; retrying","attempt":2`)
+
+	s.Start(t)
+	qm, err := llmqueue.NewQueueManager(s.Client(t), llmqueue.WithNamespace("late"))
+	require.NoError(t, err)
+	id, err := qm.Add(context.Background(), llmqueue.NewRequest(map[string]string{"q": "late"}))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	st, err := qm.Wait(ctx, id)
+	require.NoError(t, err, stderr.String())
+	assert.Equal(t, llmqueue.StatusCompleted, st.Status)
+	assert.Contains(t, stderr.String(), `"msg":"worker started"`)
+
+	sigs <- syscall.SIGTERM
+	select {
+	case code := <-exit:
+		assert.Equal(t, 0, code, stderr.String())
+	case <-ctx.Done():
+		t.Fatal("worker did not stop after the signal")
+	}
+}
+
+// TestRun_SignalWhileWaitingForRedisExitsCleanly: Ctrl-C during the
+// start-up wait ends the worker at once with status 0; nothing had started.
+func TestRun_SignalWhileWaitingForRedisExitsCleanly(t *testing.T) {
+	sigs := make(chan os.Signal, 1)
+	var stderr lockedbuf.Buffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run(nil, env(map[string]string{"REDIS_URL": "redis://127.0.0.1:1/0?max_retries=-1"}), &stderr, sigs)
+	}()
+	waitFor(t, exit, &stderr, `"msg":"redis unreachable at start-up; retrying"`)
+	sigs <- syscall.SIGINT
+	select {
+	case code := <-exit:
+		assert.Equal(t, 0, code, stderr.String())
+		assert.Contains(t, stderr.String(), `"msg":"stopped before starting"`)
+		assert.NotContains(t, stderr.String(), `"msg":"worker started"`)
+	case <-time.After(10 * time.Second):
+		t.Fatal("worker did not stop on the signal while waiting for Redis")
+	}
+}
+
+// waitFor waits until the worker's log holds want, failing if the worker
+// exits first or it takes over 10 seconds.
+func waitFor(t *testing.T, exit <-chan int, stderr *lockedbuf.Buffer, want string) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for !strings.Contains(stderr.String(), want) {
+		select {
+		case code := <-exit:
+			t.Fatalf("worker exited %d before logging %s:\n%s", code, want, stderr.String())
+		case <-deadline:
+			t.Fatalf("no %s in the worker's log after 10s:\n%s", want, stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 func TestSleep_HonoursContext(t *testing.T) {
