@@ -59,7 +59,7 @@ func TestQueueManager_UnknownIDIsNotFound(t *testing.T) {
 	ops := map[string]func() error{
 		"Status":  func() error { _, err := qm.Status(ctx, "nope"); return err },
 		"Cancel":  func() error { _, err := qm.Cancel(ctx, "nope"); return err },
-		"Resume":  func() error { return qm.Resume(ctx, "nope", nil) },
+		"Resume":  func() error { return qm.Resume(ctx, "nope", "ok") },
 		"Requeue": func() error { return qm.Requeue(ctx, "nope") },
 	}
 	for name, op := range ops {
@@ -152,6 +152,6 @@ func TestQueueManager_QueuedRequestRefusesResumeAndRequeue(t *testing.T) {
 	ctx := context.Background()
 	id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1)))
 	require.NoError(t, err)
-	assert.ErrorIs(t, qm.Resume(ctx, id, nil), ErrInvalidState)
+	assert.ErrorIs(t, qm.Resume(ctx, id, "ok"), ErrInvalidState)
 	assert.ErrorIs(t, qm.Requeue(ctx, id), ErrInvalidState)
 }

@@ -160,8 +160,10 @@ func (q *QueueManager) Status(ctx context.Context, id string) (*RequestStatus, e
 // Cancel cancels a request. A queued, retrying or suspended request is
 // canceled at once and Cancel returns StatusCanceled. An active one is
 // flagged and Cancel returns StatusActive: the process that runs it cancels
-// its processor's context and it ends canceled (Wait tells when). Cancel
-// fails with ErrInvalidState on a finished request.
+// its processor's context and it ends canceled (Wait tells when). A
+// request already canceled is canceled again without effect: Cancel
+// returns StatusCanceled, so a retry after a lost reply succeeds. Cancel
+// fails with ErrInvalidState on a completed or dead request.
 func (q *QueueManager) Cancel(ctx context.Context, id string) (Status, error) {
 	ctx, cancel := q.opCtx(ctx)
 	defer cancel()
@@ -177,7 +179,10 @@ func (q *QueueManager) Cancel(ctx context.Context, id string) (Status, error) {
 
 // Resume queues a suspended request again; the processor sees input as
 // Job.ResumeInput and its saved state as Job.State. input is marshalled to
-// JSON (a json.RawMessage is taken as is).
+// JSON (a json.RawMessage is taken as is). input is the answer the request
+// was suspended for, so it is required: nil (or an empty json.RawMessage)
+// fails with ErrInvalidPayload and leaves the request suspended. Pass
+// json.RawMessage("null") to answer JSON null on purpose.
 func (q *QueueManager) Resume(ctx context.Context, id string, input any) error {
 	b, err := marshalInput(input)
 	if err != nil {
@@ -198,7 +203,7 @@ func (q *QueueManager) Requeue(ctx context.Context, id string) error {
 func marshalInput(input any) ([]byte, error) {
 	switch v := input.(type) {
 	case nil:
-		return []byte("null"), nil
+		return nil, fmt.Errorf("%w: input is required (json.RawMessage(\"null\") answers null)", ErrInvalidPayload)
 	case json.RawMessage:
 		if !json.Valid(v) {
 			return nil, fmt.Errorf("%w: input is not valid JSON", ErrInvalidPayload)

@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// RequestStatus is a snapshot of one request.
+// RequestStatus is a snapshot of one request. SuspendReason is the reason
+// given to Suspend while the request is suspended, empty otherwise.
 type RequestStatus struct {
 	ID              string                     `json:"id"`
 	Status          Status                     `json:"status"`
@@ -81,7 +82,6 @@ func decodeStatus(id string, h map[string]string) (*RequestStatus, error) {
 		Usage: Usage{InputTokens: r.int("uin", false), OutputTokens: r.int("uout", false),
 			CacheReadInputTokens: r.int("ucr", false), CacheCreationInputTokens: r.int("ucw", false)},
 		Error:           h["err"],
-		SuspendReason:   h["reason"],
 		CancelRequested: h["cxl"] == "1",
 		CreatedAt:       r.time("ct"),
 		UpdatedAt:       r.time("ut"),
@@ -89,6 +89,11 @@ func decodeStatus(id string, h map[string]string) (*RequestStatus, error) {
 		FinishedAt:      r.time("ft"),
 	}
 	s.Timeout = time.Duration(s.TimeoutMS) * time.Millisecond
+	// Resume and Cancel clear the reason, but a hash written before they
+	// did may still hold it: it describes a suspension only.
+	if s.Status == StatusSuspended {
+		s.SuspendReason = h["reason"]
+	}
 	if r.err == nil && (s.EstimatedTokens < 0 || s.Attempts < 0 || s.MaxRetries < 0) {
 		r.err = fmt.Errorf("%w: negative tokens, attempts or retries", ErrCorrupt)
 	}

@@ -7,8 +7,8 @@
 //
 //	POST /v1/queue/requests              queue a request: 201 {"id", "status", "priority"}
 //	GET  /v1/queue/requests/{id}         the request's llmqueue.RequestStatus
-//	POST /v1/queue/requests/{id}/cancel  cancel it: 200 when canceled, 202 when it is running and asked to stop
-//	POST /v1/queue/requests/{id}/resume  resume a suspended request with {"input": ...}
+//	POST /v1/queue/requests/{id}/cancel  cancel it: 200 when canceled (again, if it already was), 202 when it is running and asked to stop
+//	POST /v1/queue/requests/{id}/resume  resume a suspended request with {"input": ...}; input is required (null is an answer), 400 without it
 //	GET  /v1/queue/metrics               Prometheus text exposition
 //	GET  /v1/queue/metrics.json          the llmqueue.Metrics snapshot
 //	GET  /v1/queue/health                Redis ping and live workers: 200 or 503

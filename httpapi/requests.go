@@ -146,19 +146,21 @@ func (h *handler) cancel(w http.ResponseWriter, r *http.Request) {
 }
 
 // resume queues a suspended request again with the body's input and
-// answers 200 with the request's status.
+// answers 200 with the request's status. "input" is required, null
+// included: an empty body must not approve what a human was asked.
 func (h *handler) resume(w http.ResponseWriter, r *http.Request) {
 	var body resumeBody
 	if e := h.decode(w, r, &body, true); e != nil {
 		h.fail(w, r, e)
 		return
 	}
-	var input any // absent or null: the processor sees JSON null
-	if len(body.Input) > 0 {
-		input = body.Input
+	if len(body.Input) == 0 {
+		h.fail(w, r, &apiError{status: http.StatusBadRequest, code: "missing_input",
+			msg: `the body needs an "input" field; {"input": null} answers null`})
+		return
 	}
 	id := r.PathValue("id")
-	if err := h.qm.Resume(r.Context(), id, input); err != nil {
+	if err := h.qm.Resume(r.Context(), id, body.Input); err != nil {
 		h.fail(w, r, fromQueueError(err))
 		return
 	}

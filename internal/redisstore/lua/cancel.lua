@@ -10,16 +10,22 @@
 -- KEYS[6] -> llmq:{ns}:suspended
 -- KEYS[7] -> llmq:{ns}:stats
 -- ARGV[1] -> request id
--- ARGV[2] -> retention ms
+-- ARGV[2] -> retention ms (0 = kept forever)
 -- ARGV[3] -> pub/sub channel for terminal events ("" = none)
 -- ARGV[4] -> pub/sub channel for cancels of active requests
 --
--- Returns "canceled", "canceling" (active), or an error "NOTFOUND" /
--- "STATE <status>".
+-- Returns "canceled" (also for a request already canceled: a repeated
+-- cancel succeeds), "canceling" (active), or an error "NOTFOUND" /
+-- "STATE <status>" (completed or dead) / "BADARG".
 local key, id = KEYS[1], ARGV[1]
+local retention = tonumber(ARGV[2])
+if not retention or retention < 0 then return redis.error_reply('BADARG cancel: retention') end
 materialize(string.sub(key, 1, #key - #id - 4), id)
 local st = redis.call('HGET', key, 'status')
 if not st then return redis.error_reply('NOTFOUND') end
+-- A client retrying after a lost reply, or a second operator, gets the
+-- same answer; nothing is counted twice.
+if st == 'canceled' then return 'canceled' end
 local now = now_ms()
 if st == 'active' then
   redis.call('HSET', key, 'cxl', 1, 'ut', now)
@@ -33,7 +39,8 @@ if st == 'queued' or st == 'retrying' or st == 'suspended' then
   end
   redis.call('ZREM', KEYS[5], id)
   redis.call('ZREM', KEYS[6], id)
-  finish(key, id, 'canceled', KEYS[7], 'canceled', tonumber(ARGV[2]), ARGV[3], now)
+  redis.call('HDEL', key, 'reason')
+  finish(key, id, 'canceled', KEYS[7], 'canceled', retention, ARGV[3], now)
   return 'canceled'
 end
 return redis.error_reply('STATE ' .. st)

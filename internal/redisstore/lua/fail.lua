@@ -97,7 +97,10 @@ if kind == 'ratelimit' then
   return 'queued'
 end
 if kind == 'suspend' then
-  redis.call('HSET', key, 'status', 'suspended', 'ut', now, 'reason', ARGV[4], 'state', ARGV[13])
+  -- Asking a human is not a failed attempt: the attempt is given back, as
+  -- for a 429, and the run after Resume counts its own when leased.
+  redis.call('HSET', key, 'att', math.max(0, att - 1), 'status', 'suspended', 'ut', now, 'reason', ARGV[4],
+    'state', ARGV[13])
   redis.call('HDEL', key, 'input')
   redis.call('ZADD', KEYS[12], now, id)
   if channel ~= '' then redis.call('PUBLISH', channel, id .. ' suspended') end

@@ -9,10 +9,16 @@
 -- KEYS[6] -> llmq:{ns}:dead
 -- ARGV[1] -> request id
 -- ARGV[2] -> from: "suspended" (resume) or "dead" (requeue)
--- ARGV[3] -> input (JSON text; resume only)
+-- ARGV[3] -> input (JSON text, required to resume: "null" is an answer, ""
+--            is none; ignored by requeue)
 --
--- Returns "queued", or an error "NOTFOUND" / "STATE <status>".
+-- Returns "queued", or an error "NOTFOUND" / "STATE <status>" / "BADARG".
 local key, id, from = KEYS[1], ARGV[1], ARGV[2]
+if from ~= 'suspended' and from ~= 'dead' then return redis.error_reply('BADARG resume: from') end
+if from == 'suspended' and (ARGV[3] or '') == '' then
+  -- An empty resume must not approve what a human was asked.
+  return redis.error_reply('BADARG resume: input required')
+end
 local f = redis.call('HMGET', key, 'status', 'prio')
 if not f[1] then
   -- Still in its compact queued form (see materialize in lib.lua)?
@@ -31,6 +37,8 @@ else
   redis.call('HSET', key, 'att', 0, 'rl', 0)
   redis.call('HDEL', key, 'ft')
 end
+-- The request is no longer suspended: a reason would describe the past.
+redis.call('HDEL', key, 'reason')
 redis.call('HSET', key, 'status', 'queued', 'ut', now)
 redis.call('RPUSH', queue_for(f[2], KEYS[2], KEYS[3], KEYS[4]), id)
 return 'queued'
