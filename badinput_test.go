@@ -43,8 +43,8 @@ func TestAdd_BadInputGetsTypedErrors(t *testing.T) {
 	t.Run("duplicate id", func(t *testing.T) {
 		_, err := qm.Add(context.Background(), NewRequest(`{}`, WithID("x")))
 		require.NoError(t, err)
-		_, err = qm.Add(context.Background(), NewRequest(`{}`, WithID("x")))
-		assert.ErrorIs(t, err, ErrDuplicateID)
+		_, err = qm.Add(context.Background(), NewRequest(`{"other":1}`, WithID("x")))
+		assert.ErrorIs(t, err, ErrDuplicateID, "a different request under a stored id")
 		_, err = qm.AddMany(context.Background(), []*Request{NewRequest(`{}`, WithID("y")), NewRequest(`{}`, WithID("y"))})
 		assert.ErrorIs(t, err, ErrDuplicateID)
 		_, err = qm.Status(context.Background(), "y")

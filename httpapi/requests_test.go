@@ -85,7 +85,9 @@ func TestErrors_NeverEchoPayloadsOrInputs(t *testing.T) {
 	const secret = "sk-live-SECRET-4242"
 	e.create(`{"payload": {"key": "` + secret + `"}, "id": "s1"}`)
 	for _, tc := range []struct{ method, path, body string }{
-		{http.MethodPost, "/v1/queue/requests", `{"payload": {"key": "` + secret + `"}, "id": "s1"}`},
+		// The same id with another payload (the same payload would be a
+		// replay, answered 201).
+		{http.MethodPost, "/v1/queue/requests", `{"payload": {"key": "` + secret + `", "n": 2}, "id": "s1"}`},
 		{http.MethodPost, "/v1/queue/requests", `{"payload": {"key": "` + secret + `"}, "estimated_tokens": 99999}`},
 		{http.MethodPost, "/v1/queue/requests", `{"payload": {"key": "` + secret + `"`},
 		{http.MethodPost, "/v1/queue/requests", `{"payload": {"key": "` + secret + `"}, "extra": "` + secret + `"}`},

@@ -4,8 +4,12 @@ package redisstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -83,7 +87,9 @@ type NewRequest struct {
 	Meta                        map[string][]byte
 }
 
-// header packs what materialize (lua/lib.lua) unpacks after "Q2\t<ct>\t".
+// header packs what materialize (lua/lib.lua) unpacks after
+// "Q3\t<ct>\t<digest>\t". Meta pairs are in key order, so the same request
+// always packs the same (see digest).
 func (r NewRequest) header() string {
 	var b strings.Builder
 	b.WriteString(strconv.FormatInt(r.Tokens, 10))
@@ -97,21 +103,39 @@ func (r NewRequest) header() string {
 	b.WriteString(strconv.FormatInt(r.InTokens, 10))
 	b.WriteByte('\t')
 	b.WriteString(strconv.FormatInt(r.OutTokens, 10))
-	for k, v := range r.Meta {
+	for _, k := range slices.Sorted(maps.Keys(r.Meta)) {
 		b.WriteByte('\t')
 		b.WriteString(k)
 		b.WriteByte('\t')
-		b.Write(v)
+		b.Write(r.Meta[k])
 	}
 	return b.String()
 }
 
-// Add stores and queues reqs atomically, in one round trip.
+// digest identifies a request's content: 32 hex digits of the SHA-256 of
+// its ID, header and payload. The add script compares it with the stored
+// request's to tell a replay of the same Add from a different request
+// under the same ID.
+func digest(id, header string, payload []byte) string {
+	h := sha256.New()
+	h.Write([]byte(id))
+	h.Write([]byte{0})
+	h.Write([]byte(header))
+	h.Write([]byte{'\n'})
+	h.Write(payload)
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Add stores and queues reqs atomically, in one round trip. A request
+// already stored under its ID with the same content (the same digest) is
+// taken as added, so a resent call answers success; a different one under
+// a stored ID fails the whole call with *DuplicateError.
 func (s *Store) Add(ctx context.Context, reqs []NewRequest) error {
-	args := make([]any, 0, 3+len(reqs)*4)
+	args := make([]any, 0, 3+len(reqs)*5)
 	args = append(args, s.keys.Prefix, len(reqs), s.keys.Added)
 	for _, r := range reqs {
-		args = append(args, r.ID, r.Priority, r.header(), r.Payload)
+		h := r.header()
+		args = append(args, r.ID, r.Priority, digest(r.ID, h, r.Payload), h, r.Payload)
 	}
 	k := s.keys
 	res, err := addScript.Run(ctx, s.rdb, []string{k.Low, k.Medium, k.Long, k.Stats}, args...).Slice()
@@ -157,15 +181,21 @@ func (s *Store) Get(ctx context.Context, id string) (map[string]string, error) {
 func Unpack(packed string) map[string]string {
 	header, payload, _ := strings.Cut(packed, "\n")
 	f := strings.Split(header, "\t")
-	// Q1 is the form before input and output charges were stored.
-	metaAt := map[string]int{"Q1": 6, "Q2": 8}[f[0]]
+	// Q1 is the form before input and output charges were stored, Q2 the
+	// one before the content digest.
+	metaAt := map[string]int{"Q1": 6, "Q2": 8, "Q3": 9}[f[0]]
 	if metaAt == 0 || len(f) < metaAt {
 		return map[string]string{"status": "queued", "prio": "low", "tokens": "corrupt", "att": "0",
 			"maxr": "0", "payload": payload}
 	}
-	h := map[string]string{"status": "queued", "ct": f[1], "ut": f[1], "tokens": f[2], "prio": f[3],
-		"att": "0", "maxr": f[4], "tmo": f[5], "payload": payload}
-	if f[0] == "Q2" {
+	h := map[string]string{"status": "queued", "ct": f[1], "ut": f[1], "att": "0", "payload": payload}
+	if f[0] == "Q3" {
+		h["rh"] = f[2]
+		f = append(f[:2:2], f[3:]...) // the rest as in Q2
+		metaAt--
+	}
+	h["tokens"], h["prio"], h["maxr"], h["tmo"] = f[2], f[3], f[4], f[5]
+	if metaAt >= 8 {
 		h["cin"], h["cout"] = f[6], f[7]
 	}
 	for i := metaAt; i+1 < len(f); i += 2 {

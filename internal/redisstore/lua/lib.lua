@@ -229,16 +229,19 @@ local function queue_for(prio, qlow, qmed, qlong)
 end
 
 -- A request that was never leased is kept compact: one string at
--- "qr:<id>" holding "Q2", its creation time, tokens, priority, max retries,
--- timeout, input and output tokens and meta pairs, tab-separated, then a
--- newline and the payload (see add.lua). A hash with one large field would
--- lose Redis's compact encoding and cost about 1 KB a request. materialize turns the string into
--- the request hash that the rest of the lifecycle uses.
+-- "qr:<id>" holding "Q3", its creation time, its content digest (see
+-- add.lua), tokens, priority, max retries, timeout, input and output tokens
+-- and meta pairs, tab-separated, then a newline and the payload. A hash with
+-- one large field would lose Redis's compact encoding and cost about 1 KB a
+-- request. materialize turns the string into the request hash that the rest
+-- of the lifecycle uses. It writes the hash in chunks of at most 100 fields
+-- (one HSET with thousands of arguments fails with "too many results to
+-- unpack") and deletes the string only once the hash is whole, so a failed
+-- write leaves the request readable.
 local function materialize(prefix, id)
   local qkey = prefix .. 'qr:' .. id
   local packed = redis.call('GET', qkey)
   if not packed then return end
-  redis.call('DEL', qkey)
   local key = prefix .. 'req:' .. id
   local nl = string.find(packed, '\n', 1, true) or (#packed + 1)
   local f = {}
@@ -247,16 +250,26 @@ local function materialize(prefix, id)
   end
   local payload = string.sub(packed, nl + 1)
   -- Q1 is the form before input and output charges were stored; Q2 adds
-  -- them after the timeout.
+  -- them after the timeout; Q3 adds the content digest after the time.
+  local args
+  if f[1] == 'Q3' then
+    local digest = table.remove(f, 3)
+    args = {'rh', digest}
+    f[1] = 'Q2'
+  end
   local meta_at = ({Q1 = 7, Q2 = 9})[f[1]]
   if not meta_at or #f < meta_at - 1 then
     -- Left for the lease script to find corrupt and send to the dead letters.
     redis.call('HSET', key, 'status', 'queued', 'prio', 'low', 'tokens', 'corrupt', 'att', 0, 'maxr', 0,
       'payload', payload)
+    redis.call('DEL', qkey)
     return
   end
-  local args = {'status', 'queued', 'ct', f[2], 'ut', f[2], 'tokens', f[3], 'prio', f[4], 'att', 0,
-    'maxr', f[5], 'tmo', f[6], 'payload', payload}
+  args = args or {}
+  for _, v in ipairs({'status', 'queued', 'ct', f[2], 'ut', f[2], 'tokens', f[3], 'prio', f[4], 'att', 0,
+      'maxr', f[5], 'tmo', f[6], 'payload', payload}) do
+    table.insert(args, v)
+  end
   if f[1] == 'Q2' then
     table.insert(args, 'cin')
     table.insert(args, f[7])
@@ -267,5 +280,8 @@ local function materialize(prefix, id)
     table.insert(args, 'm:' .. f[i])
     table.insert(args, f[i + 1])
   end
-  redis.call('HSET', key, unpack(args))
+  for i = 1, #args, 200 do
+    redis.call('HSET', key, unpack(args, i, math.min(i + 199, #args)))
+  end
+  redis.call('DEL', qkey)
 end
