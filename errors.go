@@ -154,3 +154,54 @@ func storeErr(err error) error {
 	}
 	return err
 }
+
+// LimitError reports a request that Add refused because one of its sizes
+// is outside the documented range: the payload (WithMaxPayloadBytes), the
+// meta (MaxMetaEntries, MaxMetaBytes) or a token estimate (MaxTokens). It
+// matches its sentinel, Err, with errors.Is: ErrInvalidPayload,
+// ErrInvalidRequest or ErrInvalidTokens. It is exported for errors.As.
+type LimitError struct {
+	// What names what was measured, e.g. "payload bytes" or "meta entries".
+	What string
+	// Size is what the request had; Limit is the most allowed.
+	Size, Limit int64
+	// Err is the sentinel the error matches.
+	Err error
+}
+
+// Error names the size and the limit.
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("%s: %s %d above the limit of %d", errString(e.Err), e.What, e.Size, e.Limit)
+}
+
+// Unwrap returns the sentinel.
+func (e *LimitError) Unwrap() error { return e.Err }
+
+// AddOutcomeUnknownError reports an Add or AddMany whose call reached for
+// Redis but got no answer (a timeout, a dropped connection, a canceled
+// context): the requests may or may not be stored, and stored requests run.
+// IDs are their IDs, fixed before the first send. Adding the same requests
+// again under those IDs is safe, because an identical request already
+// stored counts as added; or ask Status. When Redis was unreachable or slow
+// the error also matches ErrUnavailable with errors.Is.
+type AddOutcomeUnknownError struct {
+	// ID is the first request's ID: Add's.
+	ID string
+	// IDs are every request's ID, in the order given to AddMany.
+	IDs []string
+	// Err is the cause.
+	Err error
+}
+
+// Error says the outcome is unknown and names the ID.
+func (e *AddOutcomeUnknownError) Error() string {
+	more := ""
+	if len(e.IDs) > 1 {
+		more = fmt.Sprintf(" and %d more", len(e.IDs)-1)
+	}
+	return fmt.Sprintf("outcome unknown for request %s%s, it may have been queued (add it again with the same ID, or check its Status): %s",
+		e.ID, more, errString(e.Err))
+}
+
+// Unwrap returns the cause.
+func (e *AddOutcomeUnknownError) Unwrap() error { return e.Err }

@@ -12,6 +12,10 @@ const (
 	DefaultNamespace = "default"
 	DefaultRetention = 24 * time.Hour
 	DefaultOpTimeout = 5 * time.Second
+	// DefaultMaxPayloadBytes is the largest payload Add accepts unless
+	// WithMaxPayloadBytes says otherwise: 1 MiB, like the HTTP API's body
+	// limit.
+	DefaultMaxPayloadBytes = 1 << 20
 )
 
 // Option configures a QueueManager.
@@ -27,6 +31,7 @@ type managerConfig struct {
 	retention  time.Duration
 	opTimeout  time.Duration
 	logger     *slog.Logger
+	maxPayload int // bytes; see WithMaxPayloadBytes
 }
 
 // WithNamespace sets the namespace: one namespace is one budget domain and
@@ -61,6 +66,13 @@ func WithRetention(d time.Duration) Option { return func(c *managerConfig) { c.r
 // when Redis is down. Defaults to 5 seconds.
 func WithOpTimeout(d time.Duration) Option { return func(c *managerConfig) { c.opTimeout = d } }
 
+// WithMaxPayloadBytes sets the largest payload Add accepts, in bytes; a
+// larger one fails with a *LimitError that matches ErrInvalidPayload.
+// Every queued payload sits in Redis's memory until its retention ends,
+// and a worker reads it whole. Zero or less means the default,
+// DefaultMaxPayloadBytes (1 MiB).
+func WithMaxPayloadBytes(n int) Option { return func(c *managerConfig) { c.maxPayload = n } }
+
 // WithLogger sets the logger. Defaults to slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *managerConfig) { c.logger = l } }
 
@@ -91,6 +103,9 @@ func newManagerConfig(opts []Option) (managerConfig, error) {
 	}
 	if c.opTimeout <= 0 {
 		c.opTimeout = DefaultOpTimeout
+	}
+	if c.maxPayload <= 0 {
+		c.maxPayload = DefaultMaxPayloadBytes
 	}
 	if c.estimator == nil {
 		c.estimator = HeuristicEstimator{}

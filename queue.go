@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/llmqueue/llmqueue/internal/redisstore"
 	"github.com/redis/go-redis/v9"
@@ -55,6 +56,26 @@ func (q *QueueManager) opCtx(ctx context.Context) (context.Context, context.Canc
 // its ID. A negative estimate fails with ErrInvalidTokens, a payload that
 // is not JSON with ErrInvalidPayload, an estimate above the usable limit
 // with ErrOverBudget.
+//
+// Limits, checked before anything is sent, with or without a Budget:
+// every estimate (the caller's or the Estimator's, input, output and their
+// sum) must be within 0..MaxTokens (ErrInvalidTokens), and the Meter's
+// charge is clamped into that range; the payload must be valid JSON in
+// valid UTF-8, not null, and at most WithMaxPayloadBytes long
+// (ErrInvalidPayload); the ID and meta must be valid UTF-8, and meta at
+// most MaxMetaEntries entries and MaxMetaBytes bytes (ErrInvalidRequest).
+// A size over its limit is a *LimitError.
+//
+// Add is idempotent: the ID is fixed before the first send (a new one is
+// generated when the request has none), and adding a request that is
+// already stored under its ID, with the same payload and options, answers
+// success with that ID and queues nothing twice; a different request
+// under a stored ID fails with ErrDuplicateID. A stored request counts
+// until its retention ends. When Redis gives no answer (a timeout or a
+// broken connection after the call was sent), Add cannot know whether the
+// request was stored: it fails with *AddOutcomeUnknownError, which names
+// the ID and matches ErrUnavailable. Retry with the same ID (WithID) to
+// be sure it is queued exactly once.
 func (q *QueueManager) Add(ctx context.Context, req *Request) (string, error) {
 	ids, err := q.AddMany(ctx, []*Request{req})
 	if err != nil {
@@ -64,7 +85,9 @@ func (q *QueueManager) Add(ctx context.Context, req *Request) (string, error) {
 }
 
 // AddMany queues a batch atomically in one round trip: either every
-// request is queued or none is.
+// request is queued or none is. Requests already stored under their ID
+// with the same content count as queued (see Add), so a batch can be
+// retried after an *AddOutcomeUnknownError, whose IDs are the batch's.
 func (q *QueueManager) AddMany(ctx context.Context, reqs []*Request) ([]string, error) {
 	if len(reqs) == 0 {
 		return nil, nil
@@ -83,6 +106,9 @@ func (q *QueueManager) AddMany(ctx context.Context, reqs []*Request) ([]string, 
 		seen[nr.ID] = true
 		batch[i], ids[i] = nr, nr.ID
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("llmqueue: add: %w", err) // nothing sent: known not added
+	}
 	ctx, cancel := q.opCtx(ctx)
 	defer cancel()
 	if err := q.store.Add(ctx, batch); err != nil {
@@ -90,14 +116,28 @@ func (q *QueueManager) AddMany(ctx context.Context, reqs []*Request) ([]string, 
 		if errors.As(err, &dup) {
 			return nil, fmt.Errorf("llmqueue: add %s: %w", dup.ID, ErrDuplicateID)
 		}
+		if outcomeUnknown(err) {
+			return nil, fmt.Errorf("llmqueue: add: %w", &AddOutcomeUnknownError{ID: ids[0], IDs: ids, Err: storeErr(err)})
+		}
 		return nil, fmt.Errorf("llmqueue: add: %w", storeErr(err))
 	}
 	return ids, nil
 }
 
+// outcomeUnknown reports whether a failed add script call may have run
+// anyway: the call went out (or may have, on an earlier go-redis retry)
+// and no answer came. A reply from Redis, even an error reply, means the
+// script did not store anything.
+func outcomeUnknown(err error) bool {
+	return redisUnavailable(err) || errors.Is(err, context.Canceled)
+}
+
 func (q *QueueManager) prepare(r *Request) (redisstore.NewRequest, error) {
 	if r == nil {
 		return redisstore.NewRequest{}, fmt.Errorf("%w: nil request", ErrInvalidRequest)
+	}
+	if n := len(r.Payload); n > q.cfg.maxPayload {
+		return redisstore.NewRequest{}, &LimitError{What: "payload bytes", Size: int64(n), Limit: int64(q.cfg.maxPayload), Err: ErrInvalidPayload}
 	}
 	if err := r.validate(); err != nil {
 		return redisstore.NewRequest{}, err
@@ -119,21 +159,43 @@ func (q *QueueManager) prepare(r *Request) (redisstore.NewRequest, error) {
 	if id == "" {
 		id = newID()
 	}
-	meta := make(map[string][]byte, len(r.Meta))
-	for k, v := range r.Meta {
-		if k == "" || strings.ContainsFunc(k, unicode.IsControl) {
-			return redisstore.NewRequest{}, fmt.Errorf("%w: meta key %q is empty or holds a control character", ErrInvalidRequest, k)
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			return redisstore.NewRequest{}, fmt.Errorf("%w: meta %q: %v", ErrInvalidRequest, k, err)
-		}
-		meta[k] = b
+	meta, err := packMeta(r.Meta)
+	if err != nil {
+		return redisstore.NewRequest{}, err
 	}
 	return redisstore.NewRequest{
 		ID: id, Priority: string(q.cfg.thresholds.Classify(charge.Tokens)), Tokens: charge.Tokens,
 		InTokens: charge.InputTokens, OutTokens: charge.OutputTokens, MaxRetries: r.MaxRetries, TimeoutMS: r.Timeout.Milliseconds(), Payload: r.Payload, Meta: meta,
 	}, nil
+}
+
+// packMeta checks a request's meta against MaxMetaEntries and MaxMetaBytes
+// and marshals each value to compact JSON. Keys and values must be valid
+// UTF-8 and keys free of control characters (the compact queued form
+// separates fields with tabs and newlines).
+func packMeta(m map[string]any) (map[string][]byte, error) {
+	if len(m) > MaxMetaEntries {
+		return nil, &LimitError{What: "meta entries", Size: int64(len(m)), Limit: MaxMetaEntries, Err: ErrInvalidRequest}
+	}
+	meta := make(map[string][]byte, len(m))
+	size := 0
+	for k, v := range m {
+		if k == "" || strings.ContainsFunc(k, unicode.IsControl) || !utf8.ValidString(k) {
+			return nil, fmt.Errorf("%w: meta key %q is empty, not valid UTF-8 or holds a control character", ErrInvalidRequest, k)
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("%w: meta %q: %v", ErrInvalidRequest, k, err)
+		}
+		if !utf8.Valid(b) {
+			return nil, fmt.Errorf("%w: meta %q: value is not valid UTF-8", ErrInvalidRequest, k)
+		}
+		if size += len(k) + len(b); size > MaxMetaBytes {
+			return nil, &LimitError{What: "meta bytes", Size: int64(size), Limit: MaxMetaBytes, Err: ErrInvalidRequest}
+		}
+		meta[k] = b
+	}
+	return meta, nil
 }
 
 // newID returns a time-ordered random ID: 12 hex digits of milliseconds
@@ -260,13 +322,14 @@ func (q *QueueManager) estimate(r *Request) (Usage, error) {
 		}
 		est = Usage{InputTokens: n}
 	}
-	if est.InputTokens < 0 || est.OutputTokens < 0 {
+	if est.InputTokens < 0 || est.OutputTokens < 0 || est.CacheReadInputTokens < 0 || est.CacheCreationInputTokens < 0 {
 		return Usage{}, fmt.Errorf("%w: estimator returned %d input and %d output tokens",
 			ErrInvalidTokens, est.InputTokens, est.OutputTokens)
 	}
-	if t := addTokensSat(est.InputTokens, est.OutputTokens); t > MaxTokens {
-		return Usage{}, fmt.Errorf("%w: estimator returned %d, above the most the queue counts, %d",
-			ErrInvalidTokens, t, MaxTokens)
+	for _, n := range []int64{addTokensSat(est.InputTokens, est.OutputTokens), est.CacheReadInputTokens, est.CacheCreationInputTokens} {
+		if n > MaxTokens {
+			return Usage{}, fmt.Errorf("estimator: %w", &LimitError{What: "estimated tokens", Size: n, Limit: MaxTokens, Err: ErrInvalidTokens})
+		}
 	}
 	return est, nil
 }

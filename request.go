@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Priority is a request's size class. The BatchProcessor serves the classes
@@ -93,6 +94,15 @@ const (
 	DefaultTimeout    = 10 * time.Minute
 )
 
+// Limits on a request's meta at Add: at most MaxMetaEntries keys, and at
+// most MaxMetaBytes for all keys and JSON values together. A request over
+// either fails with a *LimitError that matches ErrInvalidRequest. Meta is
+// for small labels and progress, not data: the payload carries data.
+const (
+	MaxMetaEntries = 256
+	MaxMetaBytes   = 64 << 10
+)
+
 // Request is one unit of work: a JSON payload and its token estimate. Build
 // it with NewRequest; the zero value is not useful.
 type Request struct {
@@ -117,6 +127,9 @@ type RequestOption func(*Request)
 
 // NewRequest builds a request from a payload: a json.RawMessage or []byte
 // is taken as JSON text (and validated at Add), anything else is marshalled.
+// Add refuses a payload that is not valid JSON in valid UTF-8, is JSON
+// null (a nil payload), or is larger than the manager's
+// WithMaxPayloadBytes.
 // Errors surface from QueueManager.Add, never as a panic.
 func NewRequest(payload any, opts ...RequestOption) *Request {
 	r := &Request{MaxRetries: DefaultMaxRetries}
@@ -140,8 +153,11 @@ func NewRequest(payload any, opts ...RequestOption) *Request {
 	return r
 }
 
-// WithID sets the request's ID (default: a new time-ordered random ID).
-// Adding a second request with the same ID fails with ErrDuplicateID.
+// WithID sets the request's ID (default: a new time-ordered random ID): at
+// most 200 bytes of UTF-8 without control characters. Adding a different
+// request under an ID that is stored fails with ErrDuplicateID; adding the
+// same request again answers success, so an Add can be retried safely (see
+// QueueManager.Add).
 func WithID(id string) RequestOption { return func(r *Request) { r.ID = id } }
 
 // WithEstimatedTokens sets the token estimate that is classified and
@@ -191,11 +207,25 @@ func (r *Request) validate() error {
 	if len(r.Payload) == 0 || !json.Valid(r.Payload) {
 		return fmt.Errorf("%w: not valid JSON", ErrInvalidPayload)
 	}
-	if r.EstimatedTokens < 0 || r.EstimatedUsage.InputTokens < 0 || r.EstimatedUsage.OutputTokens < 0 {
-		return fmt.Errorf("%w: %d is negative", ErrInvalidTokens, r.EstimatedTokens)
+	if !utf8.Valid(r.Payload) {
+		// encoding/json accepts such bytes in strings; JSON clients reading
+		// the request back cannot decode them.
+		return fmt.Errorf("%w: not valid UTF-8", ErrInvalidPayload)
 	}
-	if r.EstimatedTokens > MaxTokens {
-		return fmt.Errorf("%w: %d is above the most the queue counts, %d", ErrInvalidTokens, r.EstimatedTokens, MaxTokens)
+	if isJSONNull(r.Payload) {
+		return fmt.Errorf("%w: payload is null", ErrInvalidPayload)
+	}
+	u := r.EstimatedUsage
+	counts := []int64{r.EstimatedTokens, u.InputTokens, u.OutputTokens, u.CacheReadInputTokens, u.CacheCreationInputTokens}
+	for _, n := range counts {
+		if n < 0 {
+			return fmt.Errorf("%w: %d is negative", ErrInvalidTokens, n)
+		}
+	}
+	for _, n := range counts {
+		if n > MaxTokens {
+			return &LimitError{What: "estimated tokens", Size: n, Limit: MaxTokens, Err: ErrInvalidTokens}
+		}
 	}
 	if r.MaxRetries < 0 {
 		return fmt.Errorf("%w: max retries %d is negative", ErrInvalidRequest, r.MaxRetries)
@@ -205,6 +235,9 @@ func (r *Request) validate() error {
 	}
 	if len(r.ID) > 200 {
 		return fmt.Errorf("%w: id longer than 200 bytes", ErrInvalidRequest)
+	}
+	if !utf8.ValidString(r.ID) {
+		return fmt.Errorf("%w: id is not valid UTF-8", ErrInvalidRequest)
 	}
 	for _, c := range r.ID {
 		// Scripts keep IDs in tab- and newline-separated records.
