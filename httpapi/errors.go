@@ -20,7 +20,8 @@ type apiError struct {
 	status int
 	code   string
 	msg    string
-	cause  error // logged for 5xx answers, never sent
+	id     string // the request's ID, sent when a POST's outcome is unknown
+	cause  error  // logged for 5xx answers, never sent
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.msg }
@@ -32,6 +33,10 @@ type errorBody struct {
 type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// ID names the request a POST may have queued although it answered
+	// 503: its Add got no answer from Redis (see
+	// llmqueue.AddOutcomeUnknownError).
+	ID string `json:"id,omitempty"`
 }
 
 // fromQueueError maps an error of the llmqueue API to an answer. Sentinel
@@ -40,10 +45,16 @@ type errorDetail struct {
 // 503; anything else 500 without details.
 func fromQueueError(err error) *apiError {
 	var (
-		status int
-		code   string
+		status  int
+		code    string
+		unknown *llmqueue.AddOutcomeUnknownError
 	)
 	switch {
+	case errors.As(err, &unknown):
+		return &apiError{status: http.StatusServiceUnavailable, code: "unavailable", id: unknown.ID, cause: err,
+			msg: "the queue's storage did not answer, so the request may have been queued: " +
+				"POST it again with this id (or the same Idempotency-Key) to be sure it is queued once, " +
+				"or GET it by this id"}
 	case errors.Is(err, llmqueue.ErrNotFound):
 		status, code = http.StatusNotFound, "not_found"
 	case errors.Is(err, llmqueue.ErrInvalidPayload):
@@ -129,7 +140,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
-	writeJSON(w, e.status, errorBody{Error: errorDetail{Code: e.code, Message: e.msg}})
+	writeJSON(w, e.status, errorBody{Error: errorDetail{Code: e.code, Message: e.msg, ID: e.id}})
 }
 
 // fail answers e and logs server-side failures. Only the method, route,
@@ -138,6 +149,8 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, e *apiError) {
 	attrs := []any{"method", r.Method, "route", r.Pattern, "status", e.status, "code", e.code}
 	if id := r.PathValue("id"); id != "" {
 		attrs = append(attrs, "id", id)
+	} else if e.id != "" {
+		attrs = append(attrs, "id", e.id)
 	}
 	if e.status >= 500 {
 		if e.cause != nil {

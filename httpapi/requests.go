@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,11 +46,53 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,200}$`)
 // maxTimeoutSeconds keeps timeout_seconds within a time.Duration.
 const maxTimeoutSeconds = float64(math.MaxInt64 / int64(time.Second))
 
+// IdempotencyKeyHeader names the header that makes a POST of a request
+// without an id safe to retry: the request's ID is derived from the key
+// (see idempotencyID), so the same key and body answer the same request,
+// and the same key with a different body answers 409. A body's id wins
+// over the key: an id alone already makes a POST safe to retry.
+const IdempotencyKeyHeader = "Idempotency-Key"
+
+// maxIdempotencyKey is the longest Idempotency-Key accepted, in bytes.
+const maxIdempotencyKey = 255
+
+// idempotencyID derives a request ID from an Idempotency-Key: "idem-" and
+// 32 hex digits of the key's SHA-256, which fits idPattern whatever the
+// key holds.
+func idempotencyID(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "idem-" + hex.EncodeToString(sum[:16])
+}
+
+// validIdempotencyKey reports whether key is 1-255 visible ASCII
+// characters (no spaces), like the UUIDs and tokens clients send.
+func validIdempotencyKey(key string) bool {
+	if key == "" || len(key) > maxIdempotencyKey {
+		return false
+	}
+	for i := range len(key) {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 func (h *handler) create(w http.ResponseWriter, r *http.Request) {
 	var body createBody
 	if e := h.decode(w, r, &body, false); e != nil {
 		h.fail(w, r, e)
 		return
+	}
+	if key := r.Header.Get(IdempotencyKeyHeader); key != "" {
+		if !validIdempotencyKey(key) {
+			h.fail(w, r, &apiError{status: http.StatusBadRequest, code: "invalid_request",
+				msg: fmt.Sprintf("%s must be 1-%d visible ASCII characters", IdempotencyKeyHeader, maxIdempotencyKey)})
+			return
+		}
+		if body.ID == "" {
+			body.ID = idempotencyID(key)
+		}
 	}
 	opts, e := body.options()
 	if e != nil {
