@@ -32,6 +32,9 @@ type managerConfig struct {
 	opTimeout  time.Duration
 	logger     *slog.Logger
 	maxPayload int // bytes; see WithMaxPayloadBytes
+
+	// durable is set by WithDurableAdd; nil means Add does not wait.
+	durable *Durability
 }
 
 // WithNamespace sets the namespace: one namespace is one budget domain and
@@ -73,6 +76,14 @@ func WithOpTimeout(d time.Duration) Option { return func(c *managerConfig) { c.o
 // DefaultMaxPayloadBytes (1 MiB).
 func WithMaxPayloadBytes(n int) Option { return func(c *managerConfig) { c.maxPayload = n } }
 
+// WithDurableAdd makes Add and AddMany wait, after storing, until Redis
+// confirms d (WAIT for replicas, WAITAOF for fsynced AOF on Redis 7.2+),
+// and fail with a *DurabilityError when it cannot, although the requests
+// are queued. Off by default: Add answers once the master has the write.
+// Call CheckDurability at start-up to learn early whether Redis can
+// confirm d.
+func WithDurableAdd(d Durability) Option { return func(c *managerConfig) { c.durable = &d } }
+
 // WithLogger sets the logger. Defaults to slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *managerConfig) { c.logger = l } }
 
@@ -104,6 +115,11 @@ func newManagerConfig(opts []Option) (managerConfig, error) {
 	if c.opTimeout <= 0 {
 		c.opTimeout = DefaultOpTimeout
 	}
+	durable, err := c.durable.resolve(c.opTimeout)
+	if err != nil {
+		return c, err
+	}
+	c.durable = durable
 	if c.maxPayload <= 0 {
 		c.maxPayload = DefaultMaxPayloadBytes
 	}

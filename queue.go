@@ -121,6 +121,9 @@ func (q *QueueManager) AddMany(ctx context.Context, reqs []*Request) ([]string, 
 		}
 		return nil, fmt.Errorf("llmqueue: add: %w", storeErr(err))
 	}
+	if err := q.confirmDurable(ctx, ids); err != nil {
+		return nil, err
+	}
 	return ids, nil
 }
 
