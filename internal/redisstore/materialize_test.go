@@ -12,6 +12,7 @@ import (
 )
 
 // materializeScript runs lib.lua's materialize alone:
+// KEYS[1] -> llmq:{ns}:qr:<id> (named so a cluster client routes the call)
 // ARGV[1] -> key prefix, ARGV[2] -> id. Returns 1.
 var materializeScript = func() *redis.Script {
 	lib, err := luaFiles.ReadFile("lua/lib.lua")
@@ -38,7 +39,7 @@ func TestMaterialize_ManyMetaEntriesKeepThePayload(t *testing.T) {
 		req := NewRequest{ID: "many", Priority: "low", Tokens: 3, MaxRetries: 1, TimeoutMS: 1000,
 			Payload: []byte(`{"keep":"me"}`), Meta: meta}
 		require.NoError(t, st.Add(ctx, []NewRequest{req}))
-		require.NoError(t, materializeScript.Run(ctx, rdb, nil, st.Keys().Prefix, "many").Err())
+		require.NoError(t, materializeScript.Run(ctx, rdb, []string{st.Keys().Queued("many")}, st.Keys().Prefix, "many").Err())
 
 		h, err := rdb.HGetAll(ctx, st.Keys().Request("many")).Result()
 		require.NoError(t, err)
@@ -63,7 +64,7 @@ func TestMaterialize_FailedWriteKeepsTheCompactForm(t *testing.T) {
 		req := NewRequest{ID: "blocked", Priority: "low", Tokens: 3, MaxRetries: 1, TimeoutMS: 1000, Payload: []byte(`{}`)}
 		require.NoError(t, st.Add(ctx, []NewRequest{req}))
 		require.NoError(t, rdb.Set(ctx, st.Keys().Request("blocked"), "not a hash", 0).Err())
-		require.Error(t, materializeScript.Run(ctx, rdb, nil, st.Keys().Prefix, "blocked").Err())
+		require.Error(t, materializeScript.Run(ctx, rdb, []string{st.Keys().Queued("blocked")}, st.Keys().Prefix, "blocked").Err())
 
 		packed, err := rdb.Get(ctx, st.Keys().Queued("blocked")).Result()
 		require.NoError(t, err, "the compact form survives a failed materialize")
