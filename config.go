@@ -36,7 +36,10 @@ type Config struct {
 	// RedisURL is REDIS_URL: redis://, rediss:// (TLS) or unix://, with
 	// optional user:password@ and /db, as redis.ParseURL reads it. When set,
 	// it wins over RedisHost, RedisPort and RedisDB; RedisPassword applies
-	// only when the URL carries no password.
+	// only when the URL carries no password. A password holding '#', '/',
+	// '?', '@' or '%' must be percent-encoded, and a ?password= option is
+	// refused (go-redis reads only the user info); neither error shows any
+	// part of the password.
 	RedisURL string
 	// RedisHost is REDIS_HOST. Defaults to "localhost".
 	RedisHost string
