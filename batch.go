@@ -32,6 +32,9 @@ type BatchProcessor struct {
 	store *redisstore.Store
 	proc  Processor
 	cfg   batchConfig
+	// instance is random per BatchProcessor: it tells this process's
+	// registration and lease calls from another's under the same worker id.
+	instance string
 
 	mu       sync.Mutex
 	running  map[string]*runningJob
@@ -53,7 +56,15 @@ type BatchProcessor struct {
 type runningJob struct {
 	token  string
 	cancel context.CancelCauseFunc
+	// giveUpAt is when the heartbeat stops extending the lease of a call
+	// that ignores its context: its timeout plus one lease of grace.
+	giveUpAt time.Time
+	overdue  bool // logged as ignoring its context
 }
+
+// shutdownGrace is how long Shutdown waits, after its ctx ends and the
+// running calls are canceled, for them to return.
+const shutdownGrace = 2 * time.Second
 
 var (
 	errCanceledByUser = errors.New("llmqueue: request canceled")
@@ -72,7 +83,7 @@ func NewBatchProcessor(q *QueueManager, proc Processor, opts ...BatchOption) (*B
 		return nil, err
 	}
 	return &BatchProcessor{
-		qm: q, store: q.store, proc: proc, cfg: cfg,
+		qm: q, store: q.store, proc: proc, cfg: cfg, instance: redisstore.RandomHex(6),
 		running:   map[string]*runningJob{},
 		slotFreed: make(chan struct{}, 1),
 		added:     make(chan struct{}, 1),
@@ -97,6 +108,9 @@ func (b *BatchProcessor) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := b.register(ctx); err != nil {
+		return err
+	}
 	b.started = true
 	b.st.startedAt.Store(time.Now().UnixMilli())
 	b.st.processing.Store(true)
@@ -113,7 +127,9 @@ func (b *BatchProcessor) Start(ctx context.Context) error {
 
 // Shutdown stops leasing, waits for the requests in flight until ctx ends,
 // then cancels the rest and hands them back to the queue (their attempt is
-// not counted) for another worker. It returns nil when everything in
+// not counted) for another worker. A processor that ignores the
+// cancellation is given shutdownGrace more, then left behind: its lease
+// expires and another worker runs its request. It returns nil when everything in
 // flight finished, or an error naming how many requests were handed back.
 func (b *BatchProcessor) Shutdown(ctx context.Context) error {
 	b.mu.Lock()
@@ -129,6 +145,7 @@ func (b *BatchProcessor) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { b.jobs.Wait(); close(done) }()
 	handedBack := 0
+	abandoned := false
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -138,9 +155,24 @@ func (b *BatchProcessor) Shutdown(ctx context.Context) error {
 			handedBack++
 		}
 		b.mu.Unlock()
-		<-done
+		t := time.NewTimer(shutdownGrace)
+		select {
+		case <-done:
+		case <-t.C:
+			// A processor that ignores its context would hold Shutdown
+			// forever. Its lease expires once the heartbeat stops, and
+			// another worker runs the request; a late outcome is stale.
+			abandoned = true
+			b.cfg.logger.Error("llmqueue: processors ignored cancellation; shutdown returns without them",
+				"running", b.inFlight(), "grace", shutdownGrace)
+		}
+		t.Stop()
 	}
-	b.completer.close()
+	if abandoned {
+		go func() { <-done; b.completer.close() }()
+	} else {
+		b.completer.close()
+	}
 	close(b.hbStop)
 	<-b.hbDone
 	b.st.processing.Store(false)
@@ -154,12 +186,7 @@ func (b *BatchProcessor) Shutdown(ctx context.Context) error {
 func (b *BatchProcessor) deregister() {
 	ctx, cancel := context.WithTimeout(context.Background(), b.qm.cfg.opTimeout)
 	defer cancel()
-	k := b.store.Keys()
-	pipe := b.store.Client().TxPipeline()
-	pipe.ZRem(ctx, k.Workers, b.cfg.workerID)
-	pipe.HDel(ctx, k.WorkerInfo, b.cfg.workerID)
-	pipe.HDel(ctx, k.LastLease, b.cfg.workerID)
-	_, _ = pipe.Exec(ctx) // the registry entry expires by itself if this fails
+	_ = b.store.Deregister(ctx, b.cfg.workerID, b.instance) // the registry entry expires by itself if this fails
 }
 
 func (b *BatchProcessor) inFlight() int {
@@ -178,7 +205,11 @@ func (b *BatchProcessor) leaseLoop() {
 
 	idle := 10 * time.Millisecond
 	outage := newOutageTracker(b.cfg.logger, "lease")
-	var calls int64 // call IDs make a retried lease call idempotent
+	// A call id makes a retried lease call idempotent: a retry after a
+	// lost reply carries the same id and gets the lost call's leases. So
+	// the id moves on only once a call has been answered, and it carries
+	// this process's instance, so no other process can ever match it.
+	var calls int64 = 1
 	bud := b.qm.cfg.budget
 	for ctx.Err() == nil {
 		free := b.cfg.concurrency - b.inFlight()
@@ -186,7 +217,6 @@ func (b *BatchProcessor) leaseLoop() {
 			b.sleep(ctx, b.cfg.maxBudgetWait, b.slotFreed)
 			continue
 		}
-		calls++
 		sentAt := time.Now()
 		res, err := b.store.Lease(ctx, redisstore.LeaseArgs{
 			Max: min(free, b.cfg.leaseBatch), Lease: b.cfg.lease,
@@ -195,7 +225,8 @@ func (b *BatchProcessor) leaseLoop() {
 			ITPM: bud.UsableInputTokens(), OTPM: bud.UsableOutputTokens(),
 			TPD: bud.UsableTokensPerDay(), RPD: bud.UsableRequestsPerDay(),
 			Cycle: b.cfg.cycle, WorkerID: b.cfg.workerID, RetentionMS: b.qm.cfg.retention.Milliseconds(),
-			CallID: strconv.FormatInt(calls, 10),
+			CallID:     b.instance + "." + strconv.FormatInt(calls, 10),
+			TokenNonce: b.instance + "." + strconv.FormatInt(calls, 10),
 		})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -205,6 +236,7 @@ func (b *BatchProcessor) leaseLoop() {
 			b.sleep(ctx, outage.failed(err), nil)
 			continue
 		}
+		calls++
 		outage.ok()
 		b.st.consecutiveErrors.Store(0)
 		b.st.lastReason.Store(res.Reason)
@@ -261,7 +293,7 @@ func (b *BatchProcessor) startJob(h map[string]string, sentAt time.Time) {
 	timeout := job.Timeout
 	ctx, cancelCause := context.WithCancelCause(context.Background())
 	b.mu.Lock()
-	b.running[id] = &runningJob{token: token, cancel: cancelCause}
+	b.running[id] = &runningJob{token: token, cancel: cancelCause, giveUpAt: time.Now().Add(timeout + b.cfg.lease)}
 	b.mu.Unlock()
 	b.jobs.Add(1)
 	go func() {

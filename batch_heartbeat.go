@@ -2,8 +2,6 @@ package llmqueue
 
 import (
 	"context"
-	"encoding/json"
-	"os"
 	"strings"
 	"time"
 
@@ -30,34 +28,31 @@ func (b *BatchProcessor) heartbeatLoop() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go b.listen(ctx)
-	host, _ := os.Hostname()
-	started := time.UnixMilli(b.st.startedAt.Load())
 	tick := time.NewTicker(b.cfg.lease / 3)
 	defer tick.Stop()
 	outage := newOutageTracker(b.cfg.logger, "heartbeat")
+	displaced := false
 	for {
-		b.mu.Lock()
-		leases := make(map[string]string, len(b.running))
-		for id, r := range b.running {
-			leases[id] = r.token
-		}
-		b.mu.Unlock()
-		info, _ := json.Marshal(WorkerInfo{
-			ID: b.cfg.workerID, Host: host, PID: os.Getpid(), InFlight: len(leases),
-			Concurrency: b.cfg.concurrency, Processed: b.st.processed.Load(), StartedAt: started,
-		})
+		leases := b.heldLeases()
 		hctx, hcancel := context.WithTimeout(ctx, b.qm.cfg.opTimeout)
-		lost, cancels, err := b.store.Heartbeat(hctx, redisstore.HeartbeatArgs{
-			Lease: b.cfg.lease, WorkerID: b.cfg.workerID, WorkerTTL: b.cfg.lease,
-			WorkerInfo: info, Leases: leases,
+		res, err := b.store.Heartbeat(hctx, redisstore.HeartbeatArgs{
+			Lease: b.cfg.lease, WorkerID: b.cfg.workerID, Instance: b.instance, WorkerTTL: b.cfg.lease,
+			WorkerInfo: b.workerInfo(len(leases)), Leases: leases,
 		})
 		hcancel()
 		if err != nil {
 			outage.failed(err)
 		} else {
 			outage.ok()
-			b.cancelRunning(lost, errLeaseLost)
-			b.cancelRunning(cancels, errCanceledByUser)
+			b.cancelRunning(res.Lost, errLeaseLost)
+			b.cancelRunning(res.Cancel, errCanceledByUser)
+			if res.Displaced != displaced {
+				displaced = res.Displaced
+				if displaced {
+					b.cfg.logger.Error("llmqueue: another live process registered under this worker id; give each process its own id",
+						"worker", b.cfg.workerID)
+				}
+			}
 		}
 		select {
 		case <-b.hbStop:
@@ -92,6 +87,30 @@ func (b *BatchProcessor) listen(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// heldLeases returns the leases the heartbeat extends: those of running
+// jobs, except a job past its timeout plus grace. Its processor ignored
+// the context's deadline; extending its lease forever would keep the
+// request from every other worker, so the lease is left to expire and the
+// request recovered, and the stuck call's outcome will be stale.
+func (b *BatchProcessor) heldLeases() map[string]string {
+	now := time.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	leases := make(map[string]string, len(b.running))
+	for id, r := range b.running {
+		if now.After(r.giveUpAt) {
+			if !r.overdue {
+				r.overdue = true
+				b.cfg.logger.Error("llmqueue: processor ignored its context past the timeout; its lease is left to expire and the request to another worker",
+					"id", id, "worker", b.cfg.workerID)
+			}
+			continue
+		}
+		leases[id] = r.token
+	}
+	return leases
 }
 
 func (b *BatchProcessor) cancelRunning(ids []string, cause error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,7 +23,9 @@ type leaseLog struct {
 }
 
 func (l *leaseLog) Process(_ context.Context, job *Job) (*Result, error) {
-	n, err := strconv.Atoi(job.lease)
+	// A token is "<counter>.<nonce>": the counter orders the leases.
+	seq, _, _ := strings.Cut(job.lease, ".")
+	n, err := strconv.Atoi(seq)
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,10 @@ var (
 	ErrClosed = errors.New("processor closed")
 	// ErrAlreadyStarted means Start was called twice.
 	ErrAlreadyStarted = errors.New("processor already started")
+	// ErrWorkerIDInUse means another live process is registered under the
+	// worker id given to WithWorkerID. Two processes sharing an id would
+	// share its idempotency keys; give each its own id.
+	ErrWorkerIDInUse = errors.New("worker id in use by another live process")
 )
 
 // PermanentError marks a failure that retrying cannot fix (bad request,

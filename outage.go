@@ -1,8 +1,12 @@
 package llmqueue
 
 import (
+	"errors"
 	"log/slog"
+	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // outageTracker logs a Redis outage once when it starts and once when it
@@ -23,7 +27,12 @@ func newOutageTracker(l *slog.Logger, what string) *outageTracker {
 func (o *outageTracker) failed(err error) time.Duration {
 	if o.fails == 0 {
 		o.since = time.Now()
-		o.logger.Warn("llmqueue: redis unavailable, backing off", "op", o.what, "error", err)
+		if isScriptError(err) {
+			o.logger.Error("llmqueue: redis rejected the call (a bug, bad data or configuration), not an outage; retrying with backoff",
+				"op", o.what, "error", err)
+		} else {
+			o.logger.Warn("llmqueue: redis unavailable, backing off", "op", o.what, "error", err)
+		}
 	}
 	o.fails++
 	d := 50 * time.Millisecond << min(o.fails-1, 7) // 50ms .. 6.4s
@@ -36,4 +45,26 @@ func (o *outageTracker) ok() {
 		o.logger.Info("llmqueue: redis reachable again", "op", o.what, "down_for", time.Since(o.since).Round(time.Millisecond))
 	}
 	o.fails = 0
+}
+
+// transientReplies are the error replies of a server that is loading,
+// failing over or busy: an outage, not a rejected call.
+var transientReplies = []string{"LOADING", "BUSY", "READONLY", "MASTERDOWN", "CLUSTERDOWN",
+	"TRYAGAIN", "MOVED", "ASK", "NOREPLICAS", "OOM"}
+
+// isScriptError reports whether err is an error reply from a Redis that
+// answered: a script that failed (a bad argument, a corrupt field) or a
+// command Redis refused, as opposed to no answer or a server in transition.
+func isScriptError(err error) bool {
+	var re redis.Error
+	if errors.Is(err, redis.Nil) || !errors.As(err, &re) {
+		return false
+	}
+	msg := re.Error()
+	for _, p := range transientReplies {
+		if strings.HasPrefix(msg, p) {
+			return false
+		}
+	}
+	return true
 }

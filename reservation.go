@@ -80,8 +80,10 @@ func (s *stamp) wait() { s.pending.Wait() }
 // is about to leave for the provider. When the job's reservation was made
 // a while ago it is moved to now, beside the call, so the ledger holds it
 // as long as the provider will; nothing happens when it is fresh. Provider
-// adapters call it as late as they can (in their HTTP client); the adapters
-// in providers/ do. Outside a BatchProcessor's job it does nothing. It is
+// adapters call it as late as they can: in their HTTP client, and again
+// when the request has its connection (httptrace's GotConn), because
+// opening a connection can take longer than the ledger's margin. The
+// adapters in providers/ do both. Outside a BatchProcessor's job it does nothing. It is
 // safe to call more than once.
 func BeforeSend(ctx context.Context) {
 	if s, ok := ctx.Value(stampKey{}).(*stamp); ok {

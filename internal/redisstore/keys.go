@@ -25,7 +25,10 @@ type Keys struct {
 	LeaseSeq     string
 	Workers      string
 	WorkerInfo   string
-	LastLease    string
+	// WorkerInst maps a worker id to the random instance that holds it, so
+	// two live processes never share an id.
+	WorkerInst string
+	LastLease  string
 	// Events is the pub/sub channel for terminal transitions. It is not a
 	// key (pub/sub is cluster-wide) and carries "id status" messages.
 	Events string
@@ -60,6 +63,7 @@ func NewKeys(ns string) Keys {
 		LeaseSeq:     p + "leaseseq",
 		Workers:      p + "workers",
 		WorkerInfo:   p + "workers:info",
+		WorkerInst:   p + "workers:inst",
 		LastLease:    p + "lastlease",
 		Events:       p + "events",
 		Cancels:      p + "cancels",

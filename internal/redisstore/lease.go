@@ -20,6 +20,10 @@ type LeaseArgs struct {
 	// CallID makes the call idempotent per worker: a retry with the same
 	// id answers the first call's leases. Empty disables that.
 	CallID string
+	// TokenNonce is appended to every lease token this call hands out, so
+	// tokens stay unique when the lease counter is set back (an INCR lost
+	// to an AOF everysec restart or an async failover). Empty: random.
+	TokenNonce string
 }
 
 // LeaseResult is what the lease script answered.
@@ -41,9 +45,13 @@ func (s *Store) Lease(ctx context.Context, a LeaseArgs) (LeaseResult, error) {
 	keys := append([]string{k.Low, k.Medium, k.Long, k.Active, k.Scheduled}, k.Ledger()...)
 	keys = append(keys, k.Cycle, k.Cooldown, k.Stats, k.Dead, k.LeaseSeq, k.LastLease)
 	cycle := fmt.Sprintf("%d,%d,%d", a.Cycle[0], a.Cycle[1], a.Cycle[2])
+	nonce := a.TokenNonce
+	if nonce == "" {
+		nonce = RandomHex(6)
+	}
 	raw, err := leaseScript.Run(ctx, s.rdb, keys, k.Prefix, a.Max, a.Lease.Milliseconds(),
 		a.Window.Milliseconds(), a.TPM, a.RPM, cycle, a.WorkerID, a.RetentionMS, k.Events, a.CallID,
-		a.ITPM, a.OTPM, a.TPD, a.RPD).Slice()
+		a.ITPM, a.OTPM, a.TPD, a.RPD, nonce).Slice()
 	if err != nil {
 		return LeaseResult{}, err
 	}
@@ -77,33 +85,84 @@ func (s *Store) Lease(ctx context.Context, a LeaseArgs) (LeaseResult, error) {
 type HeartbeatArgs struct {
 	Lease      time.Duration
 	WorkerID   string
+	Instance   string // random per process: who holds WorkerID
 	WorkerTTL  time.Duration
 	WorkerInfo []byte
 	Leases     map[string]string // id -> lease token
 }
 
-// Heartbeat extends held leases; it returns ids whose lease was lost and
-// ids asked to cancel.
-func (s *Store) Heartbeat(ctx context.Context, a HeartbeatArgs) (lost, cancel []string, err error) {
+// HeartbeatResult is what a heartbeat found.
+type HeartbeatResult struct {
+	Lost   []string // ids whose lease another worker holds now
+	Cancel []string // ids asked to cancel
+	// Displaced is true when another live instance holds the worker id.
+	Displaced bool
+}
+
+// Heartbeat extends held leases and registers the worker.
+func (s *Store) Heartbeat(ctx context.Context, a HeartbeatArgs) (HeartbeatResult, error) {
 	k := s.keys
-	args := []any{k.Prefix, a.Lease.Milliseconds(), a.WorkerID, a.WorkerTTL.Milliseconds(), a.WorkerInfo}
+	args := []any{k.Prefix, a.Lease.Milliseconds(), a.WorkerID, a.WorkerTTL.Milliseconds(), a.WorkerInfo, a.Instance}
 	for id, tok := range a.Leases {
 		args = append(args, id, tok)
 	}
-	raw, err := heartbeatScript.Run(ctx, s.rdb, []string{k.Active, k.Workers, k.WorkerInfo, k.LastLease}, args...).Slice()
+	raw, err := heartbeatScript.Run(ctx, s.rdb, []string{k.Active, k.Workers, k.WorkerInfo, k.LastLease, k.WorkerInst}, args...).Slice()
 	if err != nil {
-		return nil, nil, err
+		return HeartbeatResult{}, err
 	}
-	if len(raw) != 2 {
-		return nil, nil, fmt.Errorf("heartbeat: reply of %d elements", len(raw))
+	if len(raw) != 3 {
+		return HeartbeatResult{}, fmt.Errorf("heartbeat: reply of %d elements", len(raw))
 	}
-	if lost, err = toStrings(raw[0]); err != nil {
-		return nil, nil, fmt.Errorf("heartbeat: %w", err)
+	var res HeartbeatResult
+	if res.Lost, err = toStrings(raw[0]); err != nil {
+		return HeartbeatResult{}, fmt.Errorf("heartbeat: %w", err)
 	}
-	if cancel, err = toStrings(raw[1]); err != nil {
-		return nil, nil, fmt.Errorf("heartbeat: %w", err)
+	if res.Cancel, err = toStrings(raw[1]); err != nil {
+		return HeartbeatResult{}, fmt.Errorf("heartbeat: %w", err)
 	}
-	return lost, cancel, nil
+	d, err := toInt64(raw[2])
+	if err != nil {
+		return HeartbeatResult{}, fmt.Errorf("heartbeat: displaced: %w", err)
+	}
+	res.Displaced = d == 1
+	return res, nil
+}
+
+// Holder describes the live process that holds a worker id.
+type Holder struct {
+	Left time.Duration // until its registration expires unless renewed
+	Info string        // its registry JSON
+}
+
+// Register claims workerID for instance. It returns a non-nil Holder, and
+// claims nothing, when another live instance holds the id.
+func (s *Store) Register(ctx context.Context, workerID, instance string, ttl time.Duration, info []byte) (*Holder, error) {
+	k := s.keys
+	raw, err := registerScript.Run(ctx, s.rdb, []string{k.Workers, k.WorkerInfo, k.WorkerInst},
+		workerID, instance, ttl.Milliseconds(), info).Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) == 1 {
+		return nil, nil
+	}
+	if len(raw) != 3 {
+		return nil, fmt.Errorf("register: reply of %d elements", len(raw))
+	}
+	left, err := toInt64(raw[1])
+	if err != nil {
+		return nil, fmt.Errorf("register: %w", err)
+	}
+	info2, _ := raw[2].(string)
+	return &Holder{Left: time.Duration(left) * time.Millisecond, Info: info2}, nil
+}
+
+// Deregister removes workerID from the registry unless another instance
+// holds it now.
+func (s *Store) Deregister(ctx context.Context, workerID, instance string) error {
+	k := s.keys
+	return deregisterScript.Run(ctx, s.rdb, []string{k.Workers, k.WorkerInfo, k.WorkerInst, k.LastLease},
+		workerID, instance).Err()
 }
 
 // Charge is a ledger entry's tokens: combined, input and output. A

@@ -36,6 +36,8 @@
 -- ARGV[13] -> usable output tokens per window (0 = unlimited)
 -- ARGV[14] -> usable tokens per day (0 = unlimited)
 -- ARGV[15] -> usable requests per day (0 = unlimited)
+-- ARGV[16] -> token nonce: appended to each lease token ("<seq>.<nonce>"),
+--             so tokens stay unique when leaseseq is set back by a lost write
 --
 -- Returns {leased, wait_ms, reason, job...}: reason is "ok", "empty",
 -- "cooldown" or the budget dimension that binds: "tokens", "input_tokens",
@@ -62,6 +64,10 @@ local retention = tonumber(ARGV[9])
 local channel = ARGV[10]
 local queues = {low = KEYS[1], medium = KEYS[2], long = KEYS[3]}
 local call = ARGV[11]
+local nonce = ARGV[16]
+if not nonce or nonce == '' or string.find(nonce, '[:\t\n]') then
+  return redis.error_reply('BADARG lease: token nonce')
+end
 local lim = {t = tpm, i = tonumber(ARGV[12]), o = tonumber(ARGV[13]), r = rpm,
   dt = tonumber(ARGV[14]), dr = tonumber(ARGV[15])}
 for name, v in pairs(lim) do
@@ -260,7 +266,7 @@ while leased < want and guard > 0 do
       out[2], out[3] = wait, reason
       break
     else
-      local token = tostring(redis.call('INCR', KEYS[16]))
+      local token = int_str(redis.call('INCR', KEYS[16])) .. '.' .. nonce
       redis.call('LPOP', q)
       local member, dm = reserve(L, now, tokens, cin, cout, id .. ':' .. token, day)
       for name, c in pairs(charge) do used[name] = used[name] + c end

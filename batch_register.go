@@ -1,0 +1,59 @@
+package llmqueue
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+)
+
+// register claims the worker id before the first lease. A live process
+// already registered under it is refused with ErrWorkerIDInUse: the two
+// would share the id's idempotency keys. A registration left by a process
+// that died (a restart under a fixed id) expires within one lease, so
+// register waits for it once before refusing. A Redis error does not stop
+// Start: the heartbeat registers once Redis answers, and never takes an id
+// another live process holds.
+func (b *BatchProcessor) register(ctx context.Context) error {
+	waited := false
+	for {
+		octx, cancel := context.WithTimeout(ctx, b.qm.cfg.opTimeout)
+		holder, err := b.store.Register(octx, b.cfg.workerID, b.instance, b.cfg.lease, b.workerInfo(0))
+		cancel()
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			b.cfg.logger.Warn("llmqueue: could not register the worker; the heartbeat will",
+				"worker", b.cfg.workerID, "error", err)
+			return nil
+		case holder == nil:
+			return nil
+		case waited:
+			return fmt.Errorf("llmqueue: worker %q: %w (%s)", b.cfg.workerID, ErrWorkerIDInUse, holder.Info)
+		}
+		b.cfg.logger.Info("llmqueue: worker id is registered to another process; waiting for it to expire",
+			"worker", b.cfg.workerID, "holder", holder.Info, "left", holder.Left)
+		t := time.NewTimer(holder.Left + 10*time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("llmqueue: worker %q: %w (%s): %w", b.cfg.workerID, ErrWorkerIDInUse, holder.Info,
+				ctx.Err())
+		case <-t.C:
+		}
+		waited = true
+	}
+}
+
+// workerInfo is the registry entry of this process.
+func (b *BatchProcessor) workerInfo(inFlight int) []byte {
+	host, _ := os.Hostname()
+	info, _ := json.Marshal(WorkerInfo{
+		ID: b.cfg.workerID, Host: host, PID: os.Getpid(), InFlight: inFlight,
+		Concurrency: b.cfg.concurrency, Processed: b.st.processed.Load(),
+		StartedAt: time.UnixMilli(b.st.startedAt.Load()),
+	})
+	return info
+}
