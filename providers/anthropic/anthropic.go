@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/llmqueue/llmqueue/providers/internal/sendhook"
 	"net/http"
 	"net/url"
 	"time"
@@ -76,11 +77,13 @@ func New(opts ...Option) (*Processor, error) {
 	}
 	if c.httpClient != nil {
 		ropts = append(ropts, option.WithHTTPClient(c.httpClient))
+	} else {
+		ropts = append(ropts, option.WithHTTPClient(sendhook.NewClient()))
 	}
 	// The ledger counts the call from when it leaves, not from its lease.
 	ropts = append(ropts, option.WithMiddleware(func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
 		llmqueue.BeforeSend(r.Context())
-		return next(r)
+		return next(sendhook.Trace(r))
 	}))
 	return &Processor{
 		client:        anthropic.NewClient(ropts...),

@@ -53,6 +53,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"strings"
 	"time"
 
@@ -241,7 +242,9 @@ func (o *options) buildClient(ctx context.Context) (ConverseAPI, error) {
 			bo.HTTPClient = o.httpClient
 		}
 		if bo.HTTPClient == nil {
-			bo.HTTPClient = awshttp.NewBuildableClient()
+			bo.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+				t.MaxIdleConnsPerHost = sendhook.MaxIdleConnsPerHost
+			})
 		}
 		// The ledger counts the call from when it leaves (signed), not
 		// from its lease.

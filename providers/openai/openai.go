@@ -200,6 +200,8 @@ func (c *config) buildClient() (*goopenai.Client, error) {
 	}
 	if c.httpClient != nil {
 		cfg.HTTPClient = c.httpClient
+	} else if c.clientConfig == nil {
+		cfg.HTTPClient = sendhook.NewClient()
 	}
 	// The ledger counts the call from when it leaves, not from its lease.
 	cfg.HTTPClient = sendhook.Wrap(cfg.HTTPClient)

@@ -63,7 +63,7 @@ func NewAnthropicServer(opts AnthropicOptions) *AnthropicServer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/messages", s.handleMessages)
 	mux.HandleFunc("POST /v1/messages/count_tokens", s.handleCountTokens)
-	s.Server = httptest.NewServer(stampArrival(mux))
+	s.Server = newArrivalServer(mux)
 	return s
 }
 

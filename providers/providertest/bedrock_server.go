@@ -86,7 +86,7 @@ func NewBedrockServer(opts BedrockOptions) *BedrockServer {
 	s := &BedrockServer{opts: opts, limiter: newLimiter(opts.Limits)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /model/{modelId}/converse", s.handleConverse)
-	s.Server = httptest.NewServer(stampArrival(mux))
+	s.Server = newArrivalServer(mux)
 	return s
 }
 

@@ -61,7 +61,7 @@ func NewOpenAIServer(opts OpenAIOptions) *OpenAIServer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.handleChat)
 	mux.HandleFunc("POST /chat/completions", s.handleChat)
-	s.Server = httptest.NewServer(stampArrival(mux))
+	s.Server = newArrivalServer(mux)
 	return s
 }
 
