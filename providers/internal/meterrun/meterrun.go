@@ -49,14 +49,16 @@ const (
 func NewProcessor(provider, baseURL string) (llmqueue.Processor, error) {
 	switch provider {
 	case "openai":
-		return openai.New(openai.WithAPIKey(OpenAIKey), openai.WithBaseURL(baseURL), openai.WithTimeout(10*time.Second))
+		return openai.New(openai.WithAPIKey(OpenAIKey), openai.WithBaseURL(baseURL), openai.WithTimeout(10*time.Second),
+			openai.WithHTTPClient(providertest.StampSent()))
 	case "bedrock":
 		creds := credentials.NewStaticCredentialsProvider(providertest.TestAccessKeyID, providertest.TestSecretAccessKey, "")
 		return bedrock.New(context.Background(), bedrock.WithEndpoint(baseURL), bedrock.WithTimeout(10*time.Second),
+			bedrock.WithHTTPClient(providertest.StampSent()),
 			bedrock.WithConfig(aws.Config{Region: providertest.TestRegion, Credentials: creds}))
 	case "anthropic":
 		return anthropic.New(anthropic.WithAPIKey(AnthropicKey), anthropic.WithBaseURL(baseURL),
-			anthropic.WithTimeout(10*time.Second))
+			anthropic.WithTimeout(10*time.Second), anthropic.WithHTTPClient(providertest.StampSent()))
 	}
 	return nil, fmt.Errorf("unknown provider %q", provider)
 }
