@@ -3,6 +3,7 @@ package llmqueue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -222,4 +223,77 @@ func TestOutage_ScriptErrorIsLoggedAsABug(t *testing.T) {
 	o = newOutageTracker(slogTo(logs), "lease")
 	o.failed(errors.New("dial tcp 127.0.0.1:1: connect: connection refused"))
 	assert.Contains(t, logs.String(), "redis unavailable")
+}
+
+// Issue 9, item 1: a request whose fields the lease script cannot use is
+// dead-lettered in the same call, never left "queued" in no queue; the
+// requests leased before it in that call run.
+func TestLease_CorruptFieldsAreDeadLetteredNotStranded(t *testing.T) {
+	cases := []struct{ name, field, value string }{
+		{"fractional tokens", "tokens", "1.5"},
+		{"tokens past MaxTokens", "tokens", "100000000000000000"},
+		{"attempts not a number", "att", "x"},
+		{"negative input charge", "cin", "-1"},
+		{"unknown class", "prio", "huge"},
+	}
+	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
+		ctx := context.Background()
+		qm := newManager(t, s, WithNamespace("corrupt-fields"))
+		rdb := qm.Client()
+		k := qm.store.Keys()
+		var good []string
+		for _, tc := range cases {
+			id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(5)))
+			require.NoError(t, err)
+			good = append(good, id)
+			h := map[string]any{"status": "queued", "prio": "low", "tokens": "5", "att": "0", "maxr": "1", "payload": "{}"}
+			h[tc.field] = tc.value
+			require.NoError(t, rdb.HSet(ctx, k.Request(tc.name), h).Err())
+			require.NoError(t, rdb.RPush(ctx, k.Low, tc.name).Err())
+		}
+		startProcessor(t, qm, newRecorder(0), WithPollInterval(20*time.Millisecond))
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		for _, id := range good {
+			st, err := qm.Wait(wctx, id)
+			require.NoError(t, err)
+			assert.Equal(t, StatusCompleted, st.Status)
+		}
+		for _, tc := range cases {
+			waitFor(t, 5*time.Second, func() bool {
+				f, _ := rdb.HMGet(ctx, k.Request(tc.name), "status", "err").Result()
+				return f[0] == string(StatusDead) && strings.Contains(fmt.Sprint(f[1]), "corrupt") ||
+					f[0] == string(StatusDead) && tc.field == "tokens" && strings.Contains(fmt.Sprint(f[1]), "limit")
+			}, tc.name+" dead-lettered")
+		}
+		depth, err := rdb.LLen(ctx, k.Low).Result()
+		require.NoError(t, err)
+		assert.Zero(t, depth)
+	})
+}
+
+// hugeUsage reports usage far past MaxTokens, as a buggy provider or
+// adapter might.
+type hugeUsage struct{}
+
+func (hugeUsage) Process(context.Context, *Job) (*Result, error) {
+	return &Result{Output: []byte(`{}`), Usage: Usage{InputTokens: 1e17, OutputTokens: 1e17}}, nil
+}
+
+// Issue 9, item 1: usage past the documented range is capped before the
+// ack, which completes instead of failing after its first write.
+func TestAck_HugeUsageIsCappedAndCompletes(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
+		ctx := context.Background()
+		qm := newManager(t, s, WithNamespace("huge-usage"), WithBudget(Budget{TPM: 1_000_000, SafetyBufferPercent: -1}))
+		startProcessor(t, qm, hugeUsage{})
+		id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(5)))
+		require.NoError(t, err)
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		st, err := qm.Wait(wctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, StatusCompleted, st.Status)
+		assert.LessOrEqual(t, st.Usage.InputTokens, int64(MaxTokens))
+	})
 }
