@@ -46,7 +46,11 @@ func TestReservation_BeforeSendMovesALateStamp(t *testing.T) {
 			return st.StartedAt, stamped, <-sent
 		}
 		leased, stamped, _ := run()
-		assert.Equal(t, leased, stamped, "a prompt call keeps its lease's stamp")
+		// A prompt call keeps its lease's stamp; on a loaded machine a
+		// "prompt" start can pass the renewal threshold (12.5 ms here) and be
+		// renewed, which only moves the stamp a little later.
+		assert.WithinDuration(t, leased, stamped, 100*time.Millisecond, "a prompt call keeps about its lease's stamp")
+		assert.False(t, stamped.Before(leased), "a renewal never moves a stamp earlier")
 		assert.Zero(t, bp.Status().LateRestamps)
 
 		leased, stamped, left := run(WithMeta(map[string]any{"slow": true}))
