@@ -51,11 +51,13 @@ func TestReservation_BeforeSendMovesALateStamp(t *testing.T) {
 		// renewed, which only moves the stamp a little later.
 		assert.WithinDuration(t, leased, stamped, 100*time.Millisecond, "a prompt call keeps about its lease's stamp")
 		assert.False(t, stamped.Before(leased), "a renewal never moves a stamp earlier")
-		assert.Zero(t, bp.Status().LateRestamps)
+		// The first lease call also loads the scripts, which can pass the
+		// threshold; count from here.
+		base := bp.Status().LateRestamps
 
 		leased, stamped, left := run(WithMeta(map[string]any{"slow": true}))
 		assert.False(t, stamped.Before(left.Truncate(time.Millisecond)), "stamped %s, left %s", stamped, left)
 		assert.GreaterOrEqual(t, stamped.Sub(leased), 100*time.Millisecond)
-		assert.EqualValues(t, 1, bp.Status().LateRestamps)
+		assert.EqualValues(t, base+1, bp.Status().LateRestamps)
 	})
 }
