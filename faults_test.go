@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -118,27 +117,6 @@ func completedCount(qm *QueueManager) int64 {
 	return m.TotalCompleted
 }
 
-// killRedis crashes a real server with SIGKILL, so only what its AOF
-// already holds survives, and starts it again.
-func killRedis(t *testing.T, s *redistest.Server) {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, Password: s.Password})
-	defer c.Close()
-	info, err := c.Info(context.Background(), "server").Result()
-	require.NoError(t, err)
-	pid := 0
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
-			pid, err = strconv.Atoi(v)
-			require.NoError(t, err)
-		}
-	}
-	require.NotZero(t, pid, "process_id in INFO server")
-	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
-	s.Stop(t) // reaps the dead process
-	s.Start(t)
-}
-
 func TestFault_RestartWithAOFLosesNothing(t *testing.T) {
 	const n = 300
 	ctx := context.Background()
@@ -172,7 +150,7 @@ func TestFault_RestartWithAOFLosesNothing(t *testing.T) {
 		how     string
 	}{
 		{n / 5, func(t *testing.T, s *redistest.Server) { s.Restart(t) }, "SIGTERM"},
-		{n / 2, killRedis, "SIGKILL"},
+		{n / 2, func(t *testing.T, s *redistest.Server) { s.Crash(t) }, "SIGKILL"},
 	} {
 		waitFor(t, 30*time.Second, func() bool { return done() >= r.at }, fmt.Sprintf("%d requests processed", r.at))
 		before := done()

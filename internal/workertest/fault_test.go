@@ -6,14 +6,10 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -78,9 +74,9 @@ func TestFault_EverythingAtOnceLosesNothing(t *testing.T) {
 		events = append(events, event{time.Duration(300+i*450) * time.Millisecond, "SIGKILL a worker", c.kill})
 	}
 	events = append(events,
-		event{800 * time.Millisecond, "pause Redis", func() { pauseRedis(t, srv, faultPause) }},
-		event{2500 * time.Millisecond, "SIGKILL Redis", func() { crashRedis(t, srv) }},
-		event{4000 * time.Millisecond, "pause Redis", func() { pauseRedis(t, srv, faultPause) }},
+		event{800 * time.Millisecond, "pause Redis", func() { srv.Pause(t, faultPause) }},
+		event{2500 * time.Millisecond, "SIGKILL Redis", func() { srv.Crash(t) }},
+		event{4000 * time.Millisecond, "pause Redis", func() { srv.Pause(t, faultPause) }},
 	)
 	began := time.Now()
 	for len(events) > 0 {
@@ -162,41 +158,4 @@ func feedThroughFaults(ctx context.Context, qm *llmqueue.QueueManager, log *addL
 		time.Sleep(faultWaveGap)
 	}
 	wg.Wait()
-}
-
-// redisPID reads the server's process id from INFO.
-func redisPID(t *testing.T, s *redistest.Server) int {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, Password: s.Password})
-	defer c.Close()
-	info, err := c.Info(context.Background(), "server").Result()
-	require.NoError(t, err)
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
-			pid, err := strconv.Atoi(v)
-			require.NoError(t, err)
-			return pid
-		}
-	}
-	t.Fatal("no process_id in INFO server")
-	return 0
-}
-
-// pauseRedis SIGSTOPs the server for d: it neither answers nor drops
-// connections, as a stalled VM or a long fork does.
-func pauseRedis(t *testing.T, s *redistest.Server, d time.Duration) {
-	t.Helper()
-	pid := redisPID(t, s)
-	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
-	time.Sleep(d)
-	require.NoError(t, syscall.Kill(pid, syscall.SIGCONT))
-}
-
-// crashRedis SIGKILLs the server, so only its append-only file survives,
-// and starts it again on the same port.
-func crashRedis(t *testing.T, s *redistest.Server) {
-	t.Helper()
-	require.NoError(t, syscall.Kill(redisPID(t, s), syscall.SIGKILL))
-	s.Stop(t) // reaps the dead process
-	s.Start(t)
 }

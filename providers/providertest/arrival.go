@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/llmqueue/llmqueue/providers/internal/sendhook"
 )
 
 // A provider counts a call against its window from when it receives it.
@@ -105,9 +107,7 @@ const SentHeader = "X-Providertest-Sent"
 // once it has its connection. It keeps idle connections for many calls at
 // once, as the adapters' default clients do.
 func StampSent() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns, t.MaxIdleConnsPerHost = 0, 256
-	return &http.Client{Transport: sentStamper{next: t}}
+	return &http.Client{Transport: sentStamper{next: sendhook.NewClient().Transport}}
 }
 
 type sentStamper struct{ next http.RoundTripper }
