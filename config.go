@@ -35,15 +35,20 @@ import (
 type Config struct {
 	// RedisURL is REDIS_URL: redis://, rediss:// (TLS) or unix://, with
 	// optional user:password@ and /db, as redis.ParseURL reads it. When set,
-	// it wins over RedisHost, RedisPort and RedisDB; RedisPassword applies
+	// it wins over RedisHost, RedisPort and RedisDB, whichever variables
+	// set them (REDIS_SERVICE_HOST and REDIS_SERVICE_PORT too); RedisPassword applies
 	// only when the URL carries no password. A password holding '#', '/',
 	// '?', '@' or '%' must be percent-encoded, and a ?password= option is
 	// refused (go-redis reads only the user info); neither error shows any
 	// part of the password.
 	RedisURL string
-	// RedisHost is REDIS_HOST. Defaults to "localhost".
+	// RedisHost is REDIS_HOST. When REDIS_HOST is unset it is the host of
+	// a REDIS_PORT of the form tcp://host:port, else REDIS_SERVICE_HOST
+	// (what Kubernetes sets for a Service named redis), else "localhost".
 	RedisHost string
-	// RedisPort is REDIS_PORT. Defaults to 6379.
+	// RedisPort is REDIS_PORT: a port number, or tcp://host:port, the form
+	// Kubernetes also sets for a Service named redis (its port is taken).
+	// When REDIS_PORT is unset it is REDIS_SERVICE_PORT, else 6379.
 	RedisPort int
 	// RedisDB is REDIS_DB. Defaults to 0.
 	RedisDB int
@@ -198,6 +203,8 @@ const (
 	envRedisURL       = "REDIS_URL"
 	envRedisHost      = "REDIS_HOST"
 	envRedisPort      = "REDIS_PORT"
+	envServiceHost    = "REDIS_SERVICE_HOST"
+	envServicePort    = "REDIS_SERVICE_PORT"
 	envRedisDB        = "REDIS_DB"
 	envRedisPassword  = "REDIS_PASSWORD"
 	envRedisMaxConns  = "REDIS_MAX_CONNECTIONS"
@@ -235,8 +242,12 @@ func configVars(c *Config) []configVar {
 	str := func(p *string) func(string) string { return func(s string) string { *p = s; return "" } }
 	return []configVar{
 		{envRedisURL, str(&c.RedisURL)},
+		// The order gives the precedence: a later variable overwrites an
+		// earlier one's host or port (see Config.RedisHost and RedisPort).
+		{envServiceHost, str(&c.RedisHost)},
+		{envServicePort, servicePortVar(&c.RedisPort)},
+		{envRedisPort, redisPortVar(&c.RedisPort, &c.RedisHost)},
 		{envRedisHost, str(&c.RedisHost)},
-		{envRedisPort, intVar(&c.RedisPort)},
 		{envRedisDB, intVar(&c.RedisDB)},
 		{envRedisPassword, str(&c.RedisPassword)},
 		{envRedisMaxConns, intVar(&c.RedisMaxConnections)},

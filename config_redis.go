@@ -44,6 +44,66 @@ func (c Config) validateRedis() error {
 	return errors.Join(errs...)
 }
 
+// linkScheme starts the docker-link form of REDIS_PORT, tcp://host:port,
+// which Kubernetes sets for a Service named redis beside
+// REDIS_SERVICE_HOST and REDIS_SERVICE_PORT.
+const linkScheme = "tcp://"
+
+// redisPortVar parses REDIS_PORT: a number, which validate range-checks,
+// or tcp://host:port, whose port and host are taken. configVars reads
+// REDIS_HOST after it, so REDIS_HOST, when set, wins for the host.
+func redisPortVar(port *int, host *string) func(string) string {
+	return func(s string) string {
+		if !strings.Contains(s, "://") {
+			return intVar(port)(s)
+		}
+		h, n, reason := parseLinkAddr(s)
+		if reason != "" {
+			return reason
+		}
+		*port, *host = n, h
+		return ""
+	}
+}
+
+// servicePortVar parses REDIS_SERVICE_PORT. A bad port is refused here,
+// under its own name, and leaves the port as it was, so validate does not
+// report it again as REDIS_PORT.
+func servicePortVar(port *int) func(string) string {
+	return func(s string) string {
+		var n int
+		if reason := intVar(&n)(s); reason != "" {
+			return reason
+		}
+		if n < 1 || n > 65535 {
+			return "must be 1-65535"
+		}
+		*port = n
+		return ""
+	}
+}
+
+// parseLinkAddr splits tcp://host:port (the scheme in any case; an IPv6
+// host in brackets) into its host and port, or says why it cannot.
+func parseLinkAddr(s string) (host string, port int, reason string) {
+	const want = "want a port number or tcp://host:port"
+	if len(s) < len(linkScheme) || !strings.EqualFold(s[:len(linkScheme)], linkScheme) {
+		return "", 0, want
+	}
+	h, p, err := net.SplitHostPort(s[len(linkScheme):])
+	if err != nil || h == "" {
+		return "", 0, want
+	}
+	if p == "" || strings.Trim(p, "0123456789") != "" {
+		return "", 0, want
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535 {
+		return "", 0, "port must be 1-65535"
+	}
+	return h, n, ""
+}
+
 // parseRedisURL parses REDIS_URL. Its error is an *EnvError whose Value is
 // the URL redacted (see redactURL) and whose Reason shows no piece of a
 // password: neither the user info's, nor a ?password= option's (which
