@@ -60,9 +60,13 @@ const defaultCharsPerToken = 4
 //
 // The estimate is ceil(characters / CharsPerToken) plus the output budget:
 // the largest of "max_completion_tokens", "max_tokens", "max_output_tokens"
-// and "inferenceConfig"."maxTokens" (DefaultMaxTokens when none is set),
-// multiplied by "n" when it asks for several choices, because providers
-// reserve the whole completion budget against the rate limit up front.
+// (OpenAI, Anthropic), "maxTokens" (providers/bedrock's Payload) and
+// "inferenceConfig"."maxTokens" (Bedrock Converse), DefaultMaxTokens when
+// none is set, multiplied by "n" when it asks for several choices, because
+// providers reserve the whole completion budget against the rate limit up
+// front. The budget is counted once, never scaled up: a reply cannot be
+// longer than its maximum, so input + maximum is already the most a call
+// can cost at arrival (see the README, "Estimating tokens and time").
 //
 // Images, audio, tool definitions and tool calls are not counted, so the
 // estimate is a lower bound for such requests. Counting code points rather
@@ -291,7 +295,10 @@ func mulTokensSat(a, b int64) int64 {
 // outputBudget is the completion budget a provider reserves for the request:
 // the largest maximum the payload sets (def when it sets none) times the
 // number of choices. Taking the largest keeps the estimate on the safe side
-// when a payload carries both the legacy and the current field.
+// when a payload carries both the legacy and the current field. The
+// maximum is not multiplied (the Python package multiplied max_tokens by
+// 3-5 per model family): it already bounds the reply, and every provider
+// reserves it once.
 func outputBudget(obj map[string]json.RawMessage, def int64) int64 {
 	budget, found := int64(0), false
 	consider := func(fields map[string]json.RawMessage, key string) {
@@ -302,6 +309,7 @@ func outputBudget(obj map[string]json.RawMessage, def int64) int64 {
 	consider(obj, "max_completion_tokens")
 	consider(obj, "max_tokens")
 	consider(obj, "max_output_tokens")
+	consider(obj, "maxTokens") // providers/bedrock's Payload
 	var cfg map[string]json.RawMessage
 	if json.Unmarshal(obj["inferenceConfig"], &cfg) == nil {
 		consider(cfg, "maxTokens")

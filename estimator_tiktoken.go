@@ -31,7 +31,8 @@ import (
 // The output budget is then added, because OpenAI counts a request against
 // its tokens-per-minute limit as prompt tokens plus max_tokens (times n):
 // the largest of "max_completion_tokens", "max_tokens" and
-// "max_output_tokens", or DefaultMaxTokens when none is set.
+// "max_output_tokens" (and the Bedrock fields HeuristicEstimator reads), or
+// DefaultMaxTokens when none is set, counted once and never scaled up.
 //
 // A payload without "messages" counts its "prompt" or "input" (a string or
 // an array of strings, as for completions and embeddings) without the chat
