@@ -327,22 +327,6 @@ func (b *BatchProcessor) startJob(h map[string]string, sentAt time.Time) {
 	}()
 }
 
-// call runs the processor, turning a panic into an ordinary failure.
-func (b *BatchProcessor) call(ctx context.Context, job *Job) (res *Result, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("llmqueue: processor panicked: %v", p)
-		}
-	}()
-	res, err = b.proc.Process(ctx, job)
-	if err != nil {
-		if c, ok := b.proc.(ErrorClassifier); ok {
-			err = c.ClassifyError(err)
-		}
-	}
-	return res, err
-}
-
 func (b *BatchProcessor) decodeJob(h map[string]string) (*Job, string, error) {
 	token := h["lease"]
 	st, err := decodeStatus(h["id"], h)

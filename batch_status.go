@@ -69,6 +69,8 @@ type ProcessorStatus struct {
 	QuotaStatus             string         `json:"quota_status"`
 	ConsecutiveErrors       int64          `json:"consecutive_errors"`
 	HealthStatus            string         `json:"health_status"`
+	// ProcessorInfo is the Processor's own ProcessorInfo, when it has one.
+	ProcessorInfo map[string]any `json:"processor_info,omitempty"`
 }
 
 // Health statuses reported by ProcessorStatus.HealthStatus.
@@ -108,6 +110,7 @@ func (b *BatchProcessor) Status() ProcessorStatus {
 			"concurrency": b.cfg.concurrency},
 		QuotaStatus: "available",
 	}
+	st.ProcessorInfo = b.processorInfo()
 	if pos, cls, ok := b.qm.cyclePosition(b.cfg.cycle); ok {
 		st.CurrentCyclePosition, st.CurrentTaskType = pos, cls
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -111,4 +112,65 @@ func ExampleBudget() {
 	b := llmqueue.Budget{TPM: 200_000, RPM: 1_000, APIAllocationPercent: 40}
 	fmt.Println(b.UsableTokens(), b.UsableRequests())
 	// Output: 72000 360
+}
+
+// greeter fills a prompt template before each call, trims the answer
+// after it, and reports its health and a description of itself.
+type greeter struct{}
+
+// Preprocess turns {"name": ...} into the prompt; the stored payload stays
+// {"name": ...}.
+func (greeter) Preprocess(ctx context.Context, job *llmqueue.Job) error {
+	var in struct{ Name string }
+	if err := json.Unmarshal(job.Payload, &in); err != nil || in.Name == "" {
+		return llmqueue.Permanent(fmt.Errorf("a name is required"))
+	}
+	job.Payload, _ = json.Marshal(map[string]string{"prompt": "Say hello to " + in.Name})
+	return nil
+}
+
+// Process stands in for the LLM call.
+func (greeter) Process(ctx context.Context, job *llmqueue.Job) (*llmqueue.Result, error) {
+	var in struct{ Prompt string }
+	_ = json.Unmarshal(job.Payload, &in)
+	out, _ := json.Marshal("  Hello, " + strings.TrimPrefix(in.Prompt, "Say hello to ") + "!  ")
+	return &llmqueue.Result{Output: out, Usage: llmqueue.Usage{InputTokens: 4, OutputTokens: 3}}, nil
+}
+
+// Postprocess trims the answer and keeps the usage.
+func (greeter) Postprocess(ctx context.Context, job *llmqueue.Job, res *llmqueue.Result) (*llmqueue.Result, error) {
+	var s string
+	if err := json.Unmarshal(res.Output, &s); err != nil {
+		return nil, err // retried like a Process error
+	}
+	res.Output, _ = json.Marshal(strings.TrimSpace(s))
+	return res, nil
+}
+
+func (greeter) HealthCheck(ctx context.Context) error { return nil }
+
+func (greeter) ProcessorInfo() map[string]any { return map[string]any{"model": "echo-1"} }
+
+func ExamplePreprocessor() {
+	rdb, done := embedded()
+	defer done()
+	ctx := context.Background()
+	qm, _ := llmqueue.NewQueueManager(rdb)
+	bp, _ := llmqueue.NewBatchProcessor(qm, greeter{})
+	_ = bp.Start(ctx)
+	defer bp.Shutdown(ctx)
+
+	id, _ := qm.Add(ctx, llmqueue.NewRequest(`{"name":"Ada"}`, llmqueue.WithEstimatedTokens(10)))
+	bad, _ := qm.Add(ctx, llmqueue.NewRequest(`{}`, llmqueue.WithEstimatedTokens(10)))
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, _ := qm.Wait(wctx, id)
+	fmt.Println(st.Status, string(st.Result), string(st.Payload))
+	st, _ = qm.Wait(wctx, bad)
+	fmt.Println(st.Status, st.Attempts, st.Error)
+	fmt.Println(bp.HealthCheck(ctx), bp.Status().ProcessorInfo)
+	// Output:
+	// completed "Hello, Ada!" {"name":"Ada"}
+	// dead 1 permanent: a name is required
+	// <nil> map[model:echo-1]
 }

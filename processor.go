@@ -20,6 +20,11 @@ import (
 // sets a namespace-wide cool-down and queues the request again without
 // spending a retry; one made by Suspend parks it until Resume; anything else
 // is retried with exponential backoff until its retries are spent.
+//
+// A Processor may implement optional interfaces as well: Validator and
+// Estimator for Add, ErrorClassifier, Metered, and the hooks of the
+// Python base class, Preprocessor and Postprocessor around each attempt,
+// HealthChecker and ProcessorInfo for health checks and Status.
 type Processor interface {
 	Process(ctx context.Context, job *Job) (*Result, error)
 }
@@ -49,9 +54,65 @@ type Estimator interface {
 // ErrorClassifier is implemented by a Processor that wants to classify its own
 // errors instead of wrapping them in Permanent or RateLimited. The returned
 // error replaces the original, so it may be Permanent(err), RateLimited(d, err)
-// or err itself.
+// or err itself; nil keeps the original. The BatchProcessor classifies the
+// errors of Preprocess and Postprocess the same way.
 type ErrorClassifier interface {
 	ClassifyError(err error) error
+}
+
+// Preprocessor is implemented by a Processor that prepares each attempt
+// before Process runs, as the Python base class's preprocess_request did:
+// fill a template, add a system prompt, pick a model. The BatchProcessor
+// calls Preprocess with the attempt's ctx, then calls Process with the same
+// job.
+//
+// Preprocess may rewrite job.Payload (and any other field of job): the job
+// is this attempt's own copy, so the rewrite is seen by this attempt's
+// Process and Postprocess only. The stored payload is unchanged, the next
+// attempt starts again from it, and the meter that settles the call is
+// chosen from it, as the reservation was.
+//
+// An error from Preprocess is treated exactly as an error from Process:
+// the ErrorClassifier sees it, and Permanent, RateLimited, Retryable and
+// Suspend mean what they mean there; Process is not called. Neither is it
+// when the attempt's ctx ended during Preprocess.
+type Preprocessor interface {
+	Preprocess(ctx context.Context, job *Job) error
+}
+
+// Postprocessor is implemented by a Processor that transforms what Process
+// returned, as the Python base class's postprocess_result did: extract the
+// answer, validate its shape. The BatchProcessor calls Postprocess with
+// the attempt's ctx after Process succeeded (never after it failed), with
+// the job as Process saw it and Process's Result (an empty Result when
+// Process returned nil).
+//
+// The Result Postprocess returns replaces res as a whole, Usage and
+// RateLimit included, so modify res and return it to change only the
+// Output; a nil Result keeps res as it is. An error from Postprocess is
+// treated exactly as an error from Process: classified, then retried, dead,
+// rate limited or suspended; the ledger books the attempt as a failed
+// Process, so the Usage of the discarded Result is not booked.
+type Postprocessor interface {
+	Postprocess(ctx context.Context, job *Job, res *Result) (*Result, error)
+}
+
+// HealthChecker is implemented by a Processor that can tell whether it is
+// able to work (credentials present, provider reachable), as the Python
+// base class's health_check did. BatchProcessor.HealthCheck calls it; it
+// must honour ctx.
+type HealthChecker interface {
+	HealthCheck(ctx context.Context) error
+}
+
+// ProcessorInfo is implemented by a Processor that describes itself (its
+// provider, model, limits), as the Python base class's get_processor_info
+// did. BatchProcessor.Status calls it every time and shows the map as
+// processor_info, so it must return at once, must be safe for concurrent
+// use, and should return a map it does not change afterwards. The values
+// must marshal to JSON.
+type ProcessorInfo interface {
+	ProcessorInfo() map[string]any
 }
 
 // Result is what a successful Process call returns.

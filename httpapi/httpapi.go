@@ -11,7 +11,7 @@
 //	POST /v1/queue/requests/{id}/resume  resume a suspended request with {"input": ...}; input is required (null is an answer), 400 without it
 //	GET  /v1/queue/metrics               Prometheus text exposition
 //	GET  /v1/queue/metrics.json          the llmqueue.Metrics snapshot
-//	GET  /v1/queue/health                Redis ping and live workers: 200 or 503
+//	GET  /v1/queue/health                Redis ping, live workers and the WithHealthCheck checks: 200 or 503
 //
 // The body of POST /v1/queue/requests is
 //
@@ -37,6 +37,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -106,6 +107,32 @@ func WithMinWorkers(n int) Option {
 	}
 }
 
+// WithHealthCheck adds a check to GET /v1/queue/health, reported under
+// name in the body's "checks" object as "ok", "failed" or "timeout"; the
+// health check answers 503 when any check does not pass. The checks run
+// side by side, bounded with the Redis calls by one short timeout (2
+// seconds); one that has not returned by then is "timeout". An error or
+// panic is logged, never sent: the health route is often open to
+// callers the auth hook does not know. Give the option once per check; a
+// later check of the same name replaces the earlier, and a nil check is
+// ignored. A *llmqueue.BatchProcessor's HealthCheck method value fits:
+//
+//	httpapi.New(qm, httpapi.WithHealthCheck("processor", bp.HealthCheck))
+func WithHealthCheck(name string, check func(context.Context) error) Option {
+	return func(h *handler) {
+		if check == nil {
+			return
+		}
+		for i := range h.checks {
+			if h.checks[i].name == name {
+				h.checks[i].check = check
+				return
+			}
+		}
+		h.checks = append(h.checks, namedCheck{name: name, check: check})
+	}
+}
+
 type handler struct {
 	qm         *llmqueue.QueueManager
 	mux        *http.ServeMux
@@ -115,6 +142,7 @@ type handler struct {
 	collector  *prom.Collector
 	gatherer   prometheus.Gatherer
 	minWorkers int
+	checks     []namedCheck
 }
 
 // New returns the HTTP API for qm's namespace. The handler is safe for
