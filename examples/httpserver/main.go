@@ -9,9 +9,11 @@
 //
 // Redis and the queue settings come from the environment (see
 // llmqueue.ConfigFromEnv: REDIS_URL or REDIS_HOST/REDIS_PORT/..., the
-// LLM_QUEUE_* variables). When neither REDIS_URL nor REDIS_HOST is set, it
-// starts an embedded in-memory miniredis instead, says so, and prints the
-// URL workers can use to join it; its data is gone when the server exits.
+// LLM_QUEUE_* variables). When none of REDIS_URL, REDIS_HOST and
+// REDIS_SERVICE_HOST (Kubernetes's) is set, it starts an embedded
+// in-memory miniredis instead, says so, and prints the URL workers can use
+// to join it; its data is gone when the server exits. At start it logs the
+// variables that meant something else to llm-queue-task-manager.
 //
 // When API_TOKEN is set, every route except the health check requires
 // "Authorization: Bearer $API_TOKEN". Without it anyone who reaches the
@@ -71,6 +73,8 @@ func run(ctx context.Context, addr string, logger *slog.Logger, ready func(net.A
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
+	// Variables that meant something else to llm-queue-task-manager.
+	llmqueue.LogMigrationNotes(logger, os.LookupEnv)
 	rdb, closeRedis, err := connectRedis(cfg, logger)
 	if err != nil {
 		return err
@@ -132,7 +136,8 @@ func run(ctx context.Context, addr string, logger *slog.Logger, ready func(net.A
 // connectRedis returns the configured Redis, or an embedded miniredis when
 // no Redis is configured.
 func connectRedis(cfg llmqueue.Config, logger *slog.Logger) (redis.UniversalClient, func(), error) {
-	c, err := exampleredis.Connect(cfg, os.Getenv("REDIS_URL") != "" || os.Getenv("REDIS_HOST") != "")
+	c, err := exampleredis.Connect(cfg, os.Getenv("REDIS_URL") != "" || os.Getenv("REDIS_HOST") != "" ||
+		os.Getenv("REDIS_SERVICE_HOST") != "")
 	if err != nil {
 		return nil, nil, err
 	}

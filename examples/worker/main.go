@@ -47,7 +47,9 @@
 // answers, a signal arrives (exit 0, nothing was started) or -start-timeout
 // passes (exit 1).
 //
-// Logs are JSON lines (log/slog) on stderr. The exit status is 0 after a
+// Logs are JSON lines (log/slog) on stderr; the first ones name the
+// variables that meant something else to llm-queue-task-manager
+// (llmqueue.LogMigrationNotes). The exit status is 0 after a
 // clean shutdown (handing work back is clean), 1 when the worker cannot
 // start or shut down, and 2 for bad flags or a bad environment.
 package main
@@ -139,6 +141,8 @@ func run(args []string, lookup func(string) (string, bool), stderr io.Writer, si
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	// Variables that meant something else to llm-queue-task-manager.
+	llmqueue.LogMigrationNotes(log, lookup)
 	if err := work(cfg, o, log, sigs); err != nil {
 		log.Error("worker failed", "error", err)
 		return 1

@@ -73,6 +73,21 @@ func TestRun_BadSettingsFailWithoutLeakingThePassword(t *testing.T) {
 	assert.NotContains(t, stderr.String(), "s3cret")
 }
 
+func TestRun_LogsMigrationNotesAtStartUp(t *testing.T) {
+	var stderr bytes.Buffer
+	python := env(map[string]string{"REDIS_URL": "redis://127.0.0.1:1/0?max_retries=-1", // nothing listens
+		"LLM_QUEUE_MAX_EMPTY_CYCLES": "5", "LLM_QUEUE_QUOTA_WAIT_DURATION": "65"})
+	assert.Equal(t, 1, run([]string{"-start-timeout", "200ms"}, python, &stderr, nil))
+	assert.Contains(t, stderr.String(), `"variable":"LLM_QUEUE_MAX_EMPTY_CYCLES"`)
+	assert.Contains(t, stderr.String(), `"variable":"LLM_QUEUE_QUOTA_WAIT_DURATION"`)
+	assert.Contains(t, stderr.String(), `"level":"WARN","msg":"environment variable unset: llm-queue-task-manager's default no longer applies","variable":"LLM_QUEUE_TOTAL_TPM"`)
+
+	stderr.Reset()
+	fresh := env(map[string]string{"REDIS_URL": "redis://127.0.0.1:1/0?max_retries=-1", "LLM_QUEUE_TOTAL_TPM": "90000"})
+	assert.Equal(t, 1, run([]string{"-start-timeout", "200ms"}, fresh, &stderr, nil))
+	assert.NotContains(t, stderr.String(), "llm-queue-task-manager")
+}
+
 func TestBackoff_DoublesUpToItsCeilingWithJitter(t *testing.T) {
 	b := backoff{first: 100 * time.Millisecond, max: time.Second}
 	for n, base := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond,
