@@ -240,6 +240,7 @@ func (b *BatchProcessor) leaseLoop() {
 		outage.ok()
 		b.st.consecutiveErrors.Store(0)
 		b.st.lastReason.Store(res.Reason)
+		b.st.leased(res)
 		for _, h := range res.Jobs {
 			b.startJob(h, sentAt)
 		}
@@ -250,6 +251,9 @@ func (b *BatchProcessor) leaseLoop() {
 		switch {
 		case res.Reason == "ok":
 			// Leased all it asked for: ask again at once.
+		case res.Reason == "paused":
+			// Resume publishes on the Added channel: b.added wakes us.
+			b.sleep(ctx, b.cfg.pollInterval, b.added)
 		case res.Reason == "empty":
 			if len(res.Jobs) == 0 {
 				b.st.emptyCycles.Add(1)

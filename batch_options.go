@@ -46,8 +46,10 @@ type batchConfig struct {
 // Defaults to 10.
 func WithConcurrency(n int) BatchOption { return func(c *batchConfig) { c.concurrency = n } }
 
-// WithCycle sets the slots per class in one cycle. Defaults to 3 low,
-// 2 medium, 1 long. Every process of a namespace should use the same cycle.
+// WithCycle sets the slots per class in one cycle, 1 to MaxCycleSlots
+// each. Defaults to 3 low, 2 medium, 1 long. Every process of a namespace
+// should use the same cycle; QueueManager.SetCycle overrides it for all of
+// them at once, while they run.
 func WithCycle(low, medium, long int) BatchOption {
 	return func(c *batchConfig) { c.cycle = [3]int{low, medium, long} }
 }
@@ -143,9 +145,8 @@ func newBatchConfig(q *QueueManager, opts []BatchOption) (batchConfig, error) {
 	switch {
 	case c.concurrency < 1:
 		return c, fmt.Errorf("llmqueue: concurrency %d: want at least 1", c.concurrency)
-	case c.cycle[0] < 1 || c.cycle[1] < 1 || c.cycle[2] < 1:
-		// A class without a slot would starve.
-		return c, fmt.Errorf("llmqueue: cycle %v: want at least one slot per class", c.cycle)
+	case validCycle(c.cycle) != nil:
+		return c, validCycle(c.cycle)
 	case c.lease < 100*time.Millisecond:
 		return c, fmt.Errorf("llmqueue: lease %s: want at least 100ms", c.lease)
 	case c.pollInterval <= 0 || c.maxBudgetWait <= 0 || c.defaultTimeout <= 0:

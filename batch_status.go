@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/llmqueue/llmqueue/internal/redisstore"
 )
 
 // processorStats are the BatchProcessor's own counters; all atomic so
@@ -21,6 +23,16 @@ type processorStats struct {
 	restamps          atomic.Int64
 	lastProcessed     atomic.Int64
 	lastReason        atomic.Value // string
+	// cycle is the cycle in force (a Cycle) as the last lease call said:
+	// the namespace's SetCycle override or this process's own.
+	cycle atomic.Value
+	// thisCycle counts this process's leases since the shared cycle
+	// position last passed the cycle's end; endPos is where its last call
+	// left the position.
+	thisCycle     atomic.Int64
+	endPos        atomic.Int64
+	quotaFailures atomic.Int64
+	paused        atomic.Bool
 
 	mu     sync.Mutex
 	recent []time.Time // finish times within the last minute, for the rate
@@ -46,29 +58,71 @@ func (s *processorStats) record(status Status, took time.Duration) {
 	s.mu.Unlock()
 }
 
+// leased records what one answered lease call said about the cycle, the
+// budget and the pause.
+func (s *processorStats) leased(res redisstore.LeaseResult) {
+	s.paused.Store(res.Reason == "paused")
+	switch res.Reason {
+	case "ok", "empty", "paused":
+		s.quotaFailures.Store(0)
+	default: // a budget dimension or the cool-down refused the head request
+		if len(res.Jobs) == 0 {
+			s.quotaFailures.Add(1)
+		} else {
+			s.quotaFailures.Store(0)
+		}
+	}
+	if res.Cycle == "" { // a replayed call: nothing new about the cycle
+		return
+	}
+	if c, ok := parseCycle(res.Cycle); ok {
+		s.cycle.Store(c)
+	}
+	switch {
+	case res.Wrapped:
+		s.thisCycle.Store(int64(res.AfterWrap))
+	case int64(res.StartPos) < s.endPos.Load():
+		// Another process took the position past the end since our
+		// last call: our leases of this call open the round.
+		s.thisCycle.Store(int64(len(res.Jobs)))
+	default:
+		s.thisCycle.Add(int64(len(res.Jobs)))
+	}
+	s.endPos.Store(int64(res.EndPos))
+}
+
 // ProcessorStatus is a BatchProcessor's own view of itself. Its JSON keys
 // match the Python seed's processor status.
 type ProcessorStatus struct {
-	IsProcessing            bool           `json:"is_processing"`
-	WorkerID                string         `json:"worker_id"`
-	UptimeSeconds           float64        `json:"uptime_seconds"`
-	CurrentCyclePosition    int            `json:"current_cycle_position"`
-	CurrentTaskType         Priority       `json:"current_task_type"`
-	CycleSequence           []Priority     `json:"cycle_sequence"`
-	ConsecutiveEmptyCycles  int64          `json:"consecutive_empty_cycles"`
-	TotalRequestsProcessed  int64          `json:"total_requests_processed"`
-	Completed               int64          `json:"completed"`
-	Failed                  int64          `json:"failed"`
-	InFlight                int            `json:"in_flight"`
-	StaleAcks               int64          `json:"stale_acks"`
-	BudgetWaits             int64          `json:"budget_waits"`
-	LateRestamps            int64          `json:"late_restamps"`
-	LastProcessedTime       *time.Time     `json:"last_processed_time"`
-	ProcessingRatePerMinute float64        `json:"processing_rate_per_minute"`
-	BatchConfig             map[string]int `json:"batch_config"`
-	QuotaStatus             string         `json:"quota_status"`
-	ConsecutiveErrors       int64          `json:"consecutive_errors"`
-	HealthStatus            string         `json:"health_status"`
+	IsProcessing            bool       `json:"is_processing"`
+	WorkerID                string     `json:"worker_id"`
+	UptimeSeconds           float64    `json:"uptime_seconds"`
+	CurrentCyclePosition    int        `json:"current_cycle_position"`
+	CurrentTaskType         Priority   `json:"current_task_type"`
+	CycleSequence           []Priority `json:"cycle_sequence"`
+	ConsecutiveEmptyCycles  int64      `json:"consecutive_empty_cycles"`
+	TotalRequestsProcessed  int64      `json:"total_requests_processed"`
+	Completed               int64      `json:"completed"`
+	Failed                  int64      `json:"failed"`
+	InFlight                int        `json:"in_flight"`
+	StaleAcks               int64      `json:"stale_acks"`
+	BudgetWaits             int64      `json:"budget_waits"`
+	LateRestamps            int64      `json:"late_restamps"`
+	LastProcessedTime       *time.Time `json:"last_processed_time"`
+	ProcessingRatePerMinute float64    `json:"processing_rate_per_minute"`
+	// BatchConfig is the cycle in force (SetCycle's, else WithCycle's)
+	// and the concurrency.
+	BatchConfig map[string]int `json:"batch_config"`
+	// RequestsProcessedThisCycle counts the requests this process leased
+	// in the current round of the shared cycle.
+	RequestsProcessedThisCycle int64 `json:"requests_processed_this_cycle"`
+	// ConsecutiveQuotaFailures counts this process's lease calls in a row
+	// that leased nothing because the budget or a cool-down refused.
+	ConsecutiveQuotaFailures int64  `json:"consecutive_quota_failures"`
+	Paused                   bool   `json:"paused"`
+	QuotaStatus              string `json:"quota_status"`
+	ConsecutiveErrors        int64  `json:"consecutive_errors"`
+	HealthStatus             string `json:"health_status"`
 	// ProcessorInfo is the Processor's own ProcessorInfo, when it has one.
 	ProcessorInfo map[string]any `json:"processor_info,omitempty"`
 }
@@ -80,15 +134,21 @@ const (
 	HealthQuotaLimited = "quota_limited"
 	HealthIdle         = "idle"
 	HealthHealthy      = "healthy"
+	// HealthPaused: PauseProcessing paused the namespace.
+	HealthPaused = "paused"
 )
 
 // Status reports what this process is doing, from its own counters; the
 // cycle position is the namespace's, read from Redis with a short timeout.
 func (b *BatchProcessor) Status() ProcessorStatus {
 	s := &b.st
-	seq := make([]Priority, 0, b.cfg.cycle[0]+b.cfg.cycle[1]+b.cfg.cycle[2])
+	cycle := b.cfg.cycle
+	if c, ok := s.cycle.Load().(Cycle); ok {
+		cycle = c.array()
+	}
+	seq := make([]Priority, 0, cycle[0]+cycle[1]+cycle[2])
 	for i, p := range Priorities {
-		for range b.cfg.cycle[i] {
+		for range cycle[i] {
 			seq = append(seq, p)
 		}
 	}
@@ -106,12 +166,15 @@ func (b *BatchProcessor) Status() ProcessorStatus {
 		BudgetWaits:            s.budgetWaits.Load(),
 		LateRestamps:           s.restamps.Load(),
 		ConsecutiveErrors:      s.consecutiveErrors.Load(),
-		BatchConfig: map[string]int{"low": b.cfg.cycle[0], "medium": b.cfg.cycle[1], "long": b.cfg.cycle[2],
+		BatchConfig: map[string]int{"low": cycle[0], "medium": cycle[1], "long": cycle[2],
 			"concurrency": b.cfg.concurrency},
-		QuotaStatus: "available",
+		RequestsProcessedThisCycle: s.thisCycle.Load(),
+		ConsecutiveQuotaFailures:   s.quotaFailures.Load(),
+		Paused:                     s.processing.Load() && s.paused.Load(),
+		QuotaStatus:                "available",
 	}
 	st.ProcessorInfo = b.processorInfo()
-	if pos, cls, ok := b.qm.cyclePosition(b.cfg.cycle); ok {
+	if pos, cls, ok := b.qm.cyclePosition(cycle); ok {
 		st.CurrentCyclePosition, st.CurrentTaskType = pos, cls
 	}
 	if ms := s.startedAt.Load(); ms > 0 {
@@ -130,12 +193,14 @@ func (b *BatchProcessor) Status() ProcessorStatus {
 	}
 	s.mu.Unlock()
 	st.ProcessingRatePerMinute = float64(n)
-	if reason != "" && reason != "ok" && reason != "empty" { // a budget dimension or the cool-down
+	if reason != "" && reason != "ok" && reason != "empty" && reason != "paused" { // a budget dimension or the cool-down
 		st.QuotaStatus = "limited: " + reason
 	}
 	switch {
 	case !st.IsProcessing:
 		st.HealthStatus = HealthStopped
+	case st.Paused:
+		st.HealthStatus = HealthPaused
 	case st.ConsecutiveErrors >= 3:
 		st.HealthStatus = HealthDegraded
 	case st.QuotaStatus != "available":

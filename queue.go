@@ -166,8 +166,12 @@ func (q *QueueManager) prepare(r *Request) (redisstore.NewRequest, error) {
 	if err != nil {
 		return redisstore.NewRequest{}, err
 	}
+	prio := r.Priority
+	if prio == "" {
+		prio = q.cfg.thresholds.Classify(charge.Tokens)
+	}
 	return redisstore.NewRequest{
-		ID: id, Priority: string(q.cfg.thresholds.Classify(charge.Tokens)), Tokens: charge.Tokens,
+		ID: id, Priority: string(prio), Tokens: charge.Tokens,
 		InTokens: charge.InputTokens, OutTokens: charge.OutputTokens, MaxRetries: r.MaxRetries, TimeoutMS: r.Timeout.Milliseconds(), Payload: r.Payload, Meta: meta,
 	}, nil
 }

@@ -23,6 +23,11 @@ const (
 // Priorities lists the classes in cycle order.
 var Priorities = []Priority{PriorityLow, PriorityMedium, PriorityLong}
 
+// valid reports whether p is one of the three classes.
+func (p Priority) valid() bool {
+	return p == PriorityLow || p == PriorityMedium || p == PriorityLong
+}
+
 // Default classification thresholds: low is below 15,000 tokens, long above
 // 75,000, medium in between (both ends included).
 const (
@@ -119,7 +124,10 @@ type Request struct {
 	MaxRetries int
 	Timeout    time.Duration
 	Meta       map[string]any
-	err        error
+	// Priority, when set by WithPriority, is the class the request is
+	// queued in whatever its estimate; empty classifies the estimate.
+	Priority Priority
+	err      error
 }
 
 // RequestOption configures a Request.
@@ -187,6 +195,13 @@ func WithMaxRetries(n int) RequestOption { return func(r *Request) { r.MaxRetrie
 // canceled (default: the processor's, 10 minutes unless configured).
 func WithTimeout(d time.Duration) RequestOption { return func(r *Request) { r.Timeout = d } }
 
+// WithPriority queues the request in class p (low, medium or long)
+// whatever its estimate says, like the Python package's task_type: a
+// short prompt that must wait behind the long ones, or a large one that
+// should not. The estimate still decides what the budget reserves, so an
+// override never lets a request spend more than it is charged.
+func WithPriority(p Priority) RequestOption { return func(r *Request) { r.Priority = p } }
+
 // WithMeta sets initial meta values, visible through Status.
 func WithMeta(meta map[string]any) RequestOption {
 	return func(r *Request) {
@@ -226,6 +241,9 @@ func (r *Request) validate() error {
 		if n > MaxTokens {
 			return &LimitError{What: "estimated tokens", Size: n, Limit: MaxTokens, Err: ErrInvalidTokens}
 		}
+	}
+	if r.Priority != "" && !r.Priority.valid() {
+		return fmt.Errorf("%w: priority %q is not low, medium or long", ErrInvalidRequest, r.Priority)
 	}
 	if r.MaxRetries < 0 {
 		return fmt.Errorf("%w: max retries %d is negative", ErrInvalidRequest, r.MaxRetries)

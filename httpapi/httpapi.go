@@ -11,14 +11,23 @@
 //	POST /v1/queue/requests/{id}/resume  resume a suspended request with {"input": ...}; input is required (null is an answer), 400 without it
 //	GET  /v1/queue/metrics               Prometheus text exposition
 //	GET  /v1/queue/metrics.json          the llmqueue.Metrics snapshot
+//	GET  /v1/queue/processing            the llmqueue.ProcessingState: paused, cycle override
+//	POST /v1/queue/processing/pause      pause leasing for every worker of the namespace (in-flight work finishes)
+//	POST /v1/queue/processing/resume     resume it
+//	PUT  /v1/queue/processing/cycle      set every worker's cycle: {"low": 3, "medium": 2, "long": 1}
+//	DELETE /v1/queue/processing/cycle    return the workers to their own cycles
+//	POST /v1/queue/clear                 cancel every queued request, or those of {"classes": ["low"]}: 200 llmqueue.ClearReport
+//	GET  /v1/queue/info                  the llmqueue.QueueInfo: config, queues, Redis server
 //	GET  /v1/queue/health                Redis ping, live workers and the WithHealthCheck checks: 200 or 503
 //
 // The body of POST /v1/queue/requests is
 //
 //	{"payload": {...}, "estimated_tokens": 1200, "max_retries": 3,
-//	 "timeout_seconds": 600, "meta": {"user": "u1"}, "id": "optional-id"}
+//	 "timeout_seconds": 600, "meta": {"user": "u1"}, "id": "optional-id",
+//	 "priority": "long"}
 //
-// where only payload is required and id, when given, is 1-200 of
+// where only payload is required, priority (low, medium or long) overrides
+// the class the estimate would choose, and id, when given, is 1-200 of
 // [A-Za-z0-9._:-]. Bodies are limited in size (1 MiB by default) and must
 // not carry unknown fields. Every error is a JSON body
 // {"error": {"code": "not_found", "message": "..."}} with a status code
@@ -171,6 +180,13 @@ func New(qm *llmqueue.QueueManager, opts ...Option) http.Handler {
 	mux.Handle("GET /v1/queue/metrics", h.metricsHandler())
 	mux.HandleFunc("GET /v1/queue/metrics.json", h.metricsJSON)
 	mux.HandleFunc("GET /v1/queue/health", h.health)
+	mux.HandleFunc("GET /v1/queue/processing", h.processingState)
+	mux.HandleFunc("POST /v1/queue/processing/pause", h.control((*llmqueue.QueueManager).PauseProcessing))
+	mux.HandleFunc("POST /v1/queue/processing/resume", h.control((*llmqueue.QueueManager).ResumeProcessing))
+	mux.HandleFunc("PUT /v1/queue/processing/cycle", h.setCycle)
+	mux.HandleFunc("DELETE /v1/queue/processing/cycle", h.control((*llmqueue.QueueManager).ClearCycle))
+	mux.HandleFunc("POST /v1/queue/clear", h.clear)
+	mux.HandleFunc("GET /v1/queue/info", h.info)
 	h.mux = mux
 	return h
 }

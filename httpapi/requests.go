@@ -22,6 +22,7 @@ type createBody struct {
 	ID              string                     `json:"id"`
 	Payload         json.RawMessage            `json:"payload"`
 	EstimatedTokens *int64                     `json:"estimated_tokens"`
+	Priority        llmqueue.Priority          `json:"priority"`
 	MaxRetries      *int                       `json:"max_retries"`
 	TimeoutSeconds  *float64                   `json:"timeout_seconds"`
 	Meta            map[string]json.RawMessage `json:"meta"`
@@ -134,6 +135,14 @@ func (b *createBody) options() ([]llmqueue.RequestOption, *apiError) {
 	}
 	if b.EstimatedTokens != nil {
 		opts = append(opts, llmqueue.WithEstimatedTokens(*b.EstimatedTokens))
+	}
+	if b.Priority != "" {
+		switch b.Priority {
+		case llmqueue.PriorityLow, llmqueue.PriorityMedium, llmqueue.PriorityLong:
+		default:
+			return nil, bad("invalid_request", "priority must be low, medium or long")
+		}
+		opts = append(opts, llmqueue.WithPriority(b.Priority))
 	}
 	if b.MaxRetries != nil {
 		opts = append(opts, llmqueue.WithMaxRetries(*b.MaxRetries))

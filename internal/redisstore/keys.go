@@ -29,6 +29,9 @@ type Keys struct {
 	// two live processes never share an id.
 	WorkerInst string
 	LastLease  string
+	// Control holds what an operator set for every worker of the
+	// namespace: "paused" and a "cycle" override (see lua/lease.lua).
+	Control string
 	// Events is the pub/sub channel for terminal transitions. It is not a
 	// key (pub/sub is cluster-wide) and carries "id status" messages.
 	Events string
@@ -65,6 +68,7 @@ func NewKeys(ns string) Keys {
 		WorkerInfo:   p + "workers:info",
 		WorkerInst:   p + "workers:inst",
 		LastLease:    p + "lastlease",
+		Control:      p + "control",
 		Events:       p + "events",
 		Cancels:      p + "cancels",
 		Added:        p + "added",

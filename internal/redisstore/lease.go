@@ -35,15 +35,25 @@ type LeaseResult struct {
 	Wait time.Duration
 	// Reason is "ok", "empty", "cooldown" or the budget dimension that
 	// binds ("tokens", "input_tokens", "output_tokens", "requests",
-	// "tokens_per_day", "requests_per_day").
+	// "tokens_per_day", "requests_per_day"), or "paused" while the
+	// namespace's processing is paused.
 	Reason string
+	// Cycle is the cycle in force ("3,2,1"): the control hash's, else
+	// the one the call asked for. Empty for a replayed call.
+	Cycle string
+	// StartPos and EndPos are the shared cycle position before and after
+	// the call; Wrapped is true when it passed the cycle's end during the
+	// call, and AfterWrap counts the leases made after that.
+	StartPos, EndPos int
+	Wrapped          bool
+	AfterWrap        int
 }
 
 // Lease admits up to a.Max requests the budget can afford.
 func (s *Store) Lease(ctx context.Context, a LeaseArgs) (LeaseResult, error) {
 	k := s.keys
 	keys := append([]string{k.Low, k.Medium, k.Long, k.Active, k.Scheduled}, k.Ledger()...)
-	keys = append(keys, k.Cycle, k.Cooldown, k.Stats, k.Dead, k.LeaseSeq, k.LastLease)
+	keys = append(keys, k.Cycle, k.Cooldown, k.Stats, k.Dead, k.LeaseSeq, k.LastLease, k.Control)
 	cycle := fmt.Sprintf("%d,%d,%d", a.Cycle[0], a.Cycle[1], a.Cycle[2])
 	nonce := a.TokenNonce
 	if nonce == "" {
@@ -55,7 +65,7 @@ func (s *Store) Lease(ctx context.Context, a LeaseArgs) (LeaseResult, error) {
 	if err != nil {
 		return LeaseResult{}, err
 	}
-	if len(raw) < 3 {
+	if len(raw) < 4 {
 		return LeaseResult{}, fmt.Errorf("lease: short reply of %d elements", len(raw))
 	}
 	n, err := toInt64(raw[0])
@@ -68,10 +78,13 @@ func (s *Store) Lease(ctx context.Context, a LeaseArgs) (LeaseResult, error) {
 	}
 	reason, _ := raw[2].(string)
 	res := LeaseResult{Reason: reason, Wait: time.Duration(wait) * time.Millisecond}
-	if int64(len(raw)-3) != n {
-		return LeaseResult{}, fmt.Errorf("lease: %d jobs announced, %d sent", n, len(raw)-3)
+	if err := res.readCycle(raw[3]); err != nil {
+		return LeaseResult{}, err
 	}
-	for _, j := range raw[3:] {
+	if int64(len(raw)-4) != n {
+		return LeaseResult{}, fmt.Errorf("lease: %d jobs announced, %d sent", n, len(raw)-4)
+	}
+	for _, j := range raw[4:] {
 		flat, err := toStrings(j)
 		if err != nil {
 			return LeaseResult{}, fmt.Errorf("lease: job: %w", err)
@@ -79,6 +92,26 @@ func (s *Store) Lease(ctx context.Context, a LeaseArgs) (LeaseResult, error) {
 		res.Jobs = append(res.Jobs, pairs(flat))
 	}
 	return res, nil
+}
+
+// readCycle reads the reply's {spec, start_pos, end_pos, wrapped,
+// after_wrap}.
+func (r *LeaseResult) readCycle(v any) error {
+	parts, ok := v.([]any)
+	if !ok || len(parts) != 5 {
+		return fmt.Errorf("lease: cycle: want 5 elements, got %T", v)
+	}
+	r.Cycle, _ = parts[0].(string)
+	var nums [4]int64
+	for i := range nums {
+		n, err := toInt64(parts[i+1])
+		if err != nil {
+			return fmt.Errorf("lease: cycle: %w", err)
+		}
+		nums[i] = n
+	}
+	r.StartPos, r.EndPos, r.Wrapped, r.AfterWrap = int(nums[0]), int(nums[1]), nums[2] == 1, int(nums[3])
+	return nil
 }
 
 // HeartbeatArgs are one heartbeat's inputs.

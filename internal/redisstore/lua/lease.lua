@@ -20,13 +20,16 @@
 -- KEYS[15] -> llmq:{ns}:dead
 -- KEYS[16] -> llmq:{ns}:leaseseq
 -- KEYS[17] -> llmq:{ns}:lastlease   (field = worker id, value = its last call's leases)
+-- KEYS[18] -> llmq:{ns}:control     (hash: "paused" = "1" while processing is
+--             paused; "cycle" = "l,m,g" overriding ARGV[7] for every worker)
 -- ARGV[1]  -> key prefix "llmq:{ns}:"
 -- ARGV[2]  -> max requests to lease
 -- ARGV[3]  -> lease duration ms
 -- ARGV[4]  -> budget window ms
 -- ARGV[5]  -> usable tokens per window (0 = unlimited)
 -- ARGV[6]  -> usable requests per window (0 = unlimited)
--- ARGV[7]  -> cycle: low,medium,long slot counts, e.g. "3,2,1"
+-- ARGV[7]  -> cycle: low,medium,long slot counts, e.g. "3,2,1"; the
+--             control hash's "cycle", when valid, is used instead
 -- ARGV[8]  -> worker id
 -- ARGV[9]  -> retention ms for requests that die here; dead ids older than
 --             this are pruned (0 = keep)
@@ -39,8 +42,11 @@
 -- ARGV[16] -> token nonce: appended to each lease token ("<seq>.<nonce>"),
 --             so tokens stay unique when leaseseq is set back by a lost write
 --
--- Returns {leased, wait_ms, reason, job...}: reason is "ok", "empty",
--- "cooldown" or the budget dimension that binds: "tokens", "input_tokens",
+-- Returns {leased, wait_ms, reason, cycle, job...}: cycle is
+-- {spec, start_pos, end_pos, wrapped, after_wrap} (the cycle in force, the
+-- shared position before and after, 1 when the position passed the end of
+-- the cycle in this call, and how many leases came after that); reason is
+-- "ok", "empty", "paused", "cooldown" or the budget dimension that binds: "tokens", "input_tokens",
 -- "output_tokens", "requests", "tokens_per_day" or "requests_per_day";
 -- wait_ms says how long until the head request fits (or the next retry is
 -- due; -1 when nothing is scheduled).
@@ -89,7 +95,7 @@ if call ~= '' then
   if prev then
     local nl = string.find(prev, '\n', 1, true)
     if nl and string.sub(prev, 1, nl - 1) == call then
-      local out = {0, 0, 'ok'}
+      local out = {0, 0, 'ok', {'', 0, 0, 0, 0}}
       for token, id in string.gmatch(string.sub(prev, nl + 1), '([^\t\n]+)\t([^\n]+)') do
         local key = prefix .. 'req:' .. id
         if owns(key, token) then
@@ -148,23 +154,35 @@ if (retention or 0) > 0 then
   if gone > 0 then redis.call('ZREMRANGEBYRANK', KEYS[15], 0, math.min(gone, 200) - 1) end
 end
 
+-- The control hash: a paused namespace leases nothing (expired leases and
+-- due retries above still go back to their queues); a cycle set there is
+-- every worker's. A malformed cycle is ignored, not obeyed.
+local ctl = redis.call('HMGET', KEYS[18], 'paused', 'cycle')
+local spec = ARGV[7]
+if ctl[2] and parse_cycle(ctl[2]) then spec = ctl[2] end
+local no_cycle = {spec, 0, 0, 0, 0}
+if ctl[1] == '1' then
+  return {0, -1, 'paused', no_cycle}
+end
+
 local cd = tonumber(redis.call('GET', KEYS[13]) or '')
 if cd and cd > now then
-  return {0, cd - now, 'cooldown'}
+  return {0, cd - now, 'cooldown', no_cycle}
 end
 
 local used = trim(L, now, window, day)
 
 -- The cycle: a sequence of classes, one per slot.
+local counts = parse_cycle(spec)
+if not counts then return redis.error_reply('BADARG lease: cycle') end
 local seq = {}
 local names = {'low', 'medium', 'long'}
-local ci = 1
-for c in string.gmatch(ARGV[7], '%d+') do
-  for _ = 1, tonumber(c) do table.insert(seq, names[ci]) end
-  ci = ci + 1
+for ci, c in ipairs(counts) do
+  for _ = 1, c do table.insert(seq, names[ci]) end
 end
 local slots = #seq
 local pos = (tonumber(redis.call('GET', KEYS[12]) or '0') or 0) % slots
+local start_pos, wrapped, after_wrap = pos, 0, 0
 
 -- wait_for returns ms until `need` more of a dimension frees up in a log,
 -- walking it from its oldest entry; count(member) is what one entry holds.
@@ -217,7 +235,7 @@ local function shortfall(charge)
   return reason, wait, false
 end
 
-local out = {0, 0, 'ok'}
+local out = {0, 0, 'ok', {}}
 local record = {}
 local leased = 0
 local empty = {}
@@ -241,6 +259,7 @@ while leased < want and guard > 0 do
     out[3] = 'empty'
     break
   end
+  if found < pos then wrapped, after_wrap = 1, 0 end
   pos = found
   local q = queues[seq[pos + 1]]
   local id = redis.call('LINDEX', q, 0)
@@ -278,12 +297,15 @@ while leased < want and guard > 0 do
       table.insert(out, job_reply(key, id))
       table.insert(record, token .. '\t' .. id)
       leased = leased + 1
+      after_wrap = after_wrap + 1
       pos = (pos + 1) % slots
+      if pos == 0 then wrapped, after_wrap = 1, 0 end
     end
   end
 end
 redis.call('SET', KEYS[12], pos)
 out[1] = leased
+out[4] = {spec, start_pos, pos, wrapped, after_wrap}
 if call ~= '' then
   if leased > 0 then
     redis.call('HSET', KEYS[17], worker, call .. '\n' .. table.concat(record, '\n'))

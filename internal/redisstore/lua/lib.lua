@@ -200,6 +200,20 @@ local function read_feedback(first)
   return fb
 end
 
+-- parse_cycle reads a cycle spec "low,medium,long": three slot counts of
+-- 1-1000 (a class without a slot would starve). It returns the counts, or
+-- nil.
+local function parse_cycle(spec)
+  if type(spec) ~= 'string' then return nil end
+  local l, m, g = string.match(spec, '^(%d+),(%d+),(%d+)$')
+  if not l then return nil end
+  local c = {tonumber(l), tonumber(m), tonumber(g)}
+  for _, n in ipairs(c) do
+    if n < 1 or n > 1000 then return nil end
+  end
+  return c
+end
+
 -- owns reports whether token still holds the request's lease.
 local function owns(req_key, token)
   local f = redis.call('HMGET', req_key, 'status', 'lease')
