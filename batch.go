@@ -311,6 +311,7 @@ func (b *BatchProcessor) startJob(h map[string]string, sentAt time.Time) {
 		start := time.Now()
 		res, perr := b.call(tctx, job)
 		stamp.wait()
+		job.sent = stamp.sent.Load()
 		if perr != nil && tctx.Err() != nil {
 			// The context's cause decides the outcome, not the error text.
 			switch cause := context.Cause(tctx); {

@@ -39,6 +39,11 @@ func (b *BatchProcessor) ack(job *Job, id, token string, res *Result, perr error
 		}
 	} else {
 		fa := b.failure(job, perr)
+		if job != nil && job.sent && fa.Kind != "ratelimit" {
+			// The provider counted the call when it arrived: releasing
+			// its reservation would let the queue spend it twice.
+			fa.Settle = redisstore.Keep
+		}
 		fa.ID, fa.Token, fa.Window, fa.RetentionMS = id, token, window, retention
 		fa.MaxRateLimited = b.cfg.maxRateLimited
 		op = func(ctx context.Context) (string, error) { return b.store.Fail(ctx, fa) }
@@ -71,12 +76,22 @@ func (b *BatchProcessor) ack(job *Job, id, token string, res *Result, perr error
 			return
 		}
 		if time.Now().After(deadline) {
-			b.cfg.logger.Error("llmqueue: giving up on ack; the lease will expire and the request run again",
-				"id", id, "error", err)
+			// The last try may have landed with its reply lost: say what
+			// is known, not that the request will run again.
+			b.cfg.logger.Error("llmqueue: ack outcome unknown after retrying for a lease; if it did not land, the lease expires and another worker runs the request again",
+				"id", id, "status", outcomeName(perr), "error", err)
 			return
 		}
 		time.Sleep(outage.failed(err))
 	}
+}
+
+// outcomeName names the outcome an ack was recording, for logs.
+func outcomeName(perr error) string {
+	if perr == nil {
+		return string(StatusCompleted)
+	}
+	return "failed attempt"
 }
 
 // failure maps a processor error to what the fail script does with it.

@@ -43,6 +43,9 @@ type Job struct {
 	// (tokens come from one counter per namespace).
 	lease   string
 	setMeta func(ctx context.Context, key string, value []byte) error
+	// sent is true once the attempt's call left for the provider, as
+	// BeforeSend told: a failure then keeps the reservation.
+	sent bool
 }
 
 // SetMeta stores a progress value under key; Status shows it at once. The

@@ -3,6 +3,7 @@ package llmqueue
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,6 +37,9 @@ type stamp struct {
 	mu      sync.Mutex
 	sentAt  time.Time
 	pending sync.WaitGroup
+	// sent is set by BeforeSend: the call reached the provider, which
+	// counts it whatever the outcome.
+	sent atomic.Bool
 }
 
 func (b *BatchProcessor) newStamp(id, token string, sentAt time.Time) *stamp {
@@ -85,8 +89,15 @@ func (s *stamp) wait() { s.pending.Wait() }
 // opening a connection can take longer than the ledger's margin. The
 // adapters in providers/ do both. Outside a BatchProcessor's job it does nothing. It is
 // safe to call more than once.
+//
+// It also marks the attempt as sent: an attempt that fails after
+// BeforeSend (a 5xx, a timeout, a broken connection) keeps its
+// reservation for the window, because providers count a call when it
+// arrives, whatever its outcome; one that fails before it is released.
+// A 429 is settled by the Meter's Refused either way.
 func BeforeSend(ctx context.Context) {
 	if s, ok := ctx.Value(stampKey{}).(*stamp); ok {
+		s.sent.Store(true)
 		s.renewIfLate()
 	}
 }
