@@ -48,7 +48,7 @@ func TestCreate_RefusesBadInput(t *testing.T) {
 		{"empty body", ``, http.StatusBadRequest, "invalid_json"},
 		{"two values", `{"payload": 1} {"payload": 2}`, http.StatusBadRequest, "invalid_json"},
 		{"wrong type", `{"payload": 1, "estimated_tokens": "many"}`, http.StatusBadRequest, "invalid_json"},
-		{"unknown field", `{"payload": 1, "priority": "long"}`, http.StatusBadRequest, "unknown_field"},
+		{"unknown field", `{"payload": 1, "urgency": "high"}`, http.StatusBadRequest, "unknown_field"},
 		{"no payload", `{"estimated_tokens": 5}`, http.StatusBadRequest, "invalid_payload"},
 		{"null payload", `{"payload": null}`, http.StatusBadRequest, "invalid_payload"},
 		{"negative tokens", `{"payload": 1, "estimated_tokens": -1}`, http.StatusBadRequest, "invalid_tokens"},
