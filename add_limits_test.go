@@ -125,11 +125,11 @@ func TestAdd_AcceptsInputAtTheLimits(t *testing.T) {
 		metered := newManager(t, s, WithMeter(hugeMeter{}))
 		id, err := metered.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1)))
 		require.NoError(t, err)
-		h, err := metered.store.Get(ctx, id)
+		rec, err := metered.store.Get(ctx, id)
 		require.NoError(t, err)
-		assert.Equal(t, fmt.Sprint(MaxTokens), h["tokens"])
-		assert.Equal(t, fmt.Sprint(MaxTokens), h["cin"])
-		assert.Equal(t, "0", h["cout"])
+		assert.Equal(t, MaxTokens, rec.Tokens)
+		assert.Equal(t, MaxTokens, rec.InTokens)
+		assert.EqualValues(t, 0, rec.OutTokens)
 	})
 }
 

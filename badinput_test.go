@@ -71,8 +71,8 @@ func TestQueueManager_CorruptHashIsTypedAndDoesNotStopWork(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s)
-		rdb := qm.Client()
-		k := qm.store.Keys()
+		rdb := rawClient(qm)
+		k := rawKeys(qm)
 		corrupt := map[string]map[string]any{
 			"bad-tokens":  {"status": "queued", "prio": "low", "tokens": "many", "att": "0", "maxr": "1", "payload": "{}"},
 			"bad-prio":    {"status": "queued", "prio": "huge", "tokens": "5", "att": "0", "maxr": "1", "payload": "{}"},

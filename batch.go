@@ -286,9 +286,9 @@ func (b *BatchProcessor) sleep(ctx context.Context, d time.Duration, wake <-chan
 
 // startJob runs one leased request in its own goroutine. sentAt is when
 // the lease call was sent: the reservation's time is no earlier.
-func (b *BatchProcessor) startJob(h map[string]string, sentAt time.Time) {
-	job, token, err := b.decodeJob(h)
-	id := h["id"]
+func (b *BatchProcessor) startJob(l redisstore.Leased, sentAt time.Time) {
+	job, err := b.decodeJob(l)
+	id, token := l.ID, l.Lease
 	if err != nil {
 		// A payload that cannot be decoded will never run: dead at once.
 		b.ack(nil, id, token, nil, Permanent(err), 0)
@@ -332,46 +332,31 @@ func (b *BatchProcessor) startJob(h map[string]string, sentAt time.Time) {
 	}()
 }
 
-func (b *BatchProcessor) decodeJob(h map[string]string) (*Job, string, error) {
-	token := h["lease"]
-	st, err := decodeStatus(h["id"], h)
+func (b *BatchProcessor) decodeJob(l redisstore.Leased) (*Job, error) {
+	st, err := statusFromRecord(l.ID, l.Record, l.Err)
 	if err != nil {
-		return nil, token, err
+		return nil, err
 	}
-	if !json.Valid([]byte(h["payload"])) {
-		return nil, token, fmt.Errorf("%w: stored payload is not JSON", ErrCorrupt)
+	if st.Payload == nil {
+		return nil, fmt.Errorf("%w: stored payload is not JSON", ErrCorrupt)
 	}
 	timeout := st.Timeout
 	if timeout <= 0 {
 		timeout = b.cfg.defaultTimeout
 	}
+	rec := l.Record
+	reserved := Charge{Tokens: rec.Tokens, InputTokens: rec.InTokens, OutputTokens: rec.OutTokens}.clamp()
 	job := &Job{
-		ID: st.ID, Payload: json.RawMessage(h["payload"]), Priority: st.Priority,
-		EstimatedTokens: st.EstimatedTokens, Reserved: reservedCharge(h, st.EstimatedTokens), Attempt: st.Attempts, MaxRetries: st.MaxRetries,
-		Timeout: timeout, Meta: st.Meta, lease: token, LeasedAt: st.StartedAt,
+		ID: st.ID, Payload: st.Payload, Priority: st.Priority,
+		EstimatedTokens: st.EstimatedTokens, Reserved: reserved, Attempt: st.Attempts, MaxRetries: st.MaxRetries,
+		Timeout: timeout, Meta: st.Meta, lease: l.Lease, LeasedAt: st.StartedAt,
 	}
-	if in, ok := h["input"]; ok {
-		job.ResumeInput = json.RawMessage(in)
+	if rec.HasInput {
+		job.ResumeInput = json.RawMessage(rec.Input)
 	}
-	if s, ok := h["state"]; ok && s != "" {
-		job.State = []byte(s)
-	}
+	job.State = rec.State
 	job.setMeta = func(ctx context.Context, key string, value []byte) error {
-		return b.qm.wrap("set meta", st.ID, b.store.SetMeta(ctx, st.ID, token, key, value))
+		return b.qm.wrap("set meta", st.ID, b.store.SetMeta(ctx, st.ID, l.Lease, key, value))
 	}
-	return job, token, nil
-}
-
-// reservedCharge reads a leased request's reserved charge. A request stored
-// before input and output were tracked counts all its tokens as input, as
-// the lease script does.
-func reservedCharge(h map[string]string, tokens int64) Charge {
-	c := Charge{Tokens: tokens, InputTokens: tokens}
-	if v, err := strconv.ParseInt(h["cin"], 10, 64); err == nil {
-		c.InputTokens = v
-	}
-	if v, err := strconv.ParseInt(h["cout"], 10, 64); err == nil {
-		c.OutputTokens = v
-	}
-	return c.clamp()
+	return job, nil
 }

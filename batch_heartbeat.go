@@ -65,8 +65,7 @@ func (b *BatchProcessor) heartbeatLoop() {
 // listen follows the namespace's pub/sub: cancels of requests this
 // process runs, and Add's announcements that wake an idle lease loop.
 func (b *BatchProcessor) listen(ctx context.Context) {
-	k := b.store.Keys()
-	sub := b.store.Client().Subscribe(ctx, k.Cancels, k.Added)
+	sub := b.store.SubscribeWorker(ctx)
 	defer sub.Close()
 	ch := sub.Channel()
 	for {
@@ -77,7 +76,7 @@ func (b *BatchProcessor) listen(ctx context.Context) {
 			if !ok {
 				return
 			}
-			if msg.Channel == k.Added {
+			if b.store.IsWakeUp(msg) {
 				select {
 				case b.added <- struct{}{}:
 				default:

@@ -32,8 +32,8 @@ func TestCancel_CanceledRequestAgainSucceeds(t *testing.T) {
 		done, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1)))
 		require.NoError(t, err)
 		job := leaseDirect(t, qm, time.Minute)
-		require.Equal(t, done, job["id"])
-		require.NoError(t, qm.store.Complete(ctx, redisstore.CompleteArgs{ID: done, Token: job["lease"],
+		require.Equal(t, done, job.ID)
+		require.NoError(t, qm.store.Complete(ctx, redisstore.CompleteArgs{ID: done, Token: job.Lease,
 			Result: []byte(`1`), Settle: redisstore.Keep}, time.Minute, 60_000))
 		_, err = qm.Cancel(ctx, done)
 		assert.ErrorIs(t, err, ErrInvalidState)

@@ -295,7 +295,7 @@ func TestProcessorStatus_SeedCycleAndQuotaKeys(t *testing.T) {
 }
 
 func TestProcessorStats_CountsThisCycleAcrossProcesses(t *testing.T) {
-	jobs := func(n int) []map[string]string { return make([]map[string]string, n) }
+	jobs := func(n int) []redisstore.Leased { return make([]redisstore.Leased, n) }
 	steps := []struct {
 		name string
 		res  redisstore.LeaseResult

@@ -11,9 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// leaseDirect leases like a worker would and returns the hash it got,
+// leaseDirect leases like a worker would and returns what it got,
 // standing for a process that then dies without acking.
-func leaseDirect(t *testing.T, qm *QueueManager, lease time.Duration) map[string]string {
+func leaseDirect(t *testing.T, qm *QueueManager, lease time.Duration) redisstore.Leased {
 	t.Helper()
 	res, err := qm.store.Lease(context.Background(), redisstore.LeaseArgs{
 		Max: 1, Lease: lease, Window: qm.cfg.budget.ledgerWindow(), Cycle: [3]int{3, 2, 1},
@@ -32,7 +32,7 @@ func TestCrash_AbandonedLeaseIsRecoveredAndCompletedOnce(t *testing.T) {
 		require.NoError(t, err)
 
 		dead := leaseDirect(t, qm, 300*time.Millisecond)
-		require.Equal(t, id, dead["id"])
+		require.Equal(t, id, dead.ID)
 		st, err := qm.Status(ctx, id)
 		require.NoError(t, err)
 		require.Equal(t, StatusActive, st.Status)
@@ -48,7 +48,7 @@ func TestCrash_AbandonedLeaseIsRecoveredAndCompletedOnce(t *testing.T) {
 		assert.Equal(t, 1, rec.done[id])
 
 		// The dead worker wakes up and acks late: every ack is refused.
-		oldToken := dead["lease"]
+		oldToken := dead.Lease
 		err = qm.store.Complete(ctx, redisstore.CompleteArgs{ID: id, Token: oldToken, Result: []byte(`{"late":true}`),
 			Settle: redisstore.Keep}, time.Minute, 1000)
 		assert.ErrorIs(t, err, redisstore.ErrStale)
@@ -103,8 +103,8 @@ func TestStore_RetriedCallsAreIdempotent(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, replay.Jobs, 2)
 		for i := range first.Jobs {
-			assert.Equal(t, first.Jobs[i]["id"], replay.Jobs[i]["id"])
-			assert.Equal(t, first.Jobs[i]["lease"], replay.Jobs[i]["lease"])
+			assert.Equal(t, first.Jobs[i].ID, replay.Jobs[i].ID)
+			assert.Equal(t, first.Jobs[i].Lease, replay.Jobs[i].Lease)
 		}
 		m, err := qm.Metrics(ctx)
 		require.NoError(t, err)
@@ -115,11 +115,11 @@ func TestStore_RetriedCallsAreIdempotent(t *testing.T) {
 		require.NoError(t, err)
 		assert.Len(t, next.Jobs, 2, "a new call leases the rest")
 
-		done := redisstore.CompleteArgs{ID: first.Jobs[0]["id"], Token: first.Jobs[0]["lease"], Result: []byte(`1`),
+		done := redisstore.CompleteArgs{ID: first.Jobs[0].ID, Token: first.Jobs[0].Lease, Result: []byte(`1`),
 			Settle: redisstore.Keep}
 		require.NoError(t, qm.store.Complete(ctx, done, time.Minute, 60_000))
 		require.NoError(t, qm.store.Complete(ctx, done, time.Minute, 60_000), "the same ack again is not stale")
-		failed := redisstore.FailArgs{ID: first.Jobs[1]["id"], Token: first.Jobs[1]["lease"], Kind: "retry",
+		failed := redisstore.FailArgs{ID: first.Jobs[1].ID, Token: first.Jobs[1].Lease, Kind: "retry",
 			Message: "x", Window: time.Minute}
 		st1, err := qm.store.Fail(ctx, failed)
 		require.NoError(t, err)

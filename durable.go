@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/llmqueue/llmqueue/internal/redisstore"
 )
 
 // Durability says what an Add waits for, beyond Redis's own persistence
@@ -150,7 +150,7 @@ func (q *QueueManager) confirmDurable(ctx context.Context, ids []string) error {
 	if d == nil {
 		return nil
 	}
-	if err := waitDurable(ctx, q.store.Client(), q.durableKey(), ids, *d); err != nil {
+	if err := q.waitDurable(ctx, ids, *d); err != nil {
 		err.IDs = ids
 		return err
 	}
@@ -170,138 +170,36 @@ func (q *QueueManager) CheckDurability(ctx context.Context) error {
 	}
 	ctx, cancel := q.opCtx(ctx)
 	defer cancel()
-	if err := waitDurable(ctx, q.store.Client(), q.durableKey(), nil, *d); err != nil {
+	if err := q.waitDurable(ctx, nil, *d); err != nil {
 		return err
 	}
 	return nil
 }
 
-// durableKey is the namespace's marker key: waitDurable writes it so that
-// its WAIT has a write of its own connection to wait for. It shares the
-// namespace's hash tag, so on Redis Cluster it lives on the master that
-// holds the requests.
-func (q *QueueManager) durableKey() string { return q.store.Keys().Prefix + "durable" }
-
-// durableMarkerTTL keeps the marker key from outliving its use.
-const durableMarkerTTL = 10 * time.Minute
-
-// waitDurable confirms d for the writes the master holding key has
-// applied so far, which include the add script that has just answered.
-//
-// WAIT and WAITAOF count the acknowledgements of the writes made by their
-// own connection (the offset of its last write), not the server's: sent
-// on another pooled connection they would wait for nothing and answer at
-// once. The add script ran on some pooled connection that the store does
-// not expose, so waitDurable makes a write of its own, a SET of key, and
-// sends it and the WAIT in one pipeline, which go-redis writes to a single
-// connection (and, on a retry after a network error, resends whole to
-// another). The SET is applied after the add script on the same master,
-// so its offset covers the script's writes, and so does the WAIT.
-//
-// On Redis Cluster WAIT has no key, and a ClusterClient would send it to
-// a random node: the pipeline goes to the client of key's master
-// (MasterForKey) instead, the master that holds the namespace's slot. A
-// failover between the add script and the pipeline is not seen: the new
-// master confirms its own writes, which may lack the request (Status
-// tells).
-func waitDurable(ctx context.Context, rdb redis.UniversalClient, key string, ids []string, d Durability) *DurabilityError {
+// waitDurable confirms d for the writes the namespace's master has
+// applied so far (see redisstore.Store.WaitDurable), marking the check
+// with the last of ids.
+func (q *QueueManager) waitDurable(ctx context.Context, ids []string, d Durability) *DurabilityError {
 	fail := func(kind error, local, replicas int, err error) *DurabilityError {
 		return &DurabilityError{Want: d, Kind: kind, Local: local, Replicas: replicas, Err: err}
-	}
-	node, err := masterFor(ctx, rdb, key)
-	if err != nil {
-		return fail(ErrDurabilityUnsupported, -1, -1, err)
-	}
-	if rt := node.Options().ReadTimeout; rt > 0 && d.Timeout >= rt {
-		// The pipeline's reply is read under ReadTimeout: WAIT would be cut
-		// off before it could answer.
-		return fail(ErrDurabilityUnsupported, -1, -1,
-			fmt.Errorf("timeout %s is not below the client's ReadTimeout %s", d.Timeout, rt))
 	}
 	marker := "check"
 	if len(ids) > 0 {
 		marker = ids[len(ids)-1]
 	}
-	var set *redis.StatusCmd
-	var wait *redis.Cmd
-	_, _ = node.Pipelined(ctx, func(p redis.Pipeliner) error {
-		set = p.Set(ctx, key, marker, durableMarkerTTL)
-		if d.AOF {
-			wait = p.Do(ctx, "WAITAOF", 1, d.Replicas, d.Timeout.Milliseconds())
-		} else {
-			wait = p.Do(ctx, "WAIT", d.Replicas, d.Timeout.Milliseconds())
+	local, replicas, err := q.store.WaitDurable(ctx, marker, d.Replicas, d.AOF, d.Timeout)
+	if err != nil {
+		var we *redisstore.WaitError
+		if errors.As(err, &we) && we.Unsupported {
+			return fail(ErrDurabilityUnsupported, -1, -1, we.Err)
 		}
-		return nil
-	})
-	if err := set.Err(); err != nil {
-		return fail(ErrNotDurable, -1, -1, fmt.Errorf("marker write: %w", storeErr(err)))
-	}
-	if err := wait.Err(); err != nil {
-		if unsupportedReply(err) {
-			return fail(ErrDurabilityUnsupported, -1, -1, err)
+		if errors.As(err, &we) {
+			err = we.Err
 		}
 		return fail(ErrNotDurable, -1, -1, storeErr(err))
-	}
-	local, replicas, err := parseWaitReply(wait.Val(), d.AOF)
-	if err != nil {
-		return fail(ErrNotDurable, -1, -1, err)
 	}
 	if replicas < d.Replicas || (d.AOF && local < 1) {
 		return fail(ErrNotDurable, local, replicas, nil)
 	}
 	return nil
-}
-
-// masterFor returns a client whose pipelines reach the master that holds
-// key on one connection: the client itself for a single node or a
-// Sentinel failover client (*redis.Client both), the node's client for a
-// Cluster.
-func masterFor(ctx context.Context, rdb redis.UniversalClient, key string) (*redis.Client, error) {
-	switch c := rdb.(type) {
-	case *redis.Client:
-		return c, nil
-	case interface {
-		MasterForKey(context.Context, string) (*redis.Client, error)
-	}:
-		node, err := c.MasterForKey(ctx, key)
-		if err != nil {
-			return nil, fmt.Errorf("finding the master of %s: %w", key, err)
-		}
-		return node, nil
-	}
-	return nil, fmt.Errorf("a %T cannot send WAIT on the connection of a write; use a *redis.Client, a failover client or a *redis.ClusterClient", rdb)
-}
-
-// unsupportedReply reports the error replies that mean the server cannot
-// confirm at all, so waiting longer would not help.
-func unsupportedReply(err error) bool {
-	var re redis.Error
-	if !errors.As(err, &re) {
-		return false
-	}
-	msg := strings.ToLower(re.Error())
-	return strings.Contains(msg, "unknown command") || // WAITAOF before Redis 7.2
-		strings.Contains(msg, "appendonly is disabled") || // WAITAOF numlocal without AOF
-		strings.Contains(msg, "replica instance") // connected to a replica
-}
-
-// parseWaitReply reads WAIT's integer (replicas) or WAITAOF's pair (local
-// fsyncs, replicas), checking the reply's type.
-func parseWaitReply(v any, aof bool) (local, replicas int, err error) {
-	if !aof {
-		n, ok := v.(int64)
-		if !ok {
-			return -1, -1, fmt.Errorf("WAIT answered %T %v, want an integer", v, v)
-		}
-		return 0, int(n), nil
-	}
-	pair, ok := v.([]any)
-	if ok && len(pair) == 2 {
-		l, lok := pair[0].(int64)
-		r, rok := pair[1].(int64)
-		if lok && rok {
-			return int(l), int(r), nil
-		}
-	}
-	return -1, -1, fmt.Errorf("WAITAOF answered %T %v, want two integers", v, v)
 }

@@ -186,7 +186,7 @@ func TestDurableAdd_OnClusterWaitsOnTheKeysMaster(t *testing.T) {
 		require.NoError(t, de.Err, "WAIT answered (no MOVED, no CROSSSLOT): %v", err)
 		assert.Equal(t, 0, de.Replicas)
 		assert.Empty(t, id)
-		marker, err := rdb.Get(ctx, qm.durableKey()).Result()
+		marker, err := rdb.Get(ctx, rawKeys(qm).Durable).Result()
 		require.NoError(t, err)
 		assert.Equal(t, de.IDs[0], marker)
 	}

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmqueue/llmqueue/internal/redisstore"
 	"github.com/llmqueue/llmqueue/internal/redistest"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
@@ -117,4 +119,16 @@ func payload(t *testing.T, v any) json.RawMessage {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return b
+}
+
+// rawClient and rawKeys reach past the store, for tests that write what
+// no script would (corrupt fields, lost keys) or read what no API shows.
+func rawClient(qm *QueueManager) redis.UniversalClient { return qm.store.Client() }
+
+func rawKeys(qm *QueueManager) redisstore.Keys { return qm.store.Keys() }
+
+// decodeStatus decodes a request hash as Status would.
+func decodeStatus(id string, h map[string]string) (*RequestStatus, error) {
+	rec, err := redisstore.DecodeRecord(id, h)
+	return statusFromRecord(id, rec, err)
 }

@@ -52,14 +52,14 @@ func TestDeadSet_ExpiredIDsArePrunedAndNotCounted(t *testing.T) {
 		ctx := context.Background()
 		const retention = 300 * time.Millisecond
 		qm := newManager(t, s, WithRetention(retention))
-		dead := qm.store.Keys().Dead
+		dead := rawKeys(qm).Dead
 		for range 3 {
 			killMany(t, qm, 150, retention)
 			elapse(s, retention+100*time.Millisecond)
 		}
 		// The third round's lease call pruned the second round; the first
 		// was pruned by the second's.
-		n, err := qm.Client().ZCard(ctx, dead).Result()
+		n, err := rawClient(qm).ZCard(ctx, dead).Result()
 		require.NoError(t, err)
 		assert.EqualValues(t, 150, n, "only the last round is left in the dead set")
 
@@ -74,7 +74,7 @@ func TestDeadSet_ExpiredIDsArePrunedAndNotCounted(t *testing.T) {
 		_, err = qm.store.Lease(ctx, redisstore.LeaseArgs{Max: 1, Lease: time.Minute, Window: time.Minute,
 			Cycle: [3]int{3, 2, 1}, WorkerID: "w", RetentionMS: retention.Milliseconds()})
 		require.NoError(t, err)
-		n, err = qm.Client().ZCard(ctx, dead).Result()
+		n, err = rawClient(qm).ZCard(ctx, dead).Result()
 		require.NoError(t, err)
 		assert.Zero(t, n)
 	})
@@ -88,12 +88,12 @@ func TestListDead_PageSkipsIDsWhoseRequestIsGone(t *testing.T) {
 		ctx := context.Background()
 		qm := newManager(t, s, WithRetention(time.Hour))
 		killMany(t, qm, 250, time.Hour)
-		k := qm.store.Keys()
-		order, err := qm.Client().ZRange(ctx, k.Dead, 0, -1).Result()
+		k := rawKeys(qm)
+		order, err := rawClient(qm).ZRange(ctx, k.Dead, 0, -1).Result()
 		require.NoError(t, err)
 		require.Len(t, order, 250)
 		for _, id := range order[:150] {
-			require.NoError(t, qm.Client().Del(ctx, k.Request(id)).Err())
+			require.NoError(t, rawClient(qm).Del(ctx, k.Request(id)).Err())
 		}
 
 		page, err := qm.ListDead(ctx, 0, 100)
@@ -118,16 +118,16 @@ func TestListSuspended_PageSkipsIDsWhoseRequestIsGone(t *testing.T) {
 			_, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1)))
 			require.NoError(t, err)
 			job := leaseDirect(t, qm, time.Minute)
-			_, err = qm.store.Fail(ctx, redisstore.FailArgs{ID: job["id"], Token: job["lease"], Kind: "suspend",
+			_, err = qm.store.Fail(ctx, redisstore.FailArgs{ID: job.ID, Token: job.Lease, Kind: "suspend",
 				Message: "ask a human", Window: time.Minute, Settle: redisstore.Keep})
 			require.NoError(t, err)
 		}
-		k := qm.store.Keys()
-		order, err := qm.Client().ZRange(ctx, k.Suspended, 0, -1).Result()
+		k := rawKeys(qm)
+		order, err := rawClient(qm).ZRange(ctx, k.Suspended, 0, -1).Result()
 		require.NoError(t, err)
 		require.Len(t, order, 12)
 		for _, id := range order[:8] {
-			require.NoError(t, qm.Client().Del(ctx, k.Request(id)).Err())
+			require.NoError(t, rawClient(qm).Del(ctx, k.Request(id)).Err())
 		}
 		page, err := qm.ListSuspended(ctx, 0, 3)
 		require.NoError(t, err)

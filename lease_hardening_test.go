@@ -111,11 +111,11 @@ func TestLease_TokensDoNotRepeatWhenTheCounterIsLost(t *testing.T) {
 			_, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1)))
 			require.NoError(t, err)
 			// The counter as it was before any lease: the write was lost.
-			require.NoError(t, s.Client(t).Set(ctx, qm.store.Keys().LeaseSeq, 0, 0).Err())
+			require.NoError(t, s.Client(t).Set(ctx, rawKeys(qm).LeaseSeq, 0, 0).Err())
 			res, err := qm.store.Lease(ctx, args)
 			require.NoError(t, err)
 			require.Len(t, res.Jobs, 1)
-			tokens = append(tokens, res.Jobs[0]["lease"])
+			tokens = append(tokens, res.Jobs[0].Lease)
 		}
 		assert.NotEqual(t, tokens[0], tokens[1])
 	})
@@ -145,7 +145,7 @@ func TestBatchProcessor_RestartUnderTheSameIDWaitsForTheOldRegistration(t *testi
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, WithNamespace("restart-id"))
-		k := qm.store.Keys()
+		k := rawKeys(qm)
 		// What a process killed a moment ago leaves behind.
 		deadline := time.Now().Add(400 * time.Millisecond).UnixMilli()
 		require.NoError(t, s.Client(t).ZAdd(ctx, k.Workers, redis.Z{Score: float64(deadline), Member: "w1"}).Err())
@@ -239,8 +239,8 @@ func TestLease_CorruptFieldsAreDeadLetteredNotStranded(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, WithNamespace("corrupt-fields"))
-		rdb := qm.Client()
-		k := qm.store.Keys()
+		rdb := rawClient(qm)
+		k := rawKeys(qm)
 		var good []string
 		for _, tc := range cases {
 			id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(5)))

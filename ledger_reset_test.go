@@ -19,8 +19,8 @@ func TestLedger_LeasesAgainWhenTheLogIsGoneButSumsRemain(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s)
-		k := qm.store.Keys()
-		rdb := qm.Client()
+		k := rawKeys(qm)
+		rdb := rawClient(qm)
 		for _, key := range []string{k.BudgetSum, k.BudgetInSum, k.BudgetOutSum, k.BudgetDaySum} {
 			require.NoError(t, rdb.Set(ctx, key, 1000, 0).Err())
 		}
@@ -32,7 +32,7 @@ func TestLedger_LeasesAgainWhenTheLogIsGoneButSumsRemain(t *testing.T) {
 			TPM: 1000, ITPM: 1000, OTPM: 1000, TPD: 1000, Cycle: [3]int{3, 2, 1}, WorkerID: "w"})
 		require.NoError(t, err)
 		require.Len(t, res.Jobs, 1, "lease answered %q: the stale sums still bind", res.Reason)
-		assert.Equal(t, id, res.Jobs[0]["id"])
+		assert.Equal(t, id, res.Jobs[0].ID)
 		for key, want := range map[string]string{k.BudgetSum: "10", k.BudgetInSum: "10", k.BudgetOutSum: "0",
 			k.BudgetDaySum: "10"} {
 			got, err := rdb.Get(ctx, key).Result()
@@ -48,8 +48,8 @@ func TestLedger_MetricsDoNotReportStaleSumsOfAnEmptyLog(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, WithBudget(Budget{TPM: 10_000, SafetyBufferPercent: -1}))
-		k := qm.store.Keys()
-		require.NoError(t, qm.Client().Set(ctx, k.BudgetSum, 10_000, 0).Err())
+		k := rawKeys(qm)
+		require.NoError(t, rawClient(qm).Set(ctx, k.BudgetSum, 10_000, 0).Err())
 		m, err := qm.Metrics(ctx)
 		require.NoError(t, err)
 		assert.EqualValues(t, 0, m.TokenUsage.Used)

@@ -277,8 +277,8 @@ func TestWorkers_RegistryShowsLiveWorkersOnly(t *testing.T) {
 
 		// A worker that died without deregistering: its last heartbeat
 		// promised 200ms of life.
-		k := qm.store.Keys()
-		rdb := qm.Client()
+		k := rawKeys(qm)
+		rdb := rawClient(qm)
 		deadline := time.Now().Add(200 * time.Millisecond).UnixMilli()
 		require.NoError(t, rdb.ZAdd(ctx, k.Workers, redis.Z{Score: float64(deadline), Member: "ghost"}).Err())
 		require.NoError(t, rdb.HSet(ctx, k.WorkerInfo, "ghost", `{"id":"ghost"}`).Err())

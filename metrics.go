@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strconv"
 	"time"
 )
 
@@ -171,12 +170,8 @@ func health(m *Metrics) SystemHealth {
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
 func (q *QueueManager) rawCycle(ctx context.Context) (int, bool) {
-	v, err := q.store.Client().Get(ctx, q.store.Keys().Cycle).Result()
-	if err != nil {
-		return 0, false
-	}
-	n, err := strconv.Atoi(v)
-	return n, err == nil
+	pos, ok, err := q.store.CyclePosition(ctx)
+	return pos, ok && err == nil
 }
 
 // cyclePosition maps the shared position onto a cycle's class. Its short

@@ -45,8 +45,12 @@ func (q *QueueManager) Namespace() string { return q.cfg.namespace }
 // Budget returns the budget with its defaults applied.
 func (q *QueueManager) Budget() Budget { return q.cfg.budget }
 
-// Client returns the Redis client.
-func (q *QueueManager) Client() redis.UniversalClient { return q.store.Client() }
+// Ping checks that the namespace's Redis answers.
+func (q *QueueManager) Ping(ctx context.Context) error {
+	ctx, cancel := q.opCtx(ctx)
+	defer cancel()
+	return storeErr(q.store.Ping(ctx))
+}
 
 func (q *QueueManager) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, q.cfg.opTimeout)
@@ -219,11 +223,12 @@ func newID() string {
 func (q *QueueManager) Status(ctx context.Context, id string) (*RequestStatus, error) {
 	ctx, cancel := q.opCtx(ctx)
 	defer cancel()
-	h, err := q.store.Get(ctx, id)
-	if err != nil {
+	rec, err := q.store.Get(ctx, id)
+	var ce *redisstore.CorruptError
+	if err != nil && !errors.As(err, &ce) {
 		return nil, q.wrap("status", id, err)
 	}
-	return decodeStatus(id, h)
+	return statusFromRecord(id, rec, err)
 }
 
 // Cancel cancels a request. A queued, retrying or suspended request is

@@ -35,7 +35,7 @@ func TestReservation_BeforeSendMovesALateStamp(t *testing.T) {
 			require.NoError(t, err)
 			st, err := qm.Wait(ctx, id)
 			require.NoError(t, err)
-			entries, err := qm.store.Client().ZRangeWithScores(ctx, qm.store.Keys().BudgetLog, 0, -1).Result()
+			entries, err := rawClient(qm).ZRangeWithScores(ctx, rawKeys(qm).BudgetLog, 0, -1).Result()
 			require.NoError(t, err)
 			for _, e := range entries {
 				if strings.Contains(e.Member.(string), ":"+id+":") {

@@ -128,7 +128,7 @@ func TestSecurity_ACLUserInRedisURL(t *testing.T) {
 	t.Run("user with the namespace's keys", func(t *testing.T) {
 		qm := secManager(t, secConfig(t, map[string]string{"REDIS_URL": "redis://llm:" + secACLPass + "@" + s.Addr}))
 		secRoundTrip(t, qm)
-		who, err := qm.Client().Do(ctx, "ACL", "WHOAMI").Text()
+		who, err := rawClient(qm).Do(ctx, "ACL", "WHOAMI").Text()
 		require.NoError(t, err)
 		assert.Equal(t, "llm", who, "the URL's user is the one connected")
 	})

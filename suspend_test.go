@@ -17,11 +17,11 @@ import (
 func suspendDirect(t *testing.T, qm *QueueManager, reason string) string {
 	t.Helper()
 	job := leaseDirect(t, qm, time.Minute)
-	st, err := qm.store.Fail(context.Background(), redisstore.FailArgs{ID: job["id"], Token: job["lease"],
+	st, err := qm.store.Fail(context.Background(), redisstore.FailArgs{ID: job.ID, Token: job.Lease,
 		Kind: "suspend", Message: reason, Window: time.Minute, Settle: redisstore.Keep})
 	require.NoError(t, err)
 	require.Equal(t, "suspended", st)
-	return job["id"]
+	return job.ID
 }
 
 // TestSuspend_ResumeThenCrashDoesNotSpendARetry: a suspension is not a
@@ -126,6 +126,7 @@ func TestResume_RequiresAnInput(t *testing.T) {
 
 		require.NoError(t, qm.Resume(ctx, id, json.RawMessage("null")))
 		job := leaseDirect(t, qm, time.Minute)
-		assert.Equal(t, "null", job["input"])
+		assert.True(t, job.Record.HasInput)
+		assert.Equal(t, "null", string(job.Record.Input))
 	})
 }

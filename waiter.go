@@ -196,7 +196,7 @@ func (h *waitHub) run(q *QueueManager, s *subscriber) {
 
 	// Subscribe does not fail: when Redis is unreachable, go-redis keeps
 	// the channel and subscribes as soon as it can connect.
-	ps := q.store.Client().Subscribe(ctx, q.store.Keys().Events)
+	ps := q.store.SubscribeEvents(ctx)
 	// ChannelWithSubscriptions, not Channel: the *redis.Subscription it
 	// delivers after every (re)subscribe is the signal to re-read. The
 	// buffer absorbs a burst of completions while this loop is busy.

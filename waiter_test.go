@@ -21,9 +21,9 @@ import (
 func completeRaw(t *testing.T, qm *QueueManager, ids []string, publish bool, extra func(redis.Pipeliner)) {
 	t.Helper()
 	ctx := context.Background()
-	k := qm.store.Keys()
+	k := rawKeys(qm)
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
-	pipe := qm.Client().TxPipeline()
+	pipe := rawClient(qm).TxPipeline()
 	if extra != nil {
 		extra(pipe)
 	}

@@ -61,7 +61,7 @@ func (h *handler) health(w http.ResponseWriter, r *http.Request) {
 // redisHealth fills in reply's Redis and Workers and reports whether Redis
 // answers and enough workers are alive.
 func (h *handler) redisHealth(ctx context.Context, reply *healthReply) bool {
-	if err := h.qm.Client().Ping(ctx).Err(); err != nil {
+	if err := h.qm.Ping(ctx); err != nil {
 		h.log.Warn("llmqueue/httpapi: health: redis ping failed", "error", err.Error())
 		return false
 	}

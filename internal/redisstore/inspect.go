@@ -8,13 +8,25 @@ import (
 // listScript lives beside its one caller rather than in scripts.go.
 var listScript = load("list")
 
-// List returns up to limit ids of the id set key (Keys.Dead or
+// ListDead returns up to limit dead ids, oldest first, after skipping
+// offset; see list. Dead ids older than retentionMS (0: none) are pruned.
+func (s *Store) ListDead(ctx context.Context, offset, limit, retentionMS int64) ([]string, error) {
+	return s.list(ctx, s.keys.Dead, offset, limit, retentionMS)
+}
+
+// ListSuspended returns up to limit suspended ids, oldest first, after
+// skipping offset; see list.
+func (s *Store) ListSuspended(ctx context.Context, offset, limit int64) ([]string, error) {
+	return s.list(ctx, s.keys.Suspended, offset, limit, 0)
+}
+
+// list returns up to limit ids of the id set key (Keys.Dead or
 // Keys.Suspended), oldest first, after skipping offset of its kept
 // entries. Entries older than retentionMS (0: none) and ids whose request
 // hash is gone are removed on the way and never returned, so the page is
 // short only when the set has no more entries. Each script call does
-// bounded work; List calls again until the page is full or the set ends.
-func (s *Store) List(ctx context.Context, key string, offset, limit, retentionMS int64) ([]string, error) {
+// bounded work; list calls again until the page is full or the set ends.
+func (s *Store) list(ctx context.Context, key string, offset, limit, retentionMS int64) ([]string, error) {
 	var out []string
 	for int64(len(out)) < limit {
 		raw, err := listScript.Run(ctx, s.rdb, []string{key}, s.keys.Prefix, offset, limit-int64(len(out)),

@@ -32,6 +32,9 @@ type Keys struct {
 	// Control holds what an operator set for every worker of the
 	// namespace: "paused" and a "cycle" override (see lua/lease.lua).
 	Control string
+	// Durable is the marker key WaitDurable writes so that its WAIT has a
+	// write of its own connection to wait for.
+	Durable string
 	// Events is the pub/sub channel for terminal transitions. It is not a
 	// key (pub/sub is cluster-wide) and carries "id status" messages.
 	Events string
@@ -69,6 +72,7 @@ func NewKeys(ns string) Keys {
 		WorkerInst:   p + "workers:inst",
 		LastLease:    p + "lastlease",
 		Control:      p + "control",
+		Durable:      p + "durable",
 		Events:       p + "events",
 		Cancels:      p + "cancels",
 		Added:        p + "added",

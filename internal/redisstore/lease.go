@@ -28,8 +28,8 @@ type LeaseArgs struct {
 
 // LeaseResult is what the lease script answered.
 type LeaseResult struct {
-	// Jobs are the leased requests' hashes, each with "id" added.
-	Jobs []map[string]string
+	// Jobs are the leased requests.
+	Jobs []Leased
 	// Wait is how long until the head request fits, or the next retry is
 	// due; negative when nothing is scheduled at all.
 	Wait time.Duration
@@ -89,9 +89,21 @@ func (s *Store) Lease(ctx context.Context, a LeaseArgs) (LeaseResult, error) {
 		if err != nil {
 			return LeaseResult{}, fmt.Errorf("lease: job: %w", err)
 		}
-		res.Jobs = append(res.Jobs, pairs(flat))
+		h := pairs(flat)
+		id := h["id"]
+		delete(h, "id")
+		rec, err := DecodeRecord(id, h)
+		res.Jobs = append(res.Jobs, Leased{ID: id, Lease: h[fieldLease], Record: rec, Err: err})
 	}
 	return res, nil
+}
+
+// Leased is one request a lease call handed out. Err is a *CorruptError
+// when its hash cannot be decoded: the holder of Lease must end it.
+type Leased struct {
+	ID, Lease string
+	Record    Record
+	Err       error
 }
 
 // readCycle reads the reply's {spec, start_pos, end_pos, wrapped,

@@ -25,13 +25,19 @@ func TestUnpackMatchesMaterialize(t *testing.T) {
 		res, err := st.Lease(ctx, LeaseArgs{Max: 1, Lease: time.Minute, Window: time.Minute, Cycle: [3]int{3, 2, 1}})
 		require.NoError(t, err)
 		require.Len(t, res.Jobs, 1)
-		hash := res.Jobs[0]
-		for _, f := range []string{"payload", "tokens", "prio", "maxr", "tmo", "ct", "m:user", "m:n"} {
-			assert.Equal(t, packed[f], hash[f], f)
-		}
-		assert.Equal(t, "queued", packed["status"])
-		assert.Equal(t, "20000", packed["tokens"])
-		assert.Equal(t, string(req.Payload), packed["payload"])
+		require.NoError(t, res.Jobs[0].Err)
+		hash := res.Jobs[0].Record
+		assert.Equal(t, packed.Payload, hash.Payload)
+		assert.Equal(t, packed.Tokens, hash.Tokens)
+		assert.Equal(t, packed.Priority, hash.Priority)
+		assert.Equal(t, packed.MaxRetries, hash.MaxRetries)
+		assert.Equal(t, packed.TimeoutMS, hash.TimeoutMS)
+		assert.Equal(t, packed.Created, hash.Created)
+		assert.Equal(t, packed.Meta, hash.Meta)
+		assert.Equal(t, "queued", packed.Status)
+		assert.EqualValues(t, 20_000, packed.Tokens)
+		assert.Equal(t, string(req.Payload), string(packed.Payload))
+		assert.Equal(t, map[string][]byte{"user": []byte(`"u1"`), "n": []byte(`7`)}, packed.Meta)
 	})
 }
 

@@ -19,7 +19,7 @@ func (s *Store) Statuses(ctx context.Context, ids []string) ([]string, error) {
 	hget := make([]*redis.StringCmd, len(ids))
 	packed := make([]*redis.IntCmd, len(ids))
 	for i, id := range ids {
-		hget[i] = pipe.HGet(ctx, s.keys.Request(id), "status")
+		hget[i] = pipe.HGet(ctx, s.keys.Request(id), fieldStatus)
 		packed[i] = pipe.Exists(ctx, s.keys.Queued(id))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {

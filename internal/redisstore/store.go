@@ -153,9 +153,19 @@ func (s *Store) Add(ctx context.Context, reqs []NewRequest) error {
 	return nil
 }
 
-// Get returns a request's fields as its hash holds them (a queued request
-// is unpacked from its compact form); ErrNotFound when it does not exist.
-func (s *Store) Get(ctx context.Context, id string) (map[string]string, error) {
+// Get returns a request (a queued one is unpacked from its compact form):
+// ErrNotFound when it does not exist, a *CorruptError when it cannot be
+// decoded.
+func (s *Store) Get(ctx context.Context, id string) (Record, error) {
+	h, err := s.getFields(ctx, id)
+	if err != nil {
+		return Record{}, err
+	}
+	return DecodeRecord(id, h)
+}
+
+// getFields returns a request's fields as its hash holds them.
+func (s *Store) getFields(ctx context.Context, id string) (map[string]string, error) {
 	// MULTI/EXEC, not a plain pipeline: the lease script turns the compact
 	// form into the hash between two pipelined reads, and a reader that saw
 	// neither would call a live request not found. Both keys share the
@@ -185,21 +195,22 @@ func Unpack(packed string) map[string]string {
 	// one before the content digest.
 	metaAt := map[string]int{"Q1": 6, "Q2": 8, "Q3": 9}[f[0]]
 	if metaAt == 0 || len(f) < metaAt {
-		return map[string]string{"status": "queued", "prio": "low", "tokens": "corrupt", "att": "0",
-			"maxr": "0", "payload": payload}
+		return map[string]string{fieldStatus: "queued", fieldPriority: "low", fieldTokens: "corrupt",
+			fieldAttempts: "0", fieldMaxRetries: "0", fieldPayload: payload}
 	}
-	h := map[string]string{"status": "queued", "ct": f[1], "ut": f[1], "att": "0", "payload": payload}
+	h := map[string]string{fieldStatus: "queued", fieldCreated: f[1], fieldUpdated: f[1], fieldAttempts: "0",
+		fieldPayload: payload}
 	if f[0] == "Q3" {
-		h["rh"] = f[2]
+		h[fieldDigest] = f[2]
 		f = append(f[:2:2], f[3:]...) // the rest as in Q2
 		metaAt--
 	}
-	h["tokens"], h["prio"], h["maxr"], h["tmo"] = f[2], f[3], f[4], f[5]
+	h[fieldTokens], h[fieldPriority], h[fieldMaxRetries], h[fieldTimeout] = f[2], f[3], f[4], f[5]
 	if metaAt >= 8 {
-		h["cin"], h["cout"] = f[6], f[7]
+		h[fieldInTokens], h[fieldOutTokens] = f[6], f[7]
 	}
 	for i := metaAt; i+1 < len(f); i += 2 {
-		h["m:"+f[i]] = f[i+1]
+		h[metaPrefix+f[i]] = f[i+1]
 	}
 	return h
 }
@@ -215,7 +226,7 @@ func (s *Store) Cancel(ctx context.Context, id string, retentionMS int64) (strin
 	k := s.keys
 	res, err := cancelScript.Run(ctx, s.rdb,
 		[]string{k.Request(id), k.Low, k.Medium, k.Long, k.Scheduled, k.Suspended, k.Stats},
-		id, retentionMS, k.Events, k.Cancels).Text()
+		id, retentionMS, k.Events, k.Cancels, k.Prefix).Text()
 	return res, scriptErr(err)
 }
 
@@ -225,7 +236,7 @@ func (s *Store) Resume(ctx context.Context, id, from string, input []byte) error
 	k := s.keys
 	_, err := resumeScript.Run(ctx, s.rdb,
 		[]string{k.Request(id), k.Low, k.Medium, k.Long, k.Suspended, k.Dead},
-		id, from, input).Result()
+		id, from, input, k.Prefix).Result()
 	return scriptErr(err)
 }
 

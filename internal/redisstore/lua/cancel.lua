@@ -13,6 +13,7 @@
 -- ARGV[2] -> retention ms (0 = kept forever)
 -- ARGV[3] -> pub/sub channel for terminal events ("" = none)
 -- ARGV[4] -> pub/sub channel for cancels of active requests
+-- ARGV[5] -> key prefix "llmq:{ns}:"
 --
 -- Returns "canceled" (also for a request already canceled: a repeated
 -- cancel succeeds), "canceling" (active), or an error "NOTFOUND" /
@@ -20,7 +21,7 @@
 local key, id = KEYS[1], ARGV[1]
 local retention = tonumber(ARGV[2])
 if not retention or retention < 0 then return redis.error_reply('BADARG cancel: retention') end
-materialize(string.sub(key, 1, #key - #id - 4), id)
+materialize(ARGV[5], id)
 local st = redis.call('HGET', key, 'status')
 if not st then return redis.error_reply('NOTFOUND') end
 -- A client retrying after a lost reply, or a second operator, gets the

@@ -11,6 +11,7 @@
 -- ARGV[2] -> from: "suspended" (resume) or "dead" (requeue)
 -- ARGV[3] -> input (JSON text, required to resume: "null" is an answer, ""
 --            is none; ignored by requeue)
+-- ARGV[4] -> key prefix "llmq:{ns}:"
 --
 -- Returns "queued", or an error "NOTFOUND" / "STATE <status>" / "BADARG".
 local key, id, from = KEYS[1], ARGV[1], ARGV[2]
@@ -22,7 +23,7 @@ end
 local f = redis.call('HMGET', key, 'status', 'prio')
 if not f[1] then
   -- Still in its compact queued form (see materialize in lib.lua)?
-  local prefix = string.sub(key, 1, #key - #id - 4)
+  local prefix = ARGV[4]
   if redis.call('EXISTS', prefix .. 'qr:' .. id) == 1 then return redis.error_reply('STATE queued') end
   return redis.error_reply('NOTFOUND')
 end
