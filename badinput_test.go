@@ -107,7 +107,7 @@ func TestQueueManager_CorruptHashIsTypedAndDoesNotStopWork(t *testing.T) {
 				return status == string(StatusDead)
 			}, id+" to die")
 		}
-		dead, err := qm.ListDead(ctx, 0, 10)
+		dead, err := listIDs(ctx, qm, StatusDead, 0, 10)
 		require.NoError(t, err)
 		assert.Len(t, dead, 4)
 	})

@@ -8,17 +8,6 @@ import (
 	"github.com/llmqueue/llmqueue/internal/redisstore"
 )
 
-// WorkerInfo is what a live worker reports in the registry.
-type WorkerInfo struct {
-	ID          string    `json:"id"`
-	Host        string    `json:"host"`
-	PID         int       `json:"pid"`
-	InFlight    int       `json:"in_flight"`
-	Concurrency int       `json:"concurrency"`
-	Processed   int64     `json:"processed"`
-	StartedAt   time.Time `json:"started_at"`
-}
-
 // heartbeatLoop extends this process's leases every third of the lease,
 // registers the worker, and cancels requests whose lease was lost or whose
 // cancel was asked for. A pub/sub listener delivers cancels sooner; the

@@ -91,9 +91,9 @@ func (s *processorStats) leased(res redisstore.LeaseResult) {
 	s.endPos.Store(int64(res.EndPos))
 }
 
-// ProcessorStatus is a BatchProcessor's own view of itself. Its JSON keys
+// WorkerStatus is a BatchProcessor's own view of itself. Its JSON keys
 // match the Python seed's processor status.
-type ProcessorStatus struct {
+type WorkerStatus struct {
 	IsProcessing            bool       `json:"is_processing"`
 	WorkerID                string     `json:"worker_id"`
 	UptimeSeconds           float64    `json:"uptime_seconds"`
@@ -118,29 +118,31 @@ type ProcessorStatus struct {
 	RequestsProcessedThisCycle int64 `json:"requests_processed_this_cycle"`
 	// ConsecutiveQuotaFailures counts this process's lease calls in a row
 	// that leased nothing because the budget or a cool-down refused.
-	ConsecutiveQuotaFailures int64  `json:"consecutive_quota_failures"`
-	Paused                   bool   `json:"paused"`
-	QuotaStatus              string `json:"quota_status"`
-	ConsecutiveErrors        int64  `json:"consecutive_errors"`
-	HealthStatus             string `json:"health_status"`
+	ConsecutiveQuotaFailures int64        `json:"consecutive_quota_failures"`
+	Paused                   bool         `json:"paused"`
+	QuotaStatus              string       `json:"quota_status"`
+	ConsecutiveErrors        int64        `json:"consecutive_errors"`
+	HealthStatus             WorkerHealth `json:"health_status"`
 	// ProcessorInfo is the Processor's own ProcessorInfo, when it has one.
 	ProcessorInfo map[string]any `json:"processor_info,omitempty"`
 }
 
-// Health statuses reported by ProcessorStatus.HealthStatus.
+// WorkerHealth is what WorkerStatus.HealthStatus says of a worker.
+type WorkerHealth string
+
+// The health a worker reports, worst first.
 const (
-	HealthStopped      = "stopped"
-	HealthDegraded     = "degraded"
-	HealthQuotaLimited = "quota_limited"
-	HealthIdle         = "idle"
-	HealthHealthy      = "healthy"
-	// HealthPaused: PauseProcessing paused the namespace.
-	HealthPaused = "paused"
+	HealthStopped      WorkerHealth = "stopped"
+	HealthDegraded     WorkerHealth = "degraded" // three Redis errors in a row or more
+	HealthPaused       WorkerHealth = "paused"   // PauseProcessing paused the namespace
+	HealthQuotaLimited WorkerHealth = "quota_limited"
+	HealthIdle         WorkerHealth = "idle"
+	HealthHealthy      WorkerHealth = "healthy"
 )
 
 // Status reports what this process is doing, from its own counters; the
 // cycle position is the namespace's, read from Redis with a short timeout.
-func (b *BatchProcessor) Status() ProcessorStatus {
+func (b *BatchProcessor) Status() WorkerStatus {
 	s := &b.st
 	cycle := b.cfg.cycle
 	if c, ok := s.cycle.Load().(Cycle); ok {
@@ -153,7 +155,7 @@ func (b *BatchProcessor) Status() ProcessorStatus {
 		}
 	}
 	reason, _ := s.lastReason.Load().(string)
-	st := ProcessorStatus{
+	st := WorkerStatus{
 		IsProcessing:           s.processing.Load(),
 		WorkerID:               b.cfg.workerID,
 		CycleSequence:          seq,

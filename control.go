@@ -3,57 +3,8 @@ package llmqueue
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 )
-
-// MaxCycleSlots is the most slots one class may have in a cycle.
-const MaxCycleSlots = 1000
-
-// Cycle is the 3-2-1 cycle's slots per class: the BatchProcessor leases
-// Low requests from the low queue, then Medium from the medium one, then
-// Long from the long one, and repeats; a class with nothing queued gives
-// its slot to the next.
-type Cycle struct {
-	Low    int `json:"low"`
-	Medium int `json:"medium"`
-	Long   int `json:"long"`
-}
-
-// validCycle checks that every class has 1 to MaxCycleSlots slots: a
-// class without a slot would starve.
-func validCycle(c [3]int) error {
-	for _, n := range c {
-		if n < 1 || n > MaxCycleSlots {
-			return fmt.Errorf("%w: cycle %d,%d,%d: want 1-%d slots per class", ErrInvalidRequest,
-				c[0], c[1], c[2], MaxCycleSlots)
-		}
-	}
-	return nil
-}
-
-func (c Cycle) array() [3]int { return [3]int{c.Low, c.Medium, c.Long} }
-
-// String returns the cycle as "low,medium,long", the form Redis keeps.
-func (c Cycle) String() string { return fmt.Sprintf("%d,%d,%d", c.Low, c.Medium, c.Long) }
-
-// parseCycle reads "low,medium,long"; ok is false for anything else.
-func parseCycle(spec string) (Cycle, bool) {
-	parts := strings.Split(spec, ",")
-	if len(parts) != 3 {
-		return Cycle{}, false
-	}
-	var n [3]int
-	for i, p := range parts {
-		v, err := strconv.Atoi(p)
-		if err != nil {
-			return Cycle{}, false
-		}
-		n[i] = v
-	}
-	return Cycle{Low: n[0], Medium: n[1], Long: n[2]}, true
-}
 
 // ProcessingState is what an operator set for every worker of a namespace
 // through PauseProcessing and SetCycle.

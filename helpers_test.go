@@ -3,6 +3,7 @@ package llmqueue
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -131,4 +132,14 @@ func rawKeys(qm *QueueManager) redisstore.Keys { return qm.store.Keys() }
 func decodeStatus(id string, h map[string]string) (*RequestStatus, error) {
 	rec, err := redisstore.DecodeRecord(id, h)
 	return statusFromRecord(id, rec, err)
+}
+
+// listIDs reads one page of state's IDs from offset through the Inspector.
+func listIDs(ctx context.Context, qm *QueueManager, state Status, offset, limit int) ([]string, error) {
+	cursor := ""
+	if offset > 0 {
+		cursor = strconv.Itoa(offset)
+	}
+	p, err := qm.Inspector().List(ctx, state, cursor, limit)
+	return p.IDs, err
 }

@@ -66,7 +66,7 @@ func TestDeadSet_ExpiredIDsArePrunedAndNotCounted(t *testing.T) {
 		m, err := qm.Metrics(ctx)
 		require.NoError(t, err)
 		assert.EqualValues(t, 0, m.Dead, "every dead request has expired")
-		ids, err := qm.ListDead(ctx, 0, 100)
+		ids, err := listIDs(ctx, qm, StatusDead, 0, 100)
 		require.NoError(t, err)
 		assert.Empty(t, ids)
 
@@ -96,10 +96,10 @@ func TestListDead_PageSkipsIDsWhoseRequestIsGone(t *testing.T) {
 			require.NoError(t, rawClient(qm).Del(ctx, k.Request(id)).Err())
 		}
 
-		page, err := qm.ListDead(ctx, 0, 100)
+		page, err := listIDs(ctx, qm, StatusDead, 0, 100)
 		require.NoError(t, err)
 		assert.Equal(t, order[150:250], page)
-		page, err = qm.ListDead(ctx, 50, 100)
+		page, err = listIDs(ctx, qm, StatusDead, 50, 100)
 		require.NoError(t, err)
 		assert.Equal(t, order[200:250], page, "the offset counts live entries")
 		m, err := qm.Metrics(ctx)
@@ -129,10 +129,10 @@ func TestListSuspended_PageSkipsIDsWhoseRequestIsGone(t *testing.T) {
 		for _, id := range order[:8] {
 			require.NoError(t, rawClient(qm).Del(ctx, k.Request(id)).Err())
 		}
-		page, err := qm.ListSuspended(ctx, 0, 3)
+		page, err := listIDs(ctx, qm, StatusSuspended, 0, 3)
 		require.NoError(t, err)
 		assert.Equal(t, order[8:11], page)
-		page, err = qm.ListSuspended(ctx, 3, 3)
+		page, err = listIDs(ctx, qm, StatusSuspended, 3, 3)
 		require.NoError(t, err)
 		assert.Equal(t, order[11:], page)
 	})

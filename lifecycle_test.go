@@ -114,7 +114,7 @@ func TestLifecycle_SuspendResumeComplete(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "awaiting approval", st.SuspendReason)
 		assert.JSONEq(t, `"drafted"`, string(st.Meta["step"]))
-		ids, err := qm.ListSuspended(ctx, 0, 10)
+		ids, err := listIDs(ctx, qm, StatusSuspended, 0, 10)
 		require.NoError(t, err)
 		assert.Equal(t, []string{id}, ids)
 
@@ -256,11 +256,11 @@ func TestLifecycle_ExpiredDeadLettersLeaveTheList(t *testing.T) {
 	id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1)))
 	require.NoError(t, err)
 	assert.Equal(t, StatusDead, wait(t, qm, id).Status)
-	dead, err := qm.ListDead(ctx, 0, 10)
+	dead, err := listIDs(ctx, qm, StatusDead, 0, 10)
 	require.NoError(t, err)
 	assert.Equal(t, []string{id}, dead)
 	waitFor(t, 3*time.Second, func() bool {
-		dead, err := qm.ListDead(ctx, 0, 10)
+		dead, err := listIDs(ctx, qm, StatusDead, 0, 10)
 		return err == nil && len(dead) == 0
 	}, "the expired dead letter to leave the list")
 }

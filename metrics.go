@@ -2,11 +2,8 @@ package llmqueue
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
-	"time"
 )
 
 // Metrics is a snapshot of a namespace. Its JSON keys include those of the
@@ -109,13 +106,7 @@ func (q *QueueManager) Metrics(ctx context.Context) (*Metrics, error) {
 		m.SuccessRatePercent = round2(float64(m.TotalCompleted) * 100 / float64(done))
 	}
 	m.TokenUsage = q.tokenUsage(snap.TokensInWindow)
-	for _, raw := range snap.Workers {
-		var w WorkerInfo
-		if json.Unmarshal([]byte(raw), &w) == nil {
-			m.Workers = append(m.Workers, w)
-		}
-	}
-	sort.Slice(m.Workers, func(i, j int) bool { return m.Workers[i].ID < m.Workers[j].ID })
+	m.Workers = workersOf(snap.Workers)
 	if pos, ok := q.rawCycle(ctx); ok {
 		m.CyclePosition = pos
 	}
@@ -168,28 +159,3 @@ func health(m *Metrics) SystemHealth {
 }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
-
-func (q *QueueManager) rawCycle(ctx context.Context) (int, bool) {
-	pos, ok, err := q.store.CyclePosition(ctx)
-	return pos, ok && err == nil
-}
-
-// cyclePosition maps the shared position onto a cycle's class. Its short
-// timeout keeps a status report from hanging on Redis.
-func (q *QueueManager) cyclePosition(cycle [3]int) (int, Priority, bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	pos, ok := q.rawCycle(ctx)
-	total := cycle[0] + cycle[1] + cycle[2]
-	if !ok || total == 0 {
-		return 0, "", false
-	}
-	pos %= total
-	switch {
-	case pos < cycle[0]:
-		return pos, PriorityLow, true
-	case pos < cycle[0]+cycle[1]:
-		return pos, PriorityMedium, true
-	}
-	return pos, PriorityLong, true
-}

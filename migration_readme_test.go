@@ -266,7 +266,7 @@ func TestMigrationREADME_GoNamesExist(t *testing.T) {
 
 	// The types the section names as where the keys live.
 	assert.Equal(t, "metrics.go", files["Metrics"])
-	assert.Equal(t, "batch_status.go", files["ProcessorStatus"])
+	assert.Equal(t, "batch_status.go", files["WorkerStatus"])
 	assert.Contains(t, section, "`metrics.go`")
 	assert.Contains(t, section, "`batch_status.go`")
 }
@@ -295,7 +295,7 @@ func TestMigrationREADME_PlacesEveryPythonKey(t *testing.T) {
 	rows := tableRows(migrationSection(t))
 	where := map[string]map[string]bool{
 		"`Metrics`":         jsonKeys(t, Metrics{}),
-		"`ProcessorStatus`": jsonKeys(t, ProcessorStatus{}),
+		"`WorkerStatus`": jsonKeys(t, WorkerStatus{}),
 	}
 	metrics := []string{"total_in_queue", "success_rate_percent",
 		"token_usage.current_usage", "token_usage.api_allocation", "token_usage.available",
@@ -309,7 +309,7 @@ func TestMigrationREADME_PlacesEveryPythonKey(t *testing.T) {
 		"cycle_sequence", "consecutive_empty_cycles", "total_requests_processed", "last_processed_time",
 		"processing_rate_per_minute", "batch_config", "quota_status", "consecutive_errors", "health_status",
 		"requests_processed_this_cycle", "consecutive_quota_failures"}
-	tests := map[string][]string{"`Metrics`": metrics, "`ProcessorStatus`": status}
+	tests := map[string][]string{"`Metrics`": metrics, "`WorkerStatus`": status}
 	for place, keys := range tests {
 		for _, key := range keys {
 			t.Run(key, func(t *testing.T) {

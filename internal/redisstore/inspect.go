@@ -53,3 +53,21 @@ func (s *Store) list(ctx context.Context, key string, offset, limit, retentionMS
 	}
 	return out, nil
 }
+
+// Page returns up to limit ids of one index from position offset: a class
+// queue ("low", "medium", "long") head first, or "active" (by lease
+// deadline) or "scheduled" (by run-at time), soonest first. It does not
+// prune: an id may name a request that has just moved on.
+func (s *Store) Page(ctx context.Context, index string, offset, limit int64) ([]string, error) {
+	stop := offset + limit - 1
+	if q, ok := s.queueKey(index); ok {
+		return s.rdb.LRange(ctx, q, offset, stop).Result()
+	}
+	switch index {
+	case "active":
+		return s.rdb.ZRange(ctx, s.keys.Active, offset, stop).Result()
+	case "scheduled":
+		return s.rdb.ZRange(ctx, s.keys.Scheduled, offset, stop).Result()
+	}
+	return nil, fmt.Errorf("page: unknown index %q", index)
+}

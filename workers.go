@@ -5,8 +5,25 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sort"
 	"time"
 )
+
+// The worker registry: each BatchProcessor registers under its worker id
+// at Start, renews the entry with every heartbeat and removes it at
+// Shutdown; an entry of a process that died expires within one lease.
+// Metrics and Inspector.Workers read it.
+
+// WorkerInfo is what a live worker reports in the registry.
+type WorkerInfo struct {
+	ID          string    `json:"id"`
+	Host        string    `json:"host"`
+	PID         int       `json:"pid"`
+	InFlight    int       `json:"in_flight"`
+	Concurrency int       `json:"concurrency"`
+	Processed   int64     `json:"processed"`
+	StartedAt   time.Time `json:"started_at"`
+}
 
 // register claims the worker id before the first lease. A live process
 // already registered under it is refused with ErrWorkerIDInUse: the two
@@ -56,4 +73,18 @@ func (b *BatchProcessor) workerInfo(inFlight int) []byte {
 		StartedAt: time.UnixMilli(b.st.startedAt.Load()),
 	})
 	return info
+}
+
+// workersOf decodes the registry's entries, sorted by ID; an entry that
+// does not decode is left out.
+func workersOf(raw map[string]string) []WorkerInfo {
+	out := make([]WorkerInfo, 0, len(raw))
+	for _, info := range raw {
+		var w WorkerInfo
+		if json.Unmarshal([]byte(info), &w) == nil {
+			out = append(out, w)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }
