@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/tiktoken"
 )
 
 // checkPayload costs 100 input tokens (400 characters / 4) and 200 output
@@ -71,9 +72,9 @@ func TestCheckEstimate_Estimators(t *testing.T) {
 			llmqueue.Usage{InputTokens: 3, OutputTokens: 1000}, llmqueue.EstimateOK},
 		{"bedrock converse", nil, `{"modelId":"m","messages":[{"role":"user","content":[{"text":"abcd"}]}],"inferenceConfig":{"maxTokens":300}}`, 301,
 			llmqueue.Usage{InputTokens: 1, OutputTokens: 300}, llmqueue.EstimateOK},
-		{"tiktoken", llmqueue.NewTiktokenEstimator(), `{"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}],"max_tokens":50}`, 59,
+		{"tiktoken", tiktoken.NewEstimator(), `{"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}],"max_tokens":50}`, 59,
 			llmqueue.Usage{InputTokens: 9, OutputTokens: 50}, llmqueue.EstimateOK},
-		{"tiktoken, estimate without max_tokens", llmqueue.NewTiktokenEstimator(), `{"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}],"max_tokens":50}`, 9,
+		{"tiktoken, estimate without max_tokens", tiktoken.NewEstimator(), `{"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}],"max_tokens":50}`, 9,
 			llmqueue.Usage{InputTokens: 9, OutputTokens: 50}, llmqueue.EstimateLow},
 		// Without UsageEstimator the whole estimate is input, as for Add.
 		{"plain estimator", totalEstimator(500), `{}`, 499,
@@ -113,7 +114,7 @@ func TestCheckEstimate_BadInput(t *testing.T) {
 		{"trailing garbage", `{} {}`, 100, nil, llmqueue.ErrInvalidPayload},
 		{"invalid JSON with a plain estimator", `{`, 100, totalEstimator(1), llmqueue.ErrInvalidPayload},
 		{"negative estimate", `{}`, -1, nil, llmqueue.ErrInvalidTokens},
-		{"estimator refuses the payload", `{"messages":"x"}`, 100, llmqueue.NewTiktokenEstimator(), llmqueue.ErrInvalidPayload},
+		{"estimator refuses the payload", `{"messages":"x"}`, 100, tiktoken.NewEstimator(), llmqueue.ErrInvalidPayload},
 		{"estimator fails", `{}`, 100, failingEstimator{errBoom}, errBoom},
 		{"estimator answers negative", `{}`, 100, totalEstimator(-5), llmqueue.ErrInvalidTokens},
 		{"usage estimator answers negative", `{}`, 100, negativeUsage{}, llmqueue.ErrInvalidTokens},

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/tiktoken"
 )
 
 // Every provider charges the output allowance once, at arrival: the
@@ -31,7 +32,7 @@ func TestEstimators_OutputAllowanceIsTheMaximumOnce(t *testing.T) {
 	}
 	estimators := map[string]llmqueue.UsageEstimator{
 		"heuristic": llmqueue.HeuristicEstimator{},
-		"tiktoken":  llmqueue.NewTiktokenEstimator(),
+		"tiktoken":  tiktoken.NewEstimator(),
 	}
 	for _, tt := range tests {
 		for name, est := range estimators {

@@ -1,22 +1,19 @@
 package llmqueue
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"unicode/utf8"
+
+	"github.com/llmqueue/llmqueue/internal/reqjson"
 )
 
-// Compile-time checks: both estimators are meant to be passed wherever the
-// queue wants an Estimator, by value or by pointer.
+// Compile-time checks: HeuristicEstimator is meant to be passed wherever
+// the queue wants an Estimator, by value or by pointer.
 var (
 	_ Estimator      = HeuristicEstimator{}
-	_ Estimator      = (*TiktokenEstimator)(nil)
 	_ UsageEstimator = HeuristicEstimator{}
-	_ UsageEstimator = (*TiktokenEstimator)(nil)
 )
 
 // DefaultOutputAllowance is the output tokens the built-in estimators
@@ -44,7 +41,8 @@ const defaultCharsPerToken = 4
 // HeuristicEstimator estimates a request's token cost from the length of its
 // text, without a tokenizer. It is cheap, provider-neutral (OpenAI,
 // Anthropic, Bedrock Converse) and never fails on valid JSON, which makes it
-// a safe default; use TiktokenEstimator when exact OpenAI counts matter.
+// a safe default; use package github.com/llmqueue/llmqueue/tiktoken
+// (tiktoken.Estimator) when exact OpenAI counts matter.
 //
 // For an object payload it counts the characters (Unicode code points) of the
 // prompt text it recognises:
@@ -107,7 +105,7 @@ func (h HeuristicEstimator) EstimateUsage(payload json.RawMessage) (Usage, error
 		cpt = defaultCharsPerToken
 	}
 	if isObject {
-		out := outputBudget(obj, outputAllowance(h.DefaultMaxTokens))
+		out := reqjson.OutputBudget(obj, outputAllowance(h.DefaultMaxTokens))
 		if chars, ok := promptChars(obj); ok {
 			return Usage{InputTokens: ceilDiv(chars, cpt), OutputTokens: out}, nil
 		}
@@ -117,21 +115,15 @@ func (h HeuristicEstimator) EstimateUsage(payload json.RawMessage) (Usage, error
 		OutputTokens: outputAllowance(h.DefaultMaxTokens)}, nil
 }
 
-// decodePayload splits "invalid JSON" (an error) from "valid JSON that is not
-// an object" (isObject false), which callers estimate differently.
+// decodePayload splits "invalid JSON" (an error wrapping ErrInvalidPayload)
+// from "valid JSON that is not an object" (isObject false), which callers
+// estimate differently.
 func decodePayload(payload json.RawMessage) (obj map[string]json.RawMessage, isObject bool, err error) {
-	if uerr := json.Unmarshal(payload, &obj); uerr != nil {
-		// Unmarshal validates the whole input before decoding, so a syntax
-		// error means the payload is not JSON at all; any other error means
-		// valid JSON of another type.
-		var syntaxErr *json.SyntaxError
-		if errors.As(uerr, &syntaxErr) {
-			return nil, false, fmt.Errorf("%w: %w", ErrInvalidPayload, uerr)
-		}
-		return nil, false, nil
+	obj, isObject, err = reqjson.Decode(payload)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %w", ErrInvalidPayload, err)
 	}
-	// A literal null decodes without error into a nil map.
-	return obj, obj != nil, nil
+	return obj, isObject, nil
 }
 
 // promptChars sums the characters of the prompt text in obj; ok is false when
@@ -148,7 +140,7 @@ func promptChars(obj map[string]json.RawMessage) (chars int64, ok bool) {
 		}
 	}
 	if raw, found := obj["instructions"]; found {
-		if s, good := jsonString(raw); good {
+		if s, good := reqjson.String(raw); good {
 			chars, ok = chars+runeCount(s), true
 		}
 	}
@@ -186,7 +178,7 @@ func messagesChars(raw json.RawMessage) (int64, bool) {
 // contentChars counts a content value: a string or an array of parts
 // carrying text. Non-text parts (images, tool use) count nothing.
 func contentChars(raw json.RawMessage) (int64, bool) {
-	if s, ok := jsonString(raw); ok {
+	if s, ok := reqjson.String(raw); ok {
 		return runeCount(s), true
 	}
 	var parts []json.RawMessage
@@ -195,31 +187,16 @@ func contentChars(raw json.RawMessage) (int64, bool) {
 	}
 	var chars int64
 	for _, p := range parts {
-		if s, ok := partText(p); ok {
+		if s, ok := reqjson.PartText(p); ok {
 			chars += runeCount(s)
 		}
 	}
 	return chars, true
 }
 
-// partText returns the text of one content part: {"text": "..."} or, though
-// no provider documents it, a bare string.
-func partText(raw json.RawMessage) (string, bool) {
-	if s, ok := jsonString(raw); ok {
-		return s, true
-	}
-	// A map rather than a struct: encoding/json matches struct tags
-	// case-insensitively, and only the exact key "text" carries text.
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(raw, &fields) != nil {
-		return "", false
-	}
-	return jsonString(fields["text"])
-}
-
 // stringsChars counts a string or an array of strings.
 func stringsChars(raw json.RawMessage) (int64, bool) {
-	if s, ok := jsonString(raw); ok {
+	if s, ok := reqjson.String(raw); ok {
 		return runeCount(s), true
 	}
 	var ss []string
@@ -233,23 +210,7 @@ func stringsChars(raw json.RawMessage) (int64, bool) {
 	return chars, true
 }
 
-// jsonString decodes raw when it is a JSON string; null is not a string
-// here, unlike for json.Unmarshal into a string, which leaves it unchanged.
-func jsonString(raw json.RawMessage) (string, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '"' {
-		return "", false
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return "", false
-	}
-	return s, true
-}
-
-func isJSONNull(raw json.RawMessage) bool {
-	return string(bytes.TrimSpace(raw)) == "null"
-}
+func isJSONNull(raw json.RawMessage) bool { return reqjson.IsNull(raw) }
 
 func runeCount(s string) int64 { return int64(utf8.RuneCountInString(s)) }
 
@@ -264,85 +225,7 @@ func ceilDiv(n int64, per float64) int64 {
 }
 
 // clampTokens rounds f up to a token count in [0, math.MaxInt64].
-func clampTokens(f float64) int64 {
-	if !(f > 0) { // also catches NaN
-		return 0
-	}
-	f = math.Ceil(f)
-	if f >= math.MaxInt64 { // float64(MaxInt64) rounds up to 2^63
-		return math.MaxInt64
-	}
-	return int64(f)
-}
+func clampTokens(f float64) int64 { return reqjson.Clamp(f) }
 
-func addTokensSat(a, b int64) int64 {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
-}
-
-func mulTokensSat(a, b int64) int64 {
-	if a == 0 || b == 0 {
-		return 0
-	}
-	if a > math.MaxInt64/b {
-		return math.MaxInt64
-	}
-	return a * b
-}
-
-// outputBudget is the completion budget a provider reserves for the request:
-// the largest maximum the payload sets (def when it sets none) times the
-// number of choices. Taking the largest keeps the estimate on the safe side
-// when a payload carries both the legacy and the current field. The
-// maximum is not multiplied (the Python package multiplied max_tokens by
-// 3-5 per model family): it already bounds the reply, and every provider
-// reserves it once.
-func outputBudget(obj map[string]json.RawMessage, def int64) int64 {
-	budget, found := int64(0), false
-	consider := func(fields map[string]json.RawMessage, key string) {
-		if n, ok := jsonNumber(fields[key]); ok {
-			budget, found = max(budget, n), true
-		}
-	}
-	consider(obj, "max_completion_tokens")
-	consider(obj, "max_tokens")
-	consider(obj, "max_output_tokens")
-	consider(obj, "maxTokens") // providers/bedrock's Payload
-	var cfg map[string]json.RawMessage
-	if json.Unmarshal(obj["inferenceConfig"], &cfg) == nil {
-		consider(cfg, "maxTokens")
-	}
-	if !found {
-		budget = max(def, 0)
-	}
-	choices := int64(1)
-	if n, ok := jsonNumber(obj["n"]); ok && n > 1 {
-		choices = n
-	}
-	return mulTokensSat(budget, choices)
-}
-
-func hasField(m map[string]json.RawMessage, k string) bool {
-	_, ok := m[k]
-	return ok
-}
-
-// jsonNumber reads a JSON number as a token count: negative means 0,
-// fractions round up, and values beyond int64 (even 1e400) saturate, so a
-// hostile payload cannot wrap the estimate around to something small.
-// Anything that is not a number (null, a string) reports false.
-func jsonNumber(raw json.RawMessage) (int64, bool) {
-	s := string(bytes.TrimSpace(raw))
-	if s == "" || (s[0] != '-' && (s[0] < '0' || s[0] > '9')) {
-		return 0, false
-	}
-	// JSON number syntax is a subset of ParseFloat's, and ParseFloat
-	// returns ±Inf with ErrRange on overflow, which clampTokens saturates.
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		return 0, false
-	}
-	return clampTokens(f), true
-}
+// addTokensSat adds token counts, saturating at math.MaxInt64.
+func addTokensSat(a, b int64) int64 { return reqjson.AddSat(a, b) }

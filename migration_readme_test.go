@@ -133,8 +133,8 @@ func TestMigrationREADME_MapsEveryPythonName(t *testing.T) {
 		{"postprocess_result", []string{"Postprocessor", "Postprocess"}},
 		{"health_check", []string{"HealthChecker", "HealthCheck"}},
 		{"get_processor_info", []string{"ProcessorInfo"}},
-		{"TokenEstimator", []string{"llmqueue.HeuristicEstimator", "llmqueue.TiktokenEstimator"}},
-		{"estimate_for_model", []string{"llmqueue.TiktokenEstimator"}},
+		{"TokenEstimator", []string{"llmqueue.HeuristicEstimator", "tiktoken.Estimator"}},
+		{"estimate_for_model", []string{"tiktoken.Estimator"}},
 		{"TokenEstimator.estimate_processing_time", []string{"llmqueue.EstimateProcessingTime"}},
 		{"TokenEstimator.validate_token_estimate", []string{"llmqueue.CheckEstimate"}},
 		{"RedisConfig", []string{"llmqueue.ConfigFromEnv", "Config.RedisOptions", "Config.NewRedisClient"}},
@@ -230,6 +230,7 @@ func TestMigrationREADME_GoNamesExist(t *testing.T) {
 	section := migrationSection(t)
 	root, rootMembers, files := codeNames(t, ".")
 	httpapi, _, _ := codeNames(t, "httpapi")
+	tiktoken, _, _ := codeNames(t, "tiktoken")
 	// Every name in a code span of the llmqueue column of the Code table
 	// (the rows after "**Code.**", up to the next bold paragraph).
 	start := strings.Index(section, "**Code.**")
@@ -248,6 +249,8 @@ func TestMigrationREADME_GoNamesExist(t *testing.T) {
 					parts = parts[1:]
 				case "httpapi":
 					pkg, inRoot, parts = httpapi, false, parts[1:]
+				case "tiktoken":
+					pkg, inRoot, parts = tiktoken, false, parts[1:]
 				}
 				name := strings.Join(parts, ".")
 				first := parts[0][:1]

@@ -8,6 +8,7 @@ import (
 	goopenai "github.com/sashabaranov/go-openai"
 
 	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/tiktoken"
 )
 
 // DefaultMaxTokens is the output allowance estimated for a request that sets
@@ -22,7 +23,7 @@ const DefaultMaxTokens = 1024
 // The chat-format overhead as the OpenAI cookbook's rate-limit estimate
 // (num_tokens_consumed_from_request in api_request_parallel_processor.py)
 // counts it. These are not the tokenizer's true overhead (3 per message,
-// +1 for a name, +3 for the reply, as llmqueue.TiktokenEstimator counts),
+// +1 for a name, +3 for the reply, as tiktoken.Estimator counts),
 // but the cookbook's figure is the one written to match the rate limiter.
 const (
 	cookbookPerMessage = 4  // <im_start>{role/name}\n{content}<im_end>\n
@@ -116,7 +117,7 @@ func cookbookTokens(model string, msgs []goopenai.ChatCompletionMessage) (int64,
 			texts = append(texts, string(b))
 		}
 		for _, s := range texts {
-			n, err := llmqueue.CountTokens(model, s)
+			n, err := tiktoken.CountTokens(model, s)
 			if err != nil {
 				return 0, err
 			}

@@ -39,8 +39,9 @@
 //
 // The cookbook count is num_tokens_consumed_from_request from the OpenAI
 // cookbook (api_request_parallel_processor.py), with the model's tiktoken
-// encoding: 4 per message, the tokens of each string field of the message,
-// -1 for a name, and 2 for the reply. Taking the larger of the two keeps
+// encoding (tiktoken.CountTokens, from github.com/llmqueue/llmqueue/tiktoken):
+// 4 per message, the tokens of each string field of the message, -1 for a
+// name, and 2 for the reply. Taking the larger of the two keeps
 // either rule from undercounting. Tool definitions, images and audio are not
 // counted, as neither rule counts them.
 package openai

@@ -1,16 +1,41 @@
-package llmqueue
+// Package tiktoken counts the tokens of OpenAI requests exactly, with
+// OpenAI's BPE vocabularies (github.com/tiktoken-go/tokenizer, embedded, no
+// network). It lives apart from package llmqueue because the vocabularies
+// add about 12 MB to every binary that links them: a program that imports
+// only llmqueue does not carry them, and one that wants exact OpenAI counts
+// imports this package and gives the queue an Estimator:
+//
+//	qm, err := llmqueue.NewQueueManager(rdb,
+//		llmqueue.WithEstimator(tiktoken.NewEstimator()))
+//
+// Estimator reads a whole request payload (messages, prompt or input, tools,
+// and the output budget, as llmqueue.HeuristicEstimator does); CountTokens
+// counts one string. Models served by other providers tokenize differently:
+// use llmqueue.HeuristicEstimator, or the provider adapter's estimate, for
+// them.
+package tiktoken
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
-	"sync"
 
 	"github.com/tiktoken-go/tokenizer"
+
+	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/internal/reqjson"
 )
 
-// TiktokenEstimator counts the tokens of an OpenAI chat-completions payload
+// Compile-time checks: an Estimator is meant to be passed wherever the queue
+// wants an llmqueue.Estimator, by value or by pointer.
+var (
+	_ llmqueue.Estimator      = Estimator{}
+	_ llmqueue.Estimator      = (*Estimator)(nil)
+	_ llmqueue.UsageEstimator = Estimator{}
+	_ llmqueue.UsageEstimator = (*Estimator)(nil)
+)
+
+// Estimator counts the tokens of an OpenAI chat-completions payload
 // exactly with OpenAI's BPE vocabularies (github.com/tiktoken-go/tokenizer,
 // embedded, no network), the way OpenAI's cookbook num_tokens_from_messages
 // does:
@@ -31,36 +56,38 @@ import (
 // The output budget is then added, because OpenAI counts a request against
 // its tokens-per-minute limit as prompt tokens plus max_tokens (times n):
 // the largest of "max_completion_tokens", "max_tokens" and
-// "max_output_tokens" (and the Bedrock fields HeuristicEstimator reads), or
-// DefaultMaxTokens when none is set, counted once and never scaled up.
+// "max_output_tokens" (and the Bedrock fields llmqueue.HeuristicEstimator
+// reads), or DefaultMaxTokens when none is set, counted once and never
+// scaled up.
 //
 // A payload without "messages" counts its "prompt" or "input" (a string or
 // an array of strings, as for completions and embeddings) without the chat
 // overhead; any other valid JSON counts as the tokens of its compact text.
 // Invalid JSON, and a "messages" that is not an array of objects, yield an
-// error wrapping ErrInvalidPayload, since OpenAI would reject the request.
+// error wrapping llmqueue.ErrInvalidPayload, since OpenAI would reject the
+// request.
 //
 // The encoding follows "model" (DefaultModel when the payload names none):
 // o200k_base for gpt-4o*, gpt-4.1*, gpt-4.5*, gpt-5*, o1*, o3*, o4*,
 // chatgpt-4o* and gpt-oss*; cl100k_base for gpt-4*, gpt-3.5*,
 // text-embedding-3*, text-embedding-ada-002 and any model it does not know.
-// Models served elsewhere tokenize differently; use HeuristicEstimator for
-// them.
+// Models served elsewhere tokenize differently; use
+// llmqueue.HeuristicEstimator for them.
 //
 // The zero value is ready to use. Vocabularies load once per process on
 // first use and are shared, so estimators are cheap to create and safe for
 // concurrent use.
-type TiktokenEstimator struct {
+type Estimator struct {
 	// DefaultModel picks the encoding when the payload has no "model".
 	DefaultModel string
 	// DefaultMaxTokens is the output budget assumed when the payload sets
-	// no maximum. Zero means DefaultOutputAllowance; negative values mean
-	// none.
+	// no maximum. Zero means llmqueue.DefaultOutputAllowance; negative
+	// values mean none.
 	DefaultMaxTokens int64
 }
 
-// NewTiktokenEstimator returns a TiktokenEstimator with default settings.
-func NewTiktokenEstimator() *TiktokenEstimator { return &TiktokenEstimator{} }
+// NewEstimator returns an Estimator with default settings.
+func NewEstimator() *Estimator { return &Estimator{} }
 
 // Chat-format overhead from OpenAI's cookbook (num_tokens_from_messages),
 // valid for every chat model since gpt-3.5-turbo-0613.
@@ -71,73 +98,73 @@ const (
 )
 
 // EstimateTokens returns the prompt tokens of payload plus its output budget.
-func (e TiktokenEstimator) EstimateTokens(payload json.RawMessage) (int64, error) {
+func (e Estimator) EstimateTokens(payload json.RawMessage) (int64, error) {
 	u, err := e.EstimateUsage(payload)
-	return addTokensSat(u.InputTokens, u.OutputTokens), err
+	return reqjson.AddSat(u.InputTokens, u.OutputTokens), err
 }
 
 // EstimateUsage returns the prompt tokens of payload as input and its output
 // budget as output.
-func (e TiktokenEstimator) EstimateUsage(payload json.RawMessage) (Usage, error) {
-	obj, isObject, err := decodePayload(payload)
+func (e Estimator) EstimateUsage(payload json.RawMessage) (llmqueue.Usage, error) {
+	obj, isObject, err := reqjson.Decode(payload)
 	if err != nil {
-		return Usage{}, err
+		return llmqueue.Usage{}, fmt.Errorf("%w: %w", llmqueue.ErrInvalidPayload, err)
 	}
 	model := e.DefaultModel
 	if isObject {
-		if m, ok := jsonString(obj["model"]); ok && m != "" {
+		if m, ok := reqjson.String(obj["model"]); ok && m != "" {
 			model = m
 		}
 	}
 	codec, err := codecForModel(model)
 	if err != nil {
-		return Usage{}, err
+		return llmqueue.Usage{}, err
 	}
 	if !isObject {
 		n, err := jsonTokens(codec, payload)
-		return Usage{InputTokens: n, OutputTokens: outputAllowance(e.DefaultMaxTokens)}, err
+		return llmqueue.Usage{InputTokens: n, OutputTokens: e.outputAllowance()}, err
 	}
 
 	var prompt int64
 	switch {
-	case hasField(obj, "messages"):
+	case reqjson.Has(obj, "messages"):
 		prompt, err = chatTokens(codec, obj["messages"])
-	case hasField(obj, "prompt"):
+	case reqjson.Has(obj, "prompt"):
 		prompt, err = textTokens(codec, obj["prompt"])
-	case hasField(obj, "input"):
+	case reqjson.Has(obj, "input"):
 		prompt, err = textTokens(codec, obj["input"])
 	default:
 		prompt, err = jsonTokens(codec, payload)
 	}
 	if err != nil {
-		return Usage{}, err
+		return llmqueue.Usage{}, err
 	}
 	for _, key := range [...]string{"tools", "functions"} {
-		if raw, ok := obj[key]; ok && !isJSONNull(raw) {
+		if raw, ok := obj[key]; ok && !reqjson.IsNull(raw) {
 			n, err := jsonTokens(codec, raw)
 			if err != nil {
-				return Usage{}, err
+				return llmqueue.Usage{}, err
 			}
 			prompt += n
 		}
 	}
-	return Usage{InputTokens: prompt, OutputTokens: outputBudget(obj, outputAllowance(e.DefaultMaxTokens))}, nil
+	return llmqueue.Usage{InputTokens: prompt, OutputTokens: reqjson.OutputBudget(obj, e.outputAllowance())}, nil
 }
 
 // chatTokens implements num_tokens_from_messages over raw JSON messages.
 func chatTokens(codec tokenizer.Codec, raw json.RawMessage) (int64, error) {
 	var msgs []json.RawMessage
 	if err := json.Unmarshal(raw, &msgs); err != nil {
-		return 0, fmt.Errorf("%w: messages: %w", ErrInvalidPayload, err)
+		return 0, fmt.Errorf("%w: messages: %w", llmqueue.ErrInvalidPayload, err)
 	}
 	if msgs == nil {
-		return 0, fmt.Errorf("%w: messages is null", ErrInvalidPayload)
+		return 0, fmt.Errorf("%w: messages is null", llmqueue.ErrInvalidPayload)
 	}
 	total := int64(tokensReplyPrime)
 	for i, rawMsg := range msgs {
 		var msg map[string]json.RawMessage
 		if err := json.Unmarshal(rawMsg, &msg); err != nil || msg == nil {
-			return 0, fmt.Errorf("%w: messages[%d] is not an object", ErrInvalidPayload, i)
+			return 0, fmt.Errorf("%w: messages[%d] is not an object", llmqueue.ErrInvalidPayload, i)
 		}
 		total += tokensPerMessage
 		for key, value := range msg {
@@ -158,10 +185,10 @@ func chatTokens(codec tokenizer.Codec, raw json.RawMessage) (int64, error) {
 // sees them (unescaped); null costs nothing (content of a tool-call
 // message); other values are approximated by their JSON.
 func fieldTokens(codec tokenizer.Codec, key string, value json.RawMessage) (int64, error) {
-	if isJSONNull(value) {
+	if reqjson.IsNull(value) {
 		return 0, nil
 	}
-	if s, ok := jsonString(value); ok {
+	if s, ok := reqjson.String(value); ok {
 		return tokenCount(codec, s)
 	}
 	if key == "content" {
@@ -169,7 +196,7 @@ func fieldTokens(codec tokenizer.Codec, key string, value json.RawMessage) (int6
 		if json.Unmarshal(value, &parts) == nil {
 			var total int64
 			for _, p := range parts {
-				if s, ok := partText(p); ok {
+				if s, ok := reqjson.PartText(p); ok {
 					n, err := tokenCount(codec, s)
 					if err != nil {
 						return 0, err
@@ -186,7 +213,7 @@ func fieldTokens(codec tokenizer.Codec, key string, value json.RawMessage) (int6
 // textTokens counts a prompt or input: a string or an array of strings.
 // Anything else (token arrays, Responses API items) counts as its JSON.
 func textTokens(codec tokenizer.Codec, raw json.RawMessage) (int64, error) {
-	if s, ok := jsonString(raw); ok {
+	if s, ok := reqjson.String(raw); ok {
 		return tokenCount(codec, s)
 	}
 	var ss []string
@@ -209,79 +236,16 @@ func textTokens(codec tokenizer.Codec, raw json.RawMessage) (int64, error) {
 func jsonTokens(codec tokenizer.Codec, raw json.RawMessage) (int64, error) {
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, raw); err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrInvalidPayload, err)
+		return 0, fmt.Errorf("%w: %w", llmqueue.ErrInvalidPayload, err)
 	}
 	return tokenCount(codec, buf.String())
 }
 
-func tokenCount(codec tokenizer.Codec, s string) (int64, error) {
-	if s == "" {
-		return 0, nil
+// outputAllowance reads DefaultMaxTokens: 0 means
+// llmqueue.DefaultOutputAllowance, negative means none.
+func (e Estimator) outputAllowance() int64 {
+	if e.DefaultMaxTokens == 0 {
+		return llmqueue.DefaultOutputAllowance
 	}
-	n, err := codec.Count(s)
-	if err != nil {
-		return 0, fmt.Errorf("llmqueue: count tokens with %s: %w", codec.GetName(), err)
-	}
-	return int64(n), nil
-}
-
-// CountTokens returns the number of tokens text encodes to with the
-// encoding of model (see TiktokenEstimator for the mapping; unknown models
-// use cl100k_base). Special-token markers such as "<|endoftext|>" are counted
-// as ordinary text, as they are when they occur in a user's message.
-func CountTokens(model, text string) (int, error) {
-	codec, err := codecForModel(model)
-	if err != nil {
-		return 0, err
-	}
-	n, err := tokenCount(codec, text)
-	return int(n), err
-}
-
-// The vocabularies take milliseconds and megabytes to build, so each is
-// built once, on first use, and shared; tokenizer codecs are safe for
-// concurrent Count calls.
-var (
-	o200kCodec  = sync.OnceValues(func() (tokenizer.Codec, error) { return tokenizer.Get(tokenizer.O200kBase) })
-	cl100kCodec = sync.OnceValues(func() (tokenizer.Codec, error) { return tokenizer.Get(tokenizer.Cl100kBase) })
-)
-
-// o200kPrefixes are the model families on o200k_base, after tiktoken's
-// MODEL_PREFIX_TO_ENCODING (gpt-oss uses o200k_harmony, which only adds
-// special tokens, so ordinary text counts the same). Every other model,
-// including gpt-4, gpt-3.5 and the embedding models, uses cl100k_base, which
-// is also tiktoken's fallback.
-var o200kPrefixes = [...]string{
-	"gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "chatgpt-4o", "gpt-oss",
-	"o1", "o3", "o4",
-}
-
-// encodingForModel maps a model name to its encoding. Fine-tune names
-// ("ft:gpt-4o-mini:org::id") and routed names ("openai/gpt-4o") resolve to
-// their base model.
-func encodingForModel(model string) tokenizer.Encoding {
-	m := strings.ToLower(strings.TrimSpace(model))
-	m = strings.TrimPrefix(m, "ft:")
-	if i := strings.LastIndexByte(m, '/'); i >= 0 {
-		m = m[i+1:]
-	}
-	for _, p := range o200kPrefixes {
-		if strings.HasPrefix(m, p) {
-			return tokenizer.O200kBase
-		}
-	}
-	return tokenizer.Cl100kBase
-}
-
-func codecForModel(model string) (tokenizer.Codec, error) {
-	enc := encodingForModel(model)
-	load := cl100kCodec
-	if enc == tokenizer.O200kBase {
-		load = o200kCodec
-	}
-	codec, err := load()
-	if err != nil {
-		return nil, fmt.Errorf("llmqueue: load %s tokenizer: %w", enc, err)
-	}
-	return codec, nil
+	return max(e.DefaultMaxTokens, 0)
 }
