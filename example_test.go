@@ -76,7 +76,9 @@ func ExampleBatchProcessor() {
 func ExampleSuspend() {
 	rdb, done := embedded()
 	defer done()
-	ctx := context.Background()
+	// Every wait below is bounded: a broken build fails, it never hangs.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	qm, _ := llmqueue.NewQueueManager(rdb)
 	approve := llmqueue.ProcessorFunc(func(ctx context.Context, job *llmqueue.Job) (*llmqueue.Result, error) {
 		if job.ResumeInput == nil {
@@ -92,16 +94,20 @@ func ExampleSuspend() {
 	defer bp.Shutdown(ctx)
 
 	id, _ := qm.Add(ctx, llmqueue.NewRequest(`{}`, llmqueue.WithEstimatedTokens(1)))
-	for {
-		st, _ := qm.Status(ctx, id)
-		if st.Status == llmqueue.StatusSuspended {
+	for ctx.Err() == nil {
+		st, err := qm.Status(ctx, id)
+		if err == nil && st.Status == llmqueue.StatusSuspended {
 			fmt.Println(st.Status, st.SuspendReason)
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	_ = qm.Resume(ctx, id, map[string]bool{"approved": true})
-	st, _ := qm.Wait(ctx, id)
+	st, err := qm.Wait(ctx, id)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Println(st.Status, string(st.Result))
 	// Output:
 	// suspended needs approval
