@@ -109,7 +109,7 @@ func TestHealth_ChecksAreReportedWhileRedisIsDown(t *testing.T) {
 	e := newEnv(t, config{manager: []llmqueue.Option{llmqueue.WithOpTimeout(300 * time.Millisecond)}})
 	url := newHandlerServer(t, New(e.qm, WithMinWorkers(0),
 		WithHealthCheck("processor", func(context.Context) error { return nil })))
-	e.s.Stop(t)
+	e.stopRedis()
 	status, h, _ := healthOf(t, url)
 	require.Equal(t, http.StatusServiceUnavailable, status)
 	require.Equal(t, healthReply{Status: "unavailable", Redis: "unreachable", Checks: map[string]string{"processor": "ok"}}, h)

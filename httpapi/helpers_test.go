@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -14,14 +13,15 @@ import (
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/internal/lockedbuf"
 	"github.com/llmqueue/llmqueue/internal/redistest"
+	"github.com/llmqueue/llmqueue/llmqueuetest"
 	"github.com/stretchr/testify/require"
 )
 
-// env is one API under test: a miniredis, a manager, and the handler
-// behind an httptest server, with its logs captured.
+// env is one API under test: a manager on a Redis (an llmqueuetest.Kit),
+// and the handler behind an httptest server, with its logs captured.
 type env struct {
 	t    *testing.T
-	s    *redistest.Server
+	kit  *llmqueuetest.Kit
 	qm   *llmqueue.QueueManager
 	srv  *httptest.Server
 	logs *lockedbuf.Buffer
@@ -32,23 +32,32 @@ type config struct {
 	api     []Option
 }
 
+// newEnv is an API on an embedded miniredis.
 func newEnv(t *testing.T, cfg config) *env {
 	t.Helper()
-	return newEnvOn(t, redistest.StartMini(t), cfg)
+	return newEnvKit(t, cfg)
 }
 
 // newEnvOn is newEnv on a given server, e.g. one of redistest.Each.
 func newEnvOn(t *testing.T, s *redistest.Server, cfg config) *env {
 	t.Helper()
-	qm, err := llmqueue.NewQueueManager(s.Client(t), cfg.manager...)
-	require.NoError(t, err)
+	return newEnvKit(t, cfg, llmqueuetest.WithClient(s.Client(t)))
+}
+
+func newEnvKit(t *testing.T, cfg config, opts ...llmqueuetest.Option) *env {
+	t.Helper()
+	k := llmqueuetest.New(t, nil, append(opts, llmqueuetest.WithManagerOptions(cfg.manager...))...)
 	logs := &lockedbuf.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	api := append([]Option{WithLogger(logger)}, cfg.api...)
-	srv := httptest.NewServer(New(qm, api...))
+	srv := httptest.NewServer(New(k.Manager, api...))
 	t.Cleanup(srv.Close)
-	return &env{t: t, s: s, qm: qm, srv: srv, logs: logs}
+	return &env{t: t, kit: k, qm: k.Manager, srv: srv, logs: logs}
 }
+
+// stopRedis stops the embedded Redis of an env made by newEnv, to see the
+// API while Redis is down.
+func (e *env) stopRedis() { e.kit.Mini.Close() }
 
 // do sends a request and returns the status, headers and body.
 func (e *env) do(method, path, body string, header ...string) (int, http.Header, []byte) {
@@ -121,16 +130,7 @@ func (e *env) waitStatus(id string, want llmqueue.Status) llmqueue.RequestStatus
 // startProcessor runs proc on the env's namespace until the test ends.
 func (e *env) startProcessor(proc llmqueue.Processor, opts ...llmqueue.BatchOption) *llmqueue.BatchProcessor {
 	e.t.Helper()
-	opts = append([]llmqueue.BatchOption{llmqueue.WithPollInterval(20 * time.Millisecond)}, opts...)
-	bp, err := llmqueue.NewBatchProcessor(e.qm, proc, opts...)
-	require.NoError(e.t, err)
-	require.NoError(e.t, bp.Start(context.Background()))
-	e.t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = bp.Shutdown(ctx)
-	})
-	return bp
+	return e.kit.StartProcessor(proc, opts...)
 }
 
 // newHandlerServer serves h until the test ends and returns its URL.

@@ -123,7 +123,7 @@ func TestHealth_RedisAndWorkers(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	require.Equal(t, healthReply{Status: "ok", Redis: "ok", Workers: 1, MinWorkers: 1}, h)
 
-	e.s.Stop(t)
+	e.stopRedis()
 	status, h = health(e.srv.URL)
 	require.Equal(t, http.StatusServiceUnavailable, status)
 	require.Equal(t, "unreachable", h.Redis)

@@ -12,6 +12,7 @@ import (
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/internal/lockedbuf"
 	"github.com/llmqueue/llmqueue/internal/redistest"
+	"github.com/llmqueue/llmqueue/llmqueuetest"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,12 +30,11 @@ func newLossyEnv(t *testing.T, s *redistest.Server) (*env, *redistest.ReplyDropp
 	proxy := redistest.NewReplyDropper(t, s.Addr)
 	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr, ReadTimeout: 300 * time.Millisecond, MaxRetries: -1})
 	t.Cleanup(func() { _ = rdb.Close() })
-	qm, err := llmqueue.NewQueueManager(rdb)
-	require.NoError(t, err)
+	k := llmqueuetest.New(t, nil, llmqueuetest.WithClient(rdb))
 	logs := &lockedbuf.Buffer{}
-	srv := httptest.NewServer(New(qm, WithLogger(slog.New(slog.NewTextHandler(logs, nil)))))
+	srv := httptest.NewServer(New(k.Manager, WithLogger(slog.New(slog.NewTextHandler(logs, nil)))))
 	t.Cleanup(srv.Close)
-	e := &env{t: t, s: s, qm: qm, srv: srv, logs: logs}
+	e := &env{t: t, kit: k, qm: k.Manager, srv: srv, logs: logs}
 	e.create(`{"payload": "warm-up"}`) // loads the script, opens a connection
 	return e, proxy
 }

@@ -134,7 +134,7 @@ func TestResume_RefusesRequestsThatAreNotSuspended(t *testing.T) {
 
 func TestRedisDown_Is503Quickly(t *testing.T) {
 	e := newEnv(t, config{manager: []llmqueue.Option{llmqueue.WithOpTimeout(300 * time.Millisecond)}})
-	e.s.Stop(t)
+	e.stopRedis()
 	start := time.Now()
 	e.expectError(http.MethodPost, "/v1/queue/requests", `{"payload": 1}`, http.StatusServiceUnavailable, "unavailable")
 	e.expectError(http.MethodGet, "/v1/queue/requests/x", "", http.StatusServiceUnavailable, "unavailable")

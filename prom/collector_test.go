@@ -10,35 +10,32 @@ import (
 
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/internal/redistest"
+	"github.com/llmqueue/llmqueue/llmqueuetest"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 )
 
-func newManager(t *testing.T, s *redistest.Server, opts ...llmqueue.Option) *llmqueue.QueueManager {
-	t.Helper()
-	qm, err := llmqueue.NewQueueManager(s.Client(t), opts...)
-	require.NoError(t, err)
-	return qm
-}
-
-func add(t *testing.T, qm *llmqueue.QueueManager, payload string, tokens int64, opts ...llmqueue.RequestOption) string {
+func add(t *testing.T, k *llmqueuetest.Kit, payload string, tokens int64, opts ...llmqueue.RequestOption) string {
 	t.Helper()
 	opts = append(opts, llmqueue.WithEstimatedTokens(tokens))
-	id, err := qm.Add(context.Background(), llmqueue.NewRequest(json.RawMessage(payload), opts...))
-	require.NoError(t, err)
-	return id
+	return k.Add(llmqueue.NewRequest(json.RawMessage(payload), opts...))
+}
+
+// newKit is a manager in namespace ns on an embedded Redis.
+func newKit(t *testing.T, ns string, opts ...llmqueue.Option) *llmqueuetest.Kit {
+	t.Helper()
+	return llmqueuetest.New(t, nil, llmqueuetest.WithManagerOptions(append([]llmqueue.Option{llmqueue.WithNamespace(ns)}, opts...)...))
 }
 
 func TestCollector_ReportsQueueStateFromRedis(t *testing.T) {
-	s := redistest.StartMini(t)
-	qm := newManager(t, s, llmqueue.WithNamespace("t1"), llmqueue.WithBudget(llmqueue.Budget{TPM: 1_000_000}))
-	add(t, qm, `{"n":1}`, 100)
-	add(t, qm, `{"n":2}`, 200)
-	add(t, qm, `{"n":3}`, 20_000)
-	add(t, qm, `{"n":4}`, 100_000)
+	k := newKit(t, "t1", llmqueue.WithBudget(llmqueue.Budget{TPM: 1_000_000}))
+	add(t, k, `{"n":1}`, 100)
+	add(t, k, `{"n":2}`, 200)
+	add(t, k, `{"n":3}`, 20_000)
+	add(t, k, `{"n":4}`, 100_000)
 
-	c := NewCollector(qm)
+	c := NewCollector(k.Manager)
 	want := `
 # HELP llmqueue_queue_depth Requests waiting in each priority's queue.
 # TYPE llmqueue_queue_depth gauge
@@ -73,8 +70,9 @@ func TestCollector_CountsFinishedRequestsAndAttempts(t *testing.T) {
 }
 
 func testCountsFinishedRequestsAndAttempts(t *testing.T, s *redistest.Server) {
-	qm := newManager(t, s, llmqueue.WithNamespace("t2"))
-	c := NewCollector(qm)
+	k := llmqueuetest.New(t, nil, llmqueuetest.WithClient(s.Client(t)),
+		llmqueuetest.WithManagerOptions(llmqueue.WithNamespace("t2")))
+	c := NewCollector(k.Manager)
 	proc := llmqueue.ProcessorFunc(func(ctx context.Context, job *llmqueue.Job) (*llmqueue.Result, error) {
 		if strings.Contains(string(job.Payload), "fail") {
 			return nil, llmqueue.Permanent(errors.New("bad request"))
@@ -82,24 +80,12 @@ func testCountsFinishedRequestsAndAttempts(t *testing.T, s *redistest.Server) {
 		return &llmqueue.Result{Output: json.RawMessage(`"ok"`),
 			Usage: llmqueue.Usage{InputTokens: 30, OutputTokens: 20}}, nil
 	})
-	bp, err := llmqueue.NewBatchProcessor(qm, proc, llmqueue.WithAttemptHook(c.Observe),
-		llmqueue.WithPollInterval(20*time.Millisecond))
-	require.NoError(t, err)
-	require.NoError(t, bp.Start(context.Background()))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = bp.Shutdown(ctx)
-	})
+	k.StartProcessor(proc, llmqueue.WithAttemptHook(c.Observe))
 
-	ok := add(t, qm, `{"do":"work"}`, 100)
-	bad := add(t, qm, `{"do":"fail"}`, 100, llmqueue.WithMaxRetries(0))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for _, id := range []string{ok, bad} {
-		_, err := qm.Wait(ctx, id)
-		require.NoError(t, err)
-	}
+	ok := add(t, k, `{"do":"work"}`, 100)
+	bad := add(t, k, `{"do":"fail"}`, 100, llmqueue.WithMaxRetries(0))
+	k.WaitStatus(ok, llmqueue.StatusCompleted)
+	k.WaitStatus(bad, llmqueue.StatusDead)
 	// The hook runs after the ack that Wait saw: give it a moment.
 	deadline := time.Now().Add(5 * time.Second)
 	for collectAndCount(t, c, "llmqueue_attempt_duration_seconds") < 2 {
@@ -151,12 +137,11 @@ llmqueue_workers{queue_namespace="t2"} 1
 }
 
 func TestCollector_RedisDownReportsUpZero(t *testing.T) {
-	s := redistest.StartMini(t)
-	qm := newManager(t, s, llmqueue.WithNamespace("t3"), llmqueue.WithOpTimeout(300*time.Millisecond))
-	c := NewCollector(qm, WithScrapeTimeout(time.Second))
+	k := newKit(t, "t3", llmqueue.WithOpTimeout(300*time.Millisecond))
+	c := NewCollector(k.Manager, WithScrapeTimeout(time.Second))
 	c.Observe(llmqueue.AttemptEvent{Priority: llmqueue.PriorityLow, Status: llmqueue.StatusCompleted,
 		Duration: 1500 * time.Millisecond, Estimated: 10, Usage: llmqueue.Usage{InputTokens: 7}})
-	s.Stop(t)
+	k.Mini.Close()
 
 	start := time.Now()
 	require.Equal(t, 0, collectAndCount(t, c, "llmqueue_queue_depth"))
@@ -197,9 +182,8 @@ func TestCollector_UtilizationIsARatioCappedAtOne(t *testing.T) {
 }
 
 func TestCollector_PassesLintAndPedanticRegistry(t *testing.T) {
-	s := redistest.StartMini(t)
-	qm := newManager(t, s, llmqueue.WithNamespace("t4"))
-	c := NewCollector(qm, WithBuckets([]float64{1, 10, 100}))
+	k := newKit(t, "t4")
+	c := NewCollector(k.Manager, WithBuckets([]float64{1, 10, 100}))
 	c.Observe(llmqueue.AttemptEvent{Status: llmqueue.StatusDead, Duration: time.Second})
 	require.Empty(t, lint(t, c))
 	require.Equal(t, 1, collectAndCount(t, c, "llmqueue_attempt_duration_seconds"))

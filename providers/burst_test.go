@@ -63,7 +63,7 @@ func (b burst) run(t *testing.T) burstResult {
 		llmqueue.WithEstimator(est),
 		llmqueue.WithValidator(proc.(llmqueue.Validator)),
 	}
-	qm := newManager(t, s, opts...)
+	qm := newProcess(t, s, nil, opts).Manager
 	reqs := make([]*llmqueue.Request, b.n)
 	for i := range reqs {
 		reqs[i] = llmqueue.NewRequest(b.payload(i, b.maxTokens))
@@ -73,8 +73,7 @@ func (b burst) run(t *testing.T) burstResult {
 
 	start := time.Now()
 	for range 2 {
-		startWorker(t, newManager(t, s, opts...), proc,
-			llmqueue.WithConcurrency(16), llmqueue.WithPollInterval(20*time.Millisecond))
+		newProcess(t, s, proc, opts, llmqueue.WithConcurrency(16), llmqueue.WithPollInterval(20*time.Millisecond))
 	}
 	statuses := waitAll(t, qm, ids, 2*time.Minute)
 	wall := time.Since(start)

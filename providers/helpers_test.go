@@ -13,6 +13,7 @@ import (
 
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/internal/redistest"
+	"github.com/llmqueue/llmqueue/llmqueuetest"
 )
 
 // startRedis starts a real redis-server when one is installed, else
@@ -25,26 +26,13 @@ func startRedis(t *testing.T) *redistest.Server {
 	return redistest.StartMini(t)
 }
 
-// newManager returns a manager on a fresh client of s: a separate client
-// stands for a separate process.
-func newManager(t *testing.T, s *redistest.Server, opts ...llmqueue.Option) *llmqueue.QueueManager {
+// newProcess is one process of the namespace on s: a manager on a fresh
+// client (a separate client stands for a separate process) and, when p is
+// not nil, a BatchProcessor running p, shut down at cleanup.
+func newProcess(t *testing.T, s *redistest.Server, p llmqueue.Processor, opts []llmqueue.Option, batch ...llmqueue.BatchOption) *llmqueuetest.Kit {
 	t.Helper()
-	qm, err := llmqueue.NewQueueManager(s.Client(t), opts...)
-	require.NoError(t, err)
-	return qm
-}
-
-// startWorker starts a BatchProcessor and shuts it down at cleanup.
-func startWorker(t *testing.T, qm *llmqueue.QueueManager, p llmqueue.Processor, opts ...llmqueue.BatchOption) {
-	t.Helper()
-	bp, err := llmqueue.NewBatchProcessor(qm, p, opts...)
-	require.NoError(t, err)
-	require.NoError(t, bp.Start(context.Background()))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = bp.Shutdown(ctx)
-	})
+	return llmqueuetest.New(t, p, llmqueuetest.WithClient(s.Client(t)),
+		llmqueuetest.WithManagerOptions(opts...), llmqueuetest.WithBatchOptions(batch...))
 }
 
 // waitAll waits for every request to finish and returns their statuses.

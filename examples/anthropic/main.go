@@ -40,7 +40,7 @@ import (
 	sdk "github.com/anthropics/anthropic-sdk-go/v2"
 
 	"github.com/llmqueue/llmqueue"
-	"github.com/llmqueue/llmqueue/internal/exampleredis"
+	"github.com/llmqueue/llmqueue/devredis"
 	"github.com/llmqueue/llmqueue/providers/anthropic"
 	"github.com/llmqueue/llmqueue/providers/providertest"
 )
@@ -109,7 +109,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if !s.fake && os.Getenv("ANTHROPIC_API_KEY") == "" {
 		return errors.New("ANTHROPIC_API_KEY is not set; run with -fake to use the in-process server")
 	}
-	conn, err := exampleredis.Connect(cfg, cfg.RedisURL != "")
+	conn, err := devredis.Connect(cfg, cfg.RedisURL != "")
 	if err != nil {
 		return err
 	}

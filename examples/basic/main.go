@@ -29,7 +29,7 @@ import (
 	"time"
 
 	"github.com/llmqueue/llmqueue"
-	"github.com/llmqueue/llmqueue/internal/exampleredis"
+	"github.com/llmqueue/llmqueue/devredis"
 )
 
 // demoBudget is small and short on purpose: usable = 250,000 x 90% =
@@ -65,7 +65,7 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	conn, err := exampleredis.Connect(cfg, cfg.RedisURL != "")
+	conn, err := devredis.Connect(cfg, cfg.RedisURL != "")
 	if err != nil {
 		return err
 	}

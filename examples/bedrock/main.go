@@ -40,7 +40,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/llmqueue/llmqueue"
-	"github.com/llmqueue/llmqueue/internal/exampleredis"
+	"github.com/llmqueue/llmqueue/devredis"
 	"github.com/llmqueue/llmqueue/providers/bedrock"
 	"github.com/llmqueue/llmqueue/providers/providertest"
 )
@@ -102,7 +102,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	conn, err := exampleredis.Connect(cfg, cfg.RedisURL != "")
+	conn, err := devredis.Connect(cfg, cfg.RedisURL != "")
 	if err != nil {
 		return err
 	}

@@ -32,8 +32,8 @@ import (
 	"time"
 
 	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/devredis"
 	"github.com/llmqueue/llmqueue/httpapi"
-	"github.com/llmqueue/llmqueue/internal/exampleredis"
 	"github.com/llmqueue/llmqueue/prom"
 	"github.com/redis/go-redis/v9"
 )
@@ -194,7 +194,7 @@ func connectRedis(out io.Writer) (redis.UniversalClient, func(), error) {
 			return nil, nil, fmt.Errorf("configuration: %w", err)
 		}
 	}
-	c, err := exampleredis.Connect(cfg, configured)
+	c, err := devredis.Connect(cfg, configured)
 	if err != nil {
 		return nil, nil, err
 	}

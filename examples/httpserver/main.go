@@ -45,8 +45,8 @@ import (
 	"time"
 
 	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/devredis"
 	"github.com/llmqueue/llmqueue/httpapi"
-	"github.com/llmqueue/llmqueue/internal/exampleredis"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -136,7 +136,7 @@ func run(ctx context.Context, addr string, logger *slog.Logger, ready func(net.A
 // connectRedis returns the configured Redis, or an embedded miniredis when
 // no Redis is configured.
 func connectRedis(cfg llmqueue.Config, logger *slog.Logger) (redis.UniversalClient, func(), error) {
-	c, err := exampleredis.Connect(cfg, os.Getenv("REDIS_URL") != "" || os.Getenv("REDIS_HOST") != "" ||
+	c, err := devredis.Connect(cfg, os.Getenv("REDIS_URL") != "" || os.Getenv("REDIS_HOST") != "" ||
 		os.Getenv("REDIS_SERVICE_HOST") != "")
 	if err != nil {
 		return nil, nil, err

@@ -36,7 +36,7 @@ import (
 	"time"
 
 	"github.com/llmqueue/llmqueue"
-	"github.com/llmqueue/llmqueue/internal/exampleredis"
+	"github.com/llmqueue/llmqueue/devredis"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -109,8 +109,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 }
 
 // connect returns the file's Redis when it answers, else an embedded one.
-func connect(ctx context.Context, out io.Writer, cfg llmqueue.Config) (*exampleredis.Conn, error) {
-	conn, err := exampleredis.Connect(cfg, true)
+func connect(ctx context.Context, out io.Writer, cfg llmqueue.Config) (*devredis.Conn, error) {
+	conn, err := devredis.Connect(cfg, true)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +123,7 @@ func connect(ctx context.Context, out io.Writer, cfg llmqueue.Config) (*exampler
 	}
 	addr := conn.Addr
 	conn.Close()
-	if conn, err = exampleredis.Connect(cfg, false); err != nil {
+	if conn, err = devredis.Connect(cfg, false); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(out, "\nno Redis answered at %s (%v):\nusing an embedded in-process Redis (miniredis) at %s; its data is lost on exit\n",

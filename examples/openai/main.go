@@ -37,7 +37,7 @@ import (
 	goopenai "github.com/sashabaranov/go-openai"
 
 	"github.com/llmqueue/llmqueue"
-	"github.com/llmqueue/llmqueue/internal/exampleredis"
+	"github.com/llmqueue/llmqueue/devredis"
 	"github.com/llmqueue/llmqueue/providers/openai"
 	"github.com/llmqueue/llmqueue/providers/providertest"
 )
@@ -97,7 +97,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	conn, err := exampleredis.Connect(cfg, cfg.RedisURL != "")
+	conn, err := devredis.Connect(cfg, cfg.RedisURL != "")
 	if err != nil {
 		return err
 	}

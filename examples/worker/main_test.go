@@ -17,7 +17,7 @@ import (
 
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/internal/lockedbuf"
-	"github.com/llmqueue/llmqueue/internal/redistest"
+	"github.com/llmqueue/llmqueue/llmqueuetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -158,25 +158,23 @@ func TestWaitForRedis_EndsWithItsContext(t *testing.T) {
 // worker started while Redis is down used to exit 1 at once. It must log
 // its retries, start once Redis is back, and run the queue.
 func TestRun_WaitsForRedisAtStartUp(t *testing.T) {
-	s := redistest.StartMini(t)
-	s.Stop(t)
+	k := llmqueuetest.New(t, nil, llmqueuetest.WithManagerOptions(llmqueue.WithNamespace("late")))
+	url := "redis://" + k.Mini.Addr()
+	k.Mini.Close()
 	sigs := make(chan os.Signal, 1)
 	var stderr lockedbuf.Buffer
 	exit := make(chan int, 1)
 	go func() {
 		exit <- run([]string{"-namespace", "late", "-poll", "20ms", "-grace", "1s"},
-			env(map[string]string{"REDIS_URL": s.URL() + "?max_retries=-1"}), &stderr, sigs)
+			env(map[string]string{"REDIS_URL": url + "?max_retries=-1"}), &stderr, sigs)
 	}()
 	waitFor(t, exit, &stderr, `"msg":"redis unreachable at start-up; retrying","attempt":2`)
 
-	s.Start(t)
-	qm, err := llmqueue.NewQueueManager(s.Client(t), llmqueue.WithNamespace("late"))
-	require.NoError(t, err)
-	id, err := qm.Add(context.Background(), llmqueue.NewRequest(map[string]string{"q": "late"}))
-	require.NoError(t, err)
+	require.NoError(t, k.Mini.Restart())
+	id := k.Add(llmqueue.NewRequest(map[string]string{"q": "late"}))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	st, err := qm.Wait(ctx, id)
+	st, err := k.Manager.Wait(ctx, id)
 	require.NoError(t, err, stderr.String())
 	assert.Equal(t, llmqueue.StatusCompleted, st.Status)
 	assert.Contains(t, stderr.String(), `"msg":"worker started"`)
@@ -251,11 +249,8 @@ func TestSleep_HonoursContext(t *testing.T) {
 // miniredis: it completes a request, records the run, and exits 0 on a
 // signal. The multi-process tests are in internal/workertest.
 func TestRun_ProcessesAndStopsOnSignal(t *testing.T) {
-	s := redistest.StartMini(t)
-	qm, err := llmqueue.NewQueueManager(s.Client(t), llmqueue.WithNamespace("ex"))
-	require.NoError(t, err)
-	id, err := qm.Add(context.Background(), llmqueue.NewRequest(map[string]string{"q": "hi"}))
-	require.NoError(t, err)
+	k := llmqueuetest.New(t, nil, llmqueuetest.WithManagerOptions(llmqueue.WithNamespace("ex")))
+	id := k.Add(llmqueue.NewRequest(map[string]string{"q": "hi"}))
 
 	rec := filepath.Join(t.TempDir(), "runs")
 	sigs := make(chan os.Signal, 1)
@@ -263,13 +258,9 @@ func TestRun_ProcessesAndStopsOnSignal(t *testing.T) {
 	exit := make(chan int, 1)
 	go func() {
 		exit <- run([]string{"-namespace", "ex", "-record", rec, "-poll", "20ms", "-grace", "1s"},
-			env(map[string]string{"REDIS_URL": s.URL()}), &stderr, sigs)
+			env(map[string]string{"REDIS_URL": "redis://" + k.Mini.Addr()}), &stderr, sigs)
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := qm.Wait(ctx, id)
-	require.NoError(t, err)
-	require.Equal(t, llmqueue.StatusCompleted, st.Status)
+	st := k.WaitStatus(id, llmqueue.StatusCompleted)
 	var out map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal(st.Result, &out))
 	assert.JSONEq(t, `{"q":"hi"}`, string(out["echo"]))
@@ -278,7 +269,7 @@ func TestRun_ProcessesAndStopsOnSignal(t *testing.T) {
 	select {
 	case code := <-exit:
 		assert.Equal(t, 0, code, stderr.String())
-	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
 		t.Fatal("worker did not stop after the signal")
 	}
 	b, err := os.ReadFile(rec)

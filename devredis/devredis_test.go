@@ -1,4 +1,4 @@
-package exampleredis
+package devredis
 
 import (
 	"context"
