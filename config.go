@@ -390,20 +390,27 @@ func (c Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// ManagerOptions returns the QueueManager options the Config sets:
-// namespace, budget, retention and operation timeout.
-func (c Config) ManagerOptions() []Option {
+// Budget returns the Budget the Config describes: every limit, the window,
+// the allocation and the safety buffer. Build on it rather than on a
+// Budget literal, so no variable is dropped on the way.
+func (c Config) Budget() Budget {
 	buffer := c.SafetyBufferPercent
 	if buffer == 0 {
 		buffer = -1 // Budget reads 0 as "default"; here it means none.
 	}
+	return Budget{
+		TPM: c.TotalTPM, RPM: c.TotalRPM, ITPM: c.TotalITPM, OTPM: c.TotalOTPM,
+		TPD: c.TotalTPD, RPD: c.TotalRPD, Window: c.Window,
+		SafetyBufferPercent: buffer, APIAllocationPercent: c.APIAllocationPercent,
+	}
+}
+
+// ManagerOptions returns the QueueManager options the Config sets:
+// namespace, budget, retention and operation timeout.
+func (c Config) ManagerOptions() []Option {
 	return []Option{
 		WithNamespace(c.Namespace),
-		WithBudget(Budget{
-			TPM: c.TotalTPM, RPM: c.TotalRPM, ITPM: c.TotalITPM, OTPM: c.TotalOTPM,
-			TPD: c.TotalTPD, RPD: c.TotalRPD, Window: c.Window,
-			SafetyBufferPercent: buffer, APIAllocationPercent: c.APIAllocationPercent,
-		}),
+		WithBudget(c.Budget()),
 		WithRetention(c.Retention),
 		WithOpTimeout(c.OpTimeout),
 	}

@@ -104,7 +104,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	defer conn.Close()
 	fmt.Fprintln(out, conn.Describe())
 
-	budget := llmqueue.Budget{TPM: cfg.TotalTPM, RPM: cfg.TotalRPM, Window: cfg.Window, APIAllocationPercent: cfg.APIAllocationPercent}
+	budget := cfg.Budget()
 	var proc *openai.Processor
 	var srv *providertest.OpenAIServer
 	if s.fake {
