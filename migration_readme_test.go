@@ -297,7 +297,7 @@ func jsonKeys(t *testing.T, v any) map[string]bool {
 func TestMigrationREADME_PlacesEveryPythonKey(t *testing.T) {
 	rows := tableRows(migrationSection(t))
 	where := map[string]map[string]bool{
-		"`Metrics`":         jsonKeys(t, Metrics{}),
+		"`Metrics`":      jsonKeys(t, Metrics{}),
 		"`WorkerStatus`": jsonKeys(t, WorkerStatus{}),
 	}
 	metrics := []string{"total_in_queue", "success_rate_percent",
