@@ -82,7 +82,7 @@ func NewBatchProcessor(q *QueueManager, proc Processor, opts ...BatchOption) (*B
 	if err != nil {
 		return nil, err
 	}
-	return &BatchProcessor{
+	b := &BatchProcessor{
 		qm: q, store: q.store, proc: proc, cfg: cfg, instance: redisstore.RandomHex(6),
 		running:   map[string]*runningJob{},
 		slotFreed: make(chan struct{}, 1),
@@ -91,7 +91,11 @@ func NewBatchProcessor(q *QueueManager, proc Processor, opts ...BatchOption) (*B
 		leaseDone: make(chan struct{}),
 		hbDone:    make(chan struct{}),
 		hbStop:    make(chan struct{}),
-	}, nil
+	}
+	if b.cfg.chain, err = chainMiddleware(ProcessorFunc(b.attempt), cfg.middleware); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // WorkerID returns the name this process registers under.
