@@ -63,8 +63,10 @@ type runningJob struct {
 }
 
 // shutdownGrace is how long Shutdown waits, after its ctx ends and the
-// running calls are canceled, for them to return.
-const shutdownGrace = 2 * time.Second
+// running calls are canceled, for them to return and be handed back:
+// long enough for a call that honours its context, short enough that
+// Shutdown returns promptly when its ctx ends.
+const shutdownGrace = 50 * time.Millisecond
 
 var (
 	errCanceledByUser = errors.New("llmqueue: request canceled")
@@ -82,7 +84,7 @@ func NewBatchProcessor(q *QueueManager, proc Processor, opts ...BatchOption) (*B
 	if err != nil {
 		return nil, err
 	}
-	return &BatchProcessor{
+	b := &BatchProcessor{
 		qm: q, store: q.store, proc: proc, cfg: cfg, instance: redisstore.RandomHex(6),
 		running:   map[string]*runningJob{},
 		slotFreed: make(chan struct{}, 1),
@@ -91,7 +93,11 @@ func NewBatchProcessor(q *QueueManager, proc Processor, opts ...BatchOption) (*B
 		leaseDone: make(chan struct{}),
 		hbDone:    make(chan struct{}),
 		hbStop:    make(chan struct{}),
-	}, nil
+	}
+	if b.cfg.chain, err = chainMiddleware(ProcessorFunc(b.attempt), cfg.middleware); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // WorkerID returns the name this process registers under.
@@ -127,10 +133,15 @@ func (b *BatchProcessor) Start(ctx context.Context) error {
 
 // Shutdown stops leasing, waits for the requests in flight until ctx ends,
 // then cancels the rest and hands them back to the queue (their attempt is
-// not counted) for another worker. A processor that ignores the
-// cancellation is given shutdownGrace more, then left behind: its lease
-// expires and another worker runs its request. It returns nil when everything in
-// flight finished, or an error naming how many requests were handed back.
+// not counted) for another worker. It returns promptly when ctx ends: the
+// canceled calls get shutdownGrace (50ms) to return, and a processor that
+// ignores the cancellation is left behind, to finish in the background
+// (its late outcome is recorded if its lease still holds) or to have its
+// lease expire, after which another worker runs its request and that
+// attempt counts. It returns
+// nil when everything in flight finished, or an error, matching ctx.Err(),
+// that says how many requests were handed back and how many of them were
+// still running.
 func (b *BatchProcessor) Shutdown(ctx context.Context) error {
 	b.mu.Lock()
 	if !b.started || b.stopping {
@@ -144,8 +155,7 @@ func (b *BatchProcessor) Shutdown(ctx context.Context) error {
 
 	done := make(chan struct{})
 	go func() { b.jobs.Wait(); close(done) }()
-	handedBack := 0
-	abandoned := false
+	handedBack, stillRunning := 0, 0
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -160,15 +170,18 @@ func (b *BatchProcessor) Shutdown(ctx context.Context) error {
 		case <-done:
 		case <-t.C:
 			// A processor that ignores its context would hold Shutdown
-			// forever. Its lease expires once the heartbeat stops, and
-			// another worker runs the request; a late outcome is stale.
-			abandoned = true
-			b.cfg.logger.Error("llmqueue: processors ignored cancellation; shutdown returns without them",
-				"running", b.inFlight(), "grace", shutdownGrace)
+			// past its ctx. Its lease expires once the heartbeat stops,
+			// and another worker runs the request; an outcome that comes
+			// after that is stale. inFlight is 0 when the last call was
+			// acked since the timer fired: running is emptied after the
+			// ack.
+			stillRunning = b.inFlight()
+			b.cfg.logger.Warn("llmqueue: processors ignored cancellation; shutdown returns without them",
+				"running", stillRunning, "grace", shutdownGrace)
 		}
 		t.Stop()
 	}
-	if abandoned {
+	if stillRunning > 0 {
 		go func() { <-done; b.completer.close() }()
 	} else {
 		b.completer.close()
@@ -177,7 +190,11 @@ func (b *BatchProcessor) Shutdown(ctx context.Context) error {
 	<-b.hbDone
 	b.st.processing.Store(false)
 	b.deregister()
-	if handedBack > 0 {
+	switch {
+	case stillRunning > 0:
+		return fmt.Errorf("llmqueue: shutdown: %d requests handed back, %d of them still running (released when they return or their leases expire): %w",
+			handedBack, stillRunning, ctx.Err())
+	case handedBack > 0:
 		return fmt.Errorf("llmqueue: shutdown: %d requests handed back: %w", handedBack, ctx.Err())
 	}
 	return nil

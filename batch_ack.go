@@ -58,16 +58,7 @@ func (b *BatchProcessor) ack(job *Job, id, token string, res *Result, perr error
 		if err == nil {
 			outage.ok()
 			b.st.record(Status(status), took)
-			if h := b.cfg.attemptHook; h != nil {
-				ev := AttemptEvent{ID: id, Status: Status(status), Duration: took, Err: perr}
-				if job != nil {
-					ev.Priority, ev.Attempt, ev.Estimated = job.Priority, job.Attempt, job.EstimatedTokens
-				}
-				if perr == nil {
-					ev.Usage = res.Usage
-				}
-				h(ev)
-			}
+			b.attempted(job, id, Status(status), res, perr, took)
 			return
 		}
 		if errors.Is(err, redisstore.ErrStale) {

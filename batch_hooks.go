@@ -5,23 +5,21 @@ import (
 	"fmt"
 )
 
-// call runs one attempt: Preprocess, Process, then Postprocess, each hook
-// where the Processor implements it. The three see one copy of job, so a
-// payload Preprocess rewrites is this attempt's alone; the caller keeps
-// the job as stored, for the ack and the meter. An error from any of them
-// goes through the ErrorClassifier, and a panic in any of them is an
-// ordinary failure.
-func (b *BatchProcessor) call(ctx context.Context, job *Job) (res *Result, err error) {
+// attempt runs one attempt: Preprocess, Process, then Postprocess, each
+// hook where the Processor implements it, all with the same job (call's
+// copy of the stored one). An error from any of them goes through the
+// ErrorClassifier, and a panic in any of them is an ordinary failure. It
+// is the innermost Processor of the middleware chain.
+func (b *BatchProcessor) attempt(ctx context.Context, job *Job) (res *Result, err error) {
 	stage := "processor"
 	defer func() {
 		if p := recover(); p != nil {
 			res, err = nil, fmt.Errorf("llmqueue: %s panicked: %v", stage, p)
 		}
 	}()
-	attempt := *job
 	if pre, ok := b.proc.(Preprocessor); ok {
 		stage = "Preprocess"
-		if err := pre.Preprocess(ctx, &attempt); err != nil {
+		if err := pre.Preprocess(ctx, job); err != nil {
 			return nil, b.classify(err)
 		}
 		if err := ctx.Err(); err != nil {
@@ -29,7 +27,7 @@ func (b *BatchProcessor) call(ctx context.Context, job *Job) (res *Result, err e
 		}
 	}
 	stage = "processor"
-	if res, err = b.proc.Process(ctx, &attempt); err != nil {
+	if res, err = b.proc.Process(ctx, job); err != nil {
 		return res, b.classify(err)
 	}
 	if post, ok := b.proc.(Postprocessor); ok {
@@ -37,7 +35,7 @@ func (b *BatchProcessor) call(ctx context.Context, job *Job) (res *Result, err e
 		if res == nil {
 			res = &Result{}
 		}
-		out, err := post.Postprocess(ctx, &attempt, res)
+		out, err := post.Postprocess(ctx, job, res)
 		if err != nil {
 			return nil, b.classify(err)
 		}

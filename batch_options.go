@@ -37,7 +37,9 @@ type batchConfig struct {
 	leaseBatch     int
 	maxEmptyCycles int
 	backoff        func(attempt int) time.Duration
-	attemptHook    func(AttemptEvent)
+	attemptHooks   []func(AttemptEvent)
+	middleware     []Middleware
+	chain          Processor // the attempt wrapped in middleware; set by NewBatchProcessor
 	workerID       string
 	logger         *slog.Logger
 }
@@ -172,7 +174,15 @@ type AttemptEvent struct {
 }
 
 // WithAttemptHook calls f after every attempt whose outcome was recorded.
-// f runs on the worker goroutine: keep it fast.
+// It may be given more than once: every hook is called, in the order
+// given, so a metrics hook (prom's Collector.Observe) and a log hook need
+// no hand-written fan-out; a nil f is ignored. The hooks run on the
+// worker goroutine: keep them fast. A hook that panics is logged and
+// skipped for that attempt; the worker and the other hooks go on.
 func WithAttemptHook(f func(AttemptEvent)) BatchOption {
-	return func(c *batchConfig) { c.attemptHook = f }
+	return func(c *batchConfig) {
+		if f != nil {
+			c.attemptHooks = append(c.attemptHooks, f)
+		}
+	}
 }

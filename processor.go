@@ -25,6 +25,9 @@ import (
 // Estimator for Add, ErrorClassifier, Metered, and the hooks of the
 // Python base class, Preprocessor and Postprocessor around each attempt,
 // HealthChecker and ProcessorInfo for health checks and Status.
+//
+// TypedProcessor builds a Processor from a function of typed input and
+// output; WithMiddleware wraps one in logging, tracing or metrics.
 type Processor interface {
 	Process(ctx context.Context, job *Job) (*Result, error)
 }

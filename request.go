@@ -135,6 +135,8 @@ type RequestOption func(*Request)
 
 // NewRequest builds a request from a payload: a json.RawMessage or []byte
 // is taken as JSON text (and validated at Add), anything else is marshalled.
+// A Go string is taken as JSON text too, not marshalled: NewRequest(`{"a":1}`)
+// queues an object, and text meant as a JSON string must be marshalled first.
 // Add refuses a payload that is not valid JSON in valid UTF-8, is JSON
 // null (a nil payload), or is larger than the manager's
 // WithMaxPayloadBytes.

@@ -71,6 +71,9 @@ type waiter struct {
 	wake  chan struct{} // buffered 1, so wakes coalesce and none is lost
 	sub   *subscriber
 	reads chan struct{} // the hub's
+	// woken, when set, is told the ID of every wake, under the hub's lock:
+	// the waiters of one WaitEach share one wake channel (see waitSet).
+	woken func(id string)
 }
 
 // A subscriber is one run of the shared subscription.
@@ -134,6 +137,9 @@ func (h *waitHub) notify(id string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for w := range h.waiters[id] {
+		if w.woken != nil {
+			w.woken(id)
+		}
 		select {
 		case w.wake <- struct{}{}:
 		default:

@@ -7,7 +7,8 @@
 // Collector reports the same numbers for the namespace. Attempt latency and
 // token usage are per process: they are fed by Observe, which a
 // BatchProcessor calls after every attempt when it is built with
-// llmqueue.WithAttemptHook(c.Observe).
+// llmqueue.WithAttemptHook(c.Observe); hooks of your own may be added
+// with more WithAttemptHook options, and all of them are called.
 //
 //	c := prom.NewCollector(qm)
 //	prometheus.MustRegister(c)
