@@ -35,7 +35,7 @@ type Metrics struct {
 	QueueLengths    map[string]int64 `json:"queue_lengths"`
 	Scheduled       int64            `json:"scheduled"`
 	// Dead counts the dead requests still kept, those that died within
-	// the retention; ListDead pages through them.
+	// the retention; Inspector.List(ctx, StatusDead, ...) pages through them.
 	Dead      int64 `json:"dead"`
 	Suspended int64 `json:"suspended"`
 
