@@ -24,7 +24,7 @@ func lossyManager(t *testing.T, s *redistest.Server, maxRetries int) (*QueueMana
 	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr, ReadTimeout: 300 * time.Millisecond,
 		MaxRetries: maxRetries, MinRetryBackoff: 10 * time.Millisecond, MaxRetryBackoff: 20 * time.Millisecond})
 	t.Cleanup(func() { _ = rdb.Close() })
-	qm, err := NewQueueManager(rdb, WithOpTimeout(5*time.Second))
+	qm, err := NewQueueManager(rdb, &Config{OpTimeout: 5 * time.Second})
 	require.NoError(t, err)
 	// Load the script and open a connection, so the next reply through the
 	// proxy is the next Add's.
@@ -48,7 +48,7 @@ func queuedCount(t *testing.T, qm *QueueManager) int64 {
 func TestAdd_IdenticalReplayAnswersSuccessAndADifferentRequestIsADuplicate(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s)
+		qm := newManager(t, s, nil)
 		meta := manyMeta(20, 3) // map order differs between calls
 		orig := func(opts ...RequestOption) *Request {
 			return NewRequest(`{"prompt":"hi"}`, append([]RequestOption{WithID("r1"), WithEstimatedTokens(7),
@@ -78,7 +78,7 @@ func TestAdd_IdenticalReplayAnswersSuccessAndADifferentRequestIsADuplicate(t *te
 		// Once leased (the compact form turned into the request hash), a
 		// replay still answers success, and still refuses a different one.
 		rec := newRecorder(0)
-		startProcessor(t, newManager(t, s), rec)
+		startProcessor(t, newManager(t, s, nil), rec, nil)
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		st, err := qm.Wait(wctx, "r1")
@@ -133,7 +133,7 @@ func TestAdd_UnansweredAddReportsUnknownOutcomeWithItsID(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm, proxy := lossyManager(t, s, -1)
-		direct := newManager(t, s)
+		direct := newManager(t, s, nil)
 
 		proxy.DropAll(true)
 		_, err := qm.Add(ctx, NewRequest(`{"n":1}`, WithEstimatedTokens(3)))
@@ -173,7 +173,7 @@ func TestAdd_UnansweredAddReportsUnknownOutcomeWithItsID(t *testing.T) {
 // context ended before anything was sent says so plainly: nothing was
 // stored, so the outcome is known.
 func TestAdd_CanceledContextBeforeSendIsNotUnknown(t *testing.T) {
-	qm := newManager(t, redistest.StartMini(t))
+	qm := newManager(t, redistest.StartMini(t), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := qm.Add(ctx, NewRequest(`{}`, WithID("c1")))

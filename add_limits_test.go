@@ -47,9 +47,9 @@ func manyMeta(n, size int) map[string]any {
 func TestAdd_RefusesOutOfRangeInputWithTypedErrors(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s, WithMaxPayloadBytes(1000)) // no budget: no TPM check
+		qm := newManager(t, s, &Config{MaxPayloadBytes: 1000}) // no budget: no TPM check
 		est := func(u Usage) *QueueManager {
-			return newManager(t, s, WithEstimator(fixedEstimator(u)))
+			return newManager(t, s, &Config{Estimator: fixedEstimator(u)})
 		}
 		cases := []struct {
 			name    string
@@ -80,7 +80,7 @@ func TestAdd_RefusesOutOfRangeInputWithTypedErrors(t *testing.T) {
 			{"null payload", qm, NewRequest(nil), ErrInvalidPayload, false},
 			{"null payload as JSON text", qm, NewRequest(` null `), ErrInvalidPayload, false},
 			{"payload above the configured cap", qm, NewRequest(`"` + strings.Repeat("x", 1000) + `"`), ErrInvalidPayload, true},
-			{"payload above the default 1 MiB cap", newManager(t, s), NewRequest(`"` + strings.Repeat("x", DefaultMaxPayloadBytes) + `"`), ErrInvalidPayload, true},
+			{"payload above the default 1 MiB cap", newManager(t, s, nil), NewRequest(`"` + strings.Repeat("x", DefaultMaxPayloadBytes) + `"`), ErrInvalidPayload, true},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -106,7 +106,7 @@ func TestAdd_RefusesOutOfRangeInputWithTypedErrors(t *testing.T) {
 func TestAdd_AcceptsInputAtTheLimits(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s, WithMaxPayloadBytes(1000))
+		qm := newManager(t, s, &Config{MaxPayloadBytes: 1000})
 		ok := []*Request{
 			NewRequest(`{}`, WithEstimatedTokens(MaxTokens)),
 			NewRequest(`{}`, WithEstimatedUsage(Usage{InputTokens: MaxTokens / 2, OutputTokens: MaxTokens / 2})),
@@ -122,7 +122,7 @@ func TestAdd_AcceptsInputAtTheLimits(t *testing.T) {
 		require.NoError(t, err)
 		assert.JSONEq(t, `{"p":"héllo ✓"}`, string(st.Payload))
 
-		metered := newManager(t, s, WithMeter(hugeMeter{}))
+		metered := newManager(t, s, &Config{Meter: hugeMeter{}})
 		id, err := metered.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1)))
 		require.NoError(t, err)
 		rec, err := metered.store.Get(ctx, id)
@@ -139,14 +139,14 @@ func TestAdd_AcceptsInputAtTheLimits(t *testing.T) {
 func TestLease_RequestWithManyMetaEntriesKeepsItsPayload(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s)
+		qm := newManager(t, s, nil)
 		id, err := qm.Add(ctx, NewRequest(`{"keep":"me"}`, WithEstimatedTokens(1), WithMeta(manyMeta(MaxMetaEntries, 200))))
 		require.NoError(t, err)
 		got := make(chan json.RawMessage, 1)
-		startProcessor(t, newManager(t, s), ProcessorFunc(func(_ context.Context, j *Job) (*Result, error) {
+		startProcessor(t, newManager(t, s, nil), ProcessorFunc(func(_ context.Context, j *Job) (*Result, error) {
 			got <- j.Payload
 			return &Result{Output: json.RawMessage(`1`)}, nil
-		}))
+		}), nil)
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		st, err := qm.Wait(wctx, id)

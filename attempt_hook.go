@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// attempted calls the attempt hooks, in the order WithAttemptHook gave
+// attempted calls the attempt hooks, in the order WorkerConfig.AttemptHooks gave
 // them, with the event of an attempt whose outcome was recorded. Each hook
 // runs under its own recover: a hook that panics is logged with its stack
 // and skipped, and the hooks after it still run. Without the recover, the

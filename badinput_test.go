@@ -15,7 +15,7 @@ import (
 
 func TestAdd_BadInputGetsTypedErrors(t *testing.T) {
 	s := redistest.StartMini(t)
-	qm := newManager(t, s, WithBudget(Budget{TPM: 100_000})) // usable 90,000
+	qm := newManager(t, s, &Config{Budget: Budget{TPM: 100_000}}) // usable 90,000
 	cases := []struct {
 		name string
 		req  *Request
@@ -54,7 +54,7 @@ func TestAdd_BadInputGetsTypedErrors(t *testing.T) {
 
 func TestQueueManager_UnknownIDIsNotFound(t *testing.T) {
 	s := redistest.StartMini(t)
-	qm := newManager(t, s)
+	qm := newManager(t, s, nil)
 	ctx := context.Background()
 	ops := map[string]func() error{
 		"Status":  func() error { _, err := qm.Status(ctx, "nope"); return err },
@@ -70,7 +70,7 @@ func TestQueueManager_UnknownIDIsNotFound(t *testing.T) {
 func TestQueueManager_CorruptHashIsTypedAndDoesNotStopWork(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s)
+		qm := newManager(t, s, nil)
 		rdb := rawClient(qm)
 		k := rawKeys(qm)
 		corrupt := map[string]map[string]any{
@@ -95,7 +95,7 @@ func TestQueueManager_CorruptHashIsTypedAndDoesNotStopWork(t *testing.T) {
 
 		good, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(5)))
 		require.NoError(t, err)
-		startProcessor(t, newManager(t, s), newRecorder(0), WithPollInterval(20*time.Millisecond))
+		startProcessor(t, newManager(t, s, nil), newRecorder(0), &WorkerConfig{PollInterval: 20 * time.Millisecond})
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		st, err := qm.Wait(wctx, good)
@@ -116,10 +116,10 @@ func TestQueueManager_CorruptHashIsTypedAndDoesNotStopWork(t *testing.T) {
 func TestProcessor_PanicIsAFailureNotACrash(t *testing.T) {
 	s := redistest.StartMini(t)
 	ctx := context.Background()
-	qm := newManager(t, s)
+	qm := newManager(t, s, nil)
 	id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1), WithMaxRetries(0)))
 	require.NoError(t, err)
-	startProcessor(t, qm, ProcessorFunc(func(context.Context, *Job) (*Result, error) { panic("boom") }))
+	startProcessor(t, qm, ProcessorFunc(func(context.Context, *Job) (*Result, error) { panic("boom") }), nil)
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	st, err := qm.Wait(wctx, id)
@@ -129,26 +129,28 @@ func TestProcessor_PanicIsAFailureNotACrash(t *testing.T) {
 }
 
 func TestNewBatchProcessor_RejectsBadOptions(t *testing.T) {
-	qm := newManager(t, redistest.StartMini(t))
-	for name, opt := range map[string]BatchOption{
-		"zero concurrency":     WithConcurrency(0),
-		"class without a slot": WithCycle(3, 0, 1),
-		"tiny lease":           WithLease(time.Millisecond),
-		"nil backoff":          WithBackoff(nil),
+	qm := newManager(t, redistest.StartMini(t), nil)
+	for name, cfg := range map[string]WorkerConfig{
+		"negative concurrency": {Concurrency: -1},
+		"class without a slot": {Cycle: Cycle{Low: 3, Medium: 0, Long: 1}},
+		"tiny lease":           {Lease: time.Millisecond},
+		"negative poll":        {PollInterval: -time.Second},
+		"negative lease batch": {LeaseBatch: -1},
+		"nil middleware":       {Middleware: []Middleware{nil}},
 	} {
-		_, err := NewBatchProcessor(qm, newRecorder(0), opt)
+		_, err := NewBatchProcessor(qm, newRecorder(0), &cfg)
 		assert.Error(t, err, name)
 	}
-	_, err := NewBatchProcessor(nil, newRecorder(0))
+	_, err := NewBatchProcessor(nil, newRecorder(0), nil)
 	assert.Error(t, err)
-	bp, err := NewBatchProcessor(qm, newRecorder(0))
+	bp, err := NewBatchProcessor(qm, newRecorder(0), nil)
 	require.NoError(t, err)
 	assert.True(t, errors.Is(bp.Shutdown(context.Background()), ErrClosed))
 }
 
 func TestQueueManager_QueuedRequestRefusesResumeAndRequeue(t *testing.T) {
 	s := redistest.StartMini(t)
-	qm := newManager(t, s)
+	qm := newManager(t, s, nil)
 	ctx := context.Background()
 	id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1)))
 	require.NoError(t, err)

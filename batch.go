@@ -75,17 +75,18 @@ var (
 )
 
 // NewBatchProcessor returns a processor that runs proc on q's namespace.
-// It does nothing until Start.
-func NewBatchProcessor(q *QueueManager, proc Processor, opts ...BatchOption) (*BatchProcessor, error) {
+// It does nothing until Start. A nil cfg is the zero WorkerConfig: every
+// default.
+func NewBatchProcessor(q *QueueManager, proc Processor, cfg *WorkerConfig) (*BatchProcessor, error) {
 	if q == nil || proc == nil {
 		return nil, errors.New("llmqueue: nil QueueManager or Processor")
 	}
-	cfg, err := newBatchConfig(q, opts)
+	c, err := newBatchConfig(q, cfg)
 	if err != nil {
 		return nil, err
 	}
 	b := &BatchProcessor{
-		qm: q, store: q.store, proc: proc, cfg: cfg, instance: redisstore.RandomHex(6),
+		qm: q, store: q.store, proc: proc, cfg: c, instance: redisstore.RandomHex(6),
 		running:   map[string]*runningJob{},
 		slotFreed: make(chan struct{}, 1),
 		added:     make(chan struct{}, 1),
@@ -94,7 +95,7 @@ func NewBatchProcessor(q *QueueManager, proc Processor, opts ...BatchOption) (*B
 		hbDone:    make(chan struct{}),
 		hbStop:    make(chan struct{}),
 	}
-	if b.cfg.chain, err = chainMiddleware(ProcessorFunc(b.attempt), cfg.middleware); err != nil {
+	if b.cfg.chain, err = chainMiddleware(ProcessorFunc(b.attempt), c.middleware); err != nil {
 		return nil, err
 	}
 	return b, nil

@@ -113,7 +113,7 @@ func (b *BatchProcessor) failure(job *Job, perr error) redisstore.FailArgs {
 	case errors.As(perr, &rl):
 		wait := rl.RetryAfter
 		if wait <= 0 {
-			wait = DefaultRateLimitWait
+			wait = b.cfg.rateLimitWait
 		}
 		// The provider did not take what it refused: release what its
 		// meter says it kept, and book what its headers say it counted.
@@ -125,7 +125,7 @@ func (b *BatchProcessor) failure(job *Job, perr error) redisstore.FailArgs {
 	return redisstore.FailArgs{Kind: "retry", Message: msg, Delay: b.cfg.backoff(attempt)}
 }
 
-// meterFor returns the meter of a job's call: WithMeter's, else the
+// meterFor returns the meter of a job's call: Config.Meter, else the
 // Processor's when it implements Metered, else the manager's.
 func (b *BatchProcessor) meterFor(job *Job) Meter {
 	if b.qm.cfg.meter != nil {

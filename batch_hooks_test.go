@@ -87,7 +87,7 @@ func failFirst(err error) func() error {
 func TestHooks_RunInOrderOnTheAttemptsOwnPayload(t *testing.T) {
 	s := redistest.StartMini(t)
 	ctx := context.Background()
-	qm := newManager(t, s)
+	qm := newManager(t, s, nil)
 	postFails := failFirst(errors.New("answer was not JSON"))
 	h := &hooked{
 		pre: func(_ context.Context, job *Job) error {
@@ -110,7 +110,7 @@ func TestHooks_RunInOrderOnTheAttemptsOwnPayload(t *testing.T) {
 			return res, nil
 		},
 	}
-	startProcessor(t, qm, h, fastRetry)
+	startProcessor(t, qm, h, &WorkerConfig{Backoff: fastRetry})
 	id, err := qm.Add(ctx, NewRequest(`{"prompt":"hi"}`, WithEstimatedTokens(10), WithMaxRetries(1)))
 	require.NoError(t, err)
 	st := wait(t, qm, id)
@@ -238,9 +238,9 @@ func TestHooks_ErrorsAreProcessErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			qm := newManager(t, redistest.StartMini(t))
+			qm := newManager(t, redistest.StartMini(t), nil)
 			h := tc.h()
-			startProcessor(t, qm, h, fastRetry, WithPollInterval(20*time.Millisecond))
+			startProcessor(t, qm, h, &WorkerConfig{Backoff: fastRetry, PollInterval: 20 * time.Millisecond})
 			opts := []RequestOption{WithEstimatedTokens(1), WithMaxRetries(tc.maxRetries)}
 			if tc.timeout > 0 {
 				opts = append(opts, WithTimeout(tc.timeout))
@@ -291,7 +291,7 @@ func (d described) ProcessorInfo() map[string]any { return d.info() }
 func nop(context.Context, *Job) (*Result, error) { return &Result{}, nil }
 
 func TestBatchProcessor_HealthCheckCallsTheProcessors(t *testing.T) {
-	qm := newManager(t, redistest.StartMini(t))
+	qm := newManager(t, redistest.StartMini(t), nil)
 	errNoKey := errors.New("no API key")
 	hung := make(chan struct{})
 	t.Cleanup(func() { close(hung) })
@@ -313,7 +313,7 @@ func TestBatchProcessor_HealthCheckCallsTheProcessors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			bp, err := NewBatchProcessor(qm, tc.proc)
+			bp, err := NewBatchProcessor(qm, tc.proc, nil)
 			require.NoError(t, err)
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			defer cancel()
@@ -325,7 +325,7 @@ func TestBatchProcessor_HealthCheckCallsTheProcessors(t *testing.T) {
 }
 
 func TestProcessorStatus_ShowsProcessorInfo(t *testing.T) {
-	qm := newManager(t, redistest.StartMini(t))
+	qm := newManager(t, redistest.StartMini(t), nil)
 	cases := []struct {
 		name string
 		proc Processor
@@ -340,7 +340,7 @@ func TestProcessorStatus_ShowsProcessorInfo(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			bp, err := NewBatchProcessor(qm, tc.proc)
+			bp, err := NewBatchProcessor(qm, tc.proc, nil)
 			require.NoError(t, err)
 			b, err := json.Marshal(bp.Status())
 			require.NoError(t, err)

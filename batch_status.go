@@ -110,7 +110,7 @@ type WorkerStatus struct {
 	LateRestamps            int64      `json:"late_restamps"`
 	LastProcessedTime       *time.Time `json:"last_processed_time"`
 	ProcessingRatePerMinute float64    `json:"processing_rate_per_minute"`
-	// BatchConfig is the cycle in force (SetCycle's, else WithCycle's)
+	// BatchConfig is the cycle in force (SetCycle's, else WorkerConfig.Cycle)
 	// and the concurrency.
 	BatchConfig map[string]int `json:"batch_config"`
 	// RequestsProcessedThisCycle counts the requests this process leased

@@ -13,8 +13,8 @@ import (
 
 func TestProcessorStatus_ReportsCycleHealthAndRate(t *testing.T) {
 	s := redistest.StartMini(t)
-	qm := newManager(t, s, WithBudget(Budget{TPM: 10_000, SafetyBufferPercent: -1, Window: 5 * time.Second}))
-	bp, err := NewBatchProcessor(qm, newRecorder(0), WithPollInterval(20*time.Millisecond))
+	qm := newManager(t, s, &Config{Budget: Budget{TPM: 10_000, SafetyBufferPercent: -1, Window: 5 * time.Second}})
+	bp, err := NewBatchProcessor(qm, newRecorder(0), &WorkerConfig{PollInterval: 20 * time.Millisecond})
 	require.NoError(t, err)
 	assert.Equal(t, HealthStopped, bp.Status().HealthStatus)
 

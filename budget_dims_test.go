@@ -35,7 +35,7 @@ func TestBudget_EveryDimensionBinds(t *testing.T) {
 				ctx := context.Background()
 				bud := tc.budget
 				bud.Window, bud.SafetyBufferPercent = window, -1
-				qm := newManager(t, s, WithBudget(bud))
+				qm := newManager(t, s, &Config{Budget: bud})
 				reqs := make([]*Request, 3*tc.want)
 				for i := range reqs {
 					reqs[i] = NewRequest(`{}`, WithEstimatedUsage(tc.est))
@@ -43,7 +43,7 @@ func TestBudget_EveryDimensionBinds(t *testing.T) {
 				_, err := qm.AddMany(ctx, reqs)
 				require.NoError(t, err)
 				rec := newRecorder(0)
-				bp := startProcessor(t, qm, rec, WithConcurrency(4))
+				bp := startProcessor(t, qm, rec, &WorkerConfig{Concurrency: 4})
 				waitFor(t, 5*time.Second, func() bool { return rec.count() >= tc.want }, "the budget's worth")
 				time.Sleep(window / 2)
 				assert.Equal(t, tc.want, rec.count(), "starts in the first half window")
@@ -57,7 +57,7 @@ func TestBudget_EveryDimensionBinds(t *testing.T) {
 // run: Add refuses it.
 func TestBudget_AddRefusesWhatCanNeverFit(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
-		qm := newManager(t, s, WithBudget(Budget{ITPM: 5_000, OTPM: 1_000, SafetyBufferPercent: -1}))
+		qm := newManager(t, s, &Config{Budget: Budget{ITPM: 5_000, OTPM: 1_000, SafetyBufferPercent: -1}})
 		for _, u := range []Usage{{InputTokens: 5_001}, {InputTokens: 10, OutputTokens: 1_001}} {
 			_, err := qm.Add(context.Background(), NewRequest(`{}`, WithEstimatedUsage(u)))
 			assert.ErrorIs(t, err, ErrOverBudget, "%+v", u)

@@ -55,7 +55,7 @@ func TestBudget_NeverExceedsWindowAcrossProcesses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 				ctx := context.Background()
-				seed := newManager(t, s, WithBudget(tc.budget))
+				seed := newManager(t, s, &Config{Budget: tc.budget})
 				reqs := make([]*Request, 200)
 				for i := range reqs {
 					reqs[i] = NewRequest(map[string]int{"i": i}, WithEstimatedTokens(tc.tokens))
@@ -65,8 +65,8 @@ func TestBudget_NeverExceedsWindowAcrossProcesses(t *testing.T) {
 
 				rec := newRecorder(20 * time.Millisecond)
 				for range 4 {
-					qm := newManager(t, s, WithBudget(tc.budget))
-					startProcessor(t, qm, rec, WithConcurrency(8))
+					qm := newManager(t, s, &Config{Budget: tc.budget})
+					startProcessor(t, qm, rec, &WorkerConfig{Concurrency: 8})
 				}
 				const windows = 4
 				waitFor(t, 20*time.Second, func() bool {
@@ -116,8 +116,7 @@ func TestBudget_SettleFollowsTheMeter(t *testing.T) {
 	budget := Budget{TPM: 10_000, SafetyBufferPercent: -1, Window: window} // usable 10,000
 	run := func(t *testing.T, s *redistest.Server, meter Meter, factor float64) (int, int64) {
 		ctx := context.Background()
-		qm := newManager(t, s, WithBudget(budget), WithMeter(meter),
-			WithNamespace("f"+time.Now().Format("150405.000000")))
+		qm := newManager(t, s, &Config{Budget: budget, Meter: meter, Namespace: "f" + time.Now().Format("150405.000000")})
 		reqs := make([]*Request, 40)
 		for i := range reqs {
 			reqs[i] = NewRequest(`{}`, WithEstimatedTokens(1000))
@@ -126,7 +125,7 @@ func TestBudget_SettleFollowsTheMeter(t *testing.T) {
 		require.NoError(t, err)
 		rec := newRecorder(10 * time.Millisecond)
 		rec.usageFactor = factor
-		bp := startProcessor(t, qm, rec, WithConcurrency(4))
+		bp := startProcessor(t, qm, rec, &WorkerConfig{Concurrency: 4})
 		time.Sleep(window - 300*time.Millisecond)
 		starts := rec.snapshot()
 		inFirst := 0
@@ -187,7 +186,7 @@ func TestBudget_ProviderFeedbackTightensTheLedger(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		budget := Budget{TPM: 10_000, RPM: 100, SafetyBufferPercent: -1, Window: 2 * time.Second}
-		qm := newManager(t, s, WithBudget(budget), WithMeter(OpenAIMeter{}))
+		qm := newManager(t, s, &Config{Budget: budget, Meter: OpenAIMeter{}})
 		proc := &scriptedProcessor{outcomes: []func(*Job) (*Result, error){
 			// The provider says only 2,000 tokens are left: someone else
 			// spent 7,000 the ledger never saw.
@@ -208,7 +207,7 @@ func TestBudget_ProviderFeedbackTightensTheLedger(t *testing.T) {
 					Info: &RateLimitInfo{RemainingTokens: 500, RemainingRequests: -1}}
 			},
 		}}
-		bp := startProcessor(t, qm, proc, WithConcurrency(1))
+		bp := startProcessor(t, qm, proc, &WorkerConfig{Concurrency: 1})
 		addClass(t, qm, 1, 1_000)
 		waitFor(t, 5*time.Second, func() bool { return bp.Status().Completed == 1 }, "one completion")
 		m, err := qm.Metrics(ctx)

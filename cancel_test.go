@@ -17,7 +17,7 @@ import (
 func TestCancel_CanceledRequestAgainSucceeds(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s)
+		qm := newManager(t, s, nil)
 		id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1)))
 		require.NoError(t, err)
 		for i := range 2 {

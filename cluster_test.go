@@ -49,11 +49,11 @@ func TestCluster_NamespacesOnDifferentNodesRunSideBySide(t *testing.T) {
 	}
 	recs := map[string]*recorder{}
 	for ns, b := range budgets {
-		qm := newManager(t, s, WithNamespace(ns), WithBudget(b))
+		qm := newManager(t, s, &Config{Namespace: ns, Budget: b})
 		addClass(t, qm, 100, 1_000)
 		recs[ns] = newRecorder(5 * time.Millisecond)
 		for range 2 {
-			startProcessor(t, newManager(t, s, WithNamespace(ns), WithBudget(b)), recs[ns], WithConcurrency(8))
+			startProcessor(t, newManager(t, s, &Config{Namespace: ns, Budget: b}), recs[ns], &WorkerConfig{Concurrency: 8})
 		}
 	}
 	time.Sleep(3*window + window/2)

@@ -14,7 +14,7 @@ type ProcessingState struct {
 	// PausedAt is when PauseProcessing was called; nil unless Paused.
 	PausedAt *time.Time `json:"paused_at,omitempty"`
 	// Cycle is the cycle SetCycle made every worker's; nil when each
-	// worker uses the one it was built with (WithCycle).
+	// worker uses the one it was built with (WorkerConfig.Cycle).
 	Cycle *Cycle `json:"cycle,omitempty"`
 	// CycleSetAt is when SetCycle was called; nil unless Cycle is set.
 	CycleSetAt *time.Time `json:"cycle_set_at,omitempty"`

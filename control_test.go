@@ -34,11 +34,11 @@ func TestWithPriority_OverridesTheClassNotTheCharge(t *testing.T) {
 	s := redistest.StartMini(t)
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := []Option{WithNamespace(fmt.Sprint("prio", i))}
+			cfg := &Config{Namespace: fmt.Sprint("prio", i)}
 			if tc.budgeted {
-				opts = append(opts, WithBudget(Budget{TPM: 1_000, SafetyBufferPercent: -1}))
+				cfg.Budget = Budget{TPM: 1_000, SafetyBufferPercent: -1}
 			}
-			qm := newManager(t, s, opts...)
+			qm := newManager(t, s, cfg)
 			ro := []RequestOption{WithEstimatedTokens(tc.tokens)}
 			if tc.force != "" {
 				ro = append(ro, WithPriority(tc.force))
@@ -92,11 +92,11 @@ func TestPauseProcessing_AcrossProcesses(t *testing.T) {
 		ctx := context.Background()
 		// Three clients stand for three processes: two workers and an
 		// operator.
-		ops := newManager(t, s)
-		w1, w2 := newManager(t, s), newManager(t, s)
+		ops := newManager(t, s, nil)
+		w1, w2 := newManager(t, s, nil), newManager(t, s, nil)
 		g1, g2 := newGated(), newGated()
-		bp1 := startProcessor(t, w1, g1, WithPollInterval(50*time.Millisecond), WithWorkerID("w1"))
-		bp2 := startProcessor(t, w2, g2, WithPollInterval(50*time.Millisecond), WithWorkerID("w2"))
+		bp1 := startProcessor(t, w1, g1, &WorkerConfig{PollInterval: 50 * time.Millisecond, WorkerID: "w1"})
+		bp2 := startProcessor(t, w2, g2, &WorkerConfig{PollInterval: 50 * time.Millisecond, WorkerID: "w2"})
 
 		inFlight, err := ops.Add(ctx, NewRequest(`{"n":0}`, WithEstimatedTokens(10)))
 		require.NoError(t, err)
@@ -143,14 +143,14 @@ func TestPauseProcessing_AcrossProcesses(t *testing.T) {
 func TestSetCycle_SeenBySecondProcessWithinOneLeaseCall(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		ops := newManager(t, s)
-		worker := newManager(t, s)
+		ops := newManager(t, s, nil)
+		worker := newManager(t, s, nil)
 		// Paused first, so the worker's first lease call is the one
 		// after the change.
 		require.NoError(t, ops.PauseProcessing(ctx))
 		g := newGated()
 		t.Cleanup(func() { close(g.release) })
-		bp := startProcessor(t, worker, g, WithConcurrency(6), WithPollInterval(20*time.Millisecond))
+		bp := startProcessor(t, worker, g, &WorkerConfig{Concurrency: 6, PollInterval: 20 * time.Millisecond})
 		waitFor(t, 5*time.Second, func() bool { return bp.Status().HealthStatus == HealthPaused }, "worker paused")
 		for _, class := range []int64{100, 20_000, 80_000} {
 			addClass(t, ops, 8, class)
@@ -187,9 +187,9 @@ func TestSetCycle_SeenBySecondProcessWithinOneLeaseCall(t *testing.T) {
 func TestClearQueues_LeavesActiveRequestsAlone(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s)
+		qm := newManager(t, s, nil)
 		g := newGated()
-		startProcessor(t, qm, g, WithConcurrency(2), WithPollInterval(20*time.Millisecond))
+		startProcessor(t, qm, g, &WorkerConfig{Concurrency: 2, PollInterval: 20 * time.Millisecond})
 		active, err := qm.Add(ctx, NewRequest(`{"a":1}`, WithEstimatedTokens(10)))
 		require.NoError(t, err)
 		waitFor(t, 5*time.Second, func() bool { return g.started.Load() == 1 }, "one active")
@@ -246,7 +246,7 @@ func TestClearQueues_LeavesActiveRequestsAlone(t *testing.T) {
 func TestQueueInfo_DescribesConfigQueuesAndRedis(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s, WithNamespace("info"), WithBudget(Budget{TPM: 1_000_000, APIAllocationPercent: 40}))
+		qm := newManager(t, s, &Config{Namespace: "info", Budget: Budget{TPM: 1_000_000, APIAllocationPercent: 40}})
 		addClass(t, qm, 2, 100)
 		addClass(t, qm, 1, 90_000)
 		require.NoError(t, qm.SetCycle(ctx, Cycle{Low: 4, Medium: 2, Long: 1}))
@@ -277,8 +277,8 @@ func TestQueueInfo_DescribesConfigQueuesAndRedis(t *testing.T) {
 
 func TestProcessorStatus_SeedCycleAndQuotaKeys(t *testing.T) {
 	s := redistest.StartMini(t)
-	qm := newManager(t, s, WithBudget(Budget{TPM: 1_000, SafetyBufferPercent: -1, Window: 3 * time.Second}))
-	bp := startProcessor(t, qm, newRecorder(0), WithPollInterval(20*time.Millisecond))
+	qm := newManager(t, s, &Config{Budget: Budget{TPM: 1_000, SafetyBufferPercent: -1, Window: 3 * time.Second}})
+	bp := startProcessor(t, qm, newRecorder(0), &WorkerConfig{PollInterval: 20 * time.Millisecond})
 	addClass(t, qm, 3, 400) // two fit the window, the third waits
 	waitFor(t, 5*time.Second, func() bool { return bp.Status().ConsecutiveQuotaFailures >= 1 }, "quota refusals counted")
 	st := bp.Status()

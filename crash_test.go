@@ -27,7 +27,7 @@ func leaseDirect(t *testing.T, qm *QueueManager, lease time.Duration) redisstore
 func TestCrash_AbandonedLeaseIsRecoveredAndCompletedOnce(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s)
+		qm := newManager(t, s, nil)
 		id, err := qm.Add(ctx, NewRequest(`{"q":1}`, WithEstimatedTokens(10)))
 		require.NoError(t, err)
 
@@ -38,7 +38,7 @@ func TestCrash_AbandonedLeaseIsRecoveredAndCompletedOnce(t *testing.T) {
 		require.Equal(t, StatusActive, st.Status)
 
 		rec := newRecorder(0)
-		startProcessor(t, newManager(t, s), rec, WithConcurrency(2), WithPollInterval(20*time.Millisecond))
+		startProcessor(t, newManager(t, s, nil), rec, &WorkerConfig{Concurrency: 2, PollInterval: 20 * time.Millisecond})
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		final, err := qm.Wait(wctx, id)
@@ -71,7 +71,7 @@ func TestCrash_AbandonedLeaseIsRecoveredAndCompletedOnce(t *testing.T) {
 func TestCrash_LeaseExpiryAfterRetriesSpentIsDead(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s)
+		qm := newManager(t, s, nil)
 		id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1), WithMaxRetries(0)))
 		require.NoError(t, err)
 		leaseDirect(t, qm, 100*time.Millisecond)
@@ -92,7 +92,7 @@ func TestCrash_LeaseExpiryAfterRetriesSpentIsDead(t *testing.T) {
 func TestStore_RetriedCallsAreIdempotent(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s)
+		qm := newManager(t, s, nil)
 		addClass(t, qm, 4, 10)
 		args := redisstore.LeaseArgs{Max: 2, Lease: time.Minute, Window: time.Minute, Cycle: [3]int{3, 2, 1},
 			WorkerID: "w1", CallID: "7"}

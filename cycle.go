@@ -11,6 +11,9 @@ import (
 // MaxCycleSlots is the most slots one class may have in a cycle.
 const MaxCycleSlots = 1000
 
+// defaultCycle is 3 low, 2 medium, 1 long: the seed's cycle.
+var defaultCycle = [3]int{3, 2, 1}
+
 // Cycle is the 3-2-1 cycle's slots per class: the BatchProcessor leases
 // Low requests from the low queue, then Medium from the medium one, then
 // Long from the long one, and repeats; a class with nothing queued gives

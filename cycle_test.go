@@ -83,13 +83,13 @@ func TestCycle_RatioHoldsAcrossProcesses(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			redistest.Each(t, func(t *testing.T, s *redistest.Server) {
-				seed := newManager(t, s)
+				seed := newManager(t, s, nil)
 				addClass(t, seed, tc.low, 1_000)
 				addClass(t, seed, tc.medium, 20_000)
 				addClass(t, seed, tc.long, 80_000)
 				log := &leaseLog{leases: map[int]Priority{}}
 				for range 2 {
-					startProcessor(t, newManager(t, s), log, WithConcurrency(6))
+					startProcessor(t, newManager(t, s, nil), log, &WorkerConfig{Concurrency: 6})
 				}
 				waitFor(t, 30*time.Second, func() bool { return log.len() >= tc.leases }, "leases")
 				got := log.first(tc.leases)
@@ -111,10 +111,10 @@ func TestCycle_LongRequestNotStarvedByFlood(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		qm := newManager(t, s, WithBudget(budget))
+		qm := newManager(t, s, &Config{Budget: budget})
 		rec := newRecorder(5 * time.Millisecond)
 		for range 2 {
-			startProcessor(t, newManager(t, s, WithBudget(budget)), rec, WithConcurrency(8))
+			startProcessor(t, newManager(t, s, &Config{Budget: budget}), rec, &WorkerConfig{Concurrency: 8})
 		}
 		// A constant flood: far more low requests than the budget allows.
 		flood := make(chan struct{})

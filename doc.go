@@ -11,12 +11,13 @@
 // # A first program
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
-//	qm, err := llmqueue.NewQueueManager(rdb,
-//		llmqueue.WithBudget(llmqueue.Budget{TPM: 200_000, RPM: 500}))
+//	qm, err := llmqueue.NewQueueManager(rdb, &llmqueue.Config{
+//		Budget: llmqueue.Budget{TPM: 200_000, RPM: 500},
+//	})
 //	...
 //	id, err := qm.Add(ctx, llmqueue.NewRequest(payload, llmqueue.WithEstimatedTokens(1200)))
 //
-//	bp, err := llmqueue.NewBatchProcessor(qm, myProcessor, llmqueue.WithConcurrency(16))
+//	bp, err := llmqueue.NewBatchProcessor(qm, myProcessor, &llmqueue.WorkerConfig{Concurrency: 16})
 //	err = bp.Start(ctx)
 //	defer bp.Shutdown(shutdownCtx)
 //

@@ -15,7 +15,7 @@ import (
 // the master has applied the write, which is in its memory only: with
 // appendfsync everysec a crash of the master can lose about the last
 // second of Adds, and an asynchronous failover whatever the replica had
-// not yet received (see the README's "Durability"). WithDurableAdd makes
+// not yet received (see the README's "Durability"). Config.Durability makes
 // Add wait until the write is where Durability asks, or report that it
 // could not confirm it.
 //
@@ -120,7 +120,7 @@ func (d Durability) String() string {
 }
 
 // resolve applies the default timeout and checks d against the manager's
-// op timeout. A nil d (no WithDurableAdd) stays nil.
+// op timeout. A nil d (a zero Config.Durability) stays nil.
 func (d *Durability) resolve(opTimeout time.Duration) (*Durability, error) {
 	if d == nil {
 		return nil, nil
@@ -143,8 +143,8 @@ func (d *Durability) resolve(opTimeout time.Duration) (*Durability, error) {
 	return &r, nil
 }
 
-// confirmDurable waits for the durability WithDurableAdd asks for, once
-// the add script has stored ids. Without WithDurableAdd it does nothing.
+// confirmDurable waits for the durability Config.Durability asks for, once
+// the add script has stored ids. Without it, it does nothing.
 func (q *QueueManager) confirmDurable(ctx context.Context, ids []string) error {
 	d := q.cfg.durable
 	if d == nil {
@@ -158,10 +158,10 @@ func (q *QueueManager) confirmDurable(ctx context.Context, ids []string) error {
 }
 
 // CheckDurability confirms once, with nothing added, that Redis gives
-// what WithDurableAdd asks for, so a deployment can learn at start-up
+// what Config.Durability asks for, so a deployment can learn at start-up
 // (rather than from its first Add) that its Redis is older than 7.2,
 // runs without appendonly, or has too few replicas. It returns nil
-// without WithDurableAdd, else nil or a *DurabilityError. It talks to
+// without a Config.Durability, else nil or a *DurabilityError. It talks to
 // Redis; NewQueueManager does not.
 func (q *QueueManager) CheckDurability(ctx context.Context) error {
 	d := q.cfg.durable

@@ -14,23 +14,22 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestWithDurableAdd_RefusesWhatItCannotConfirm(t *testing.T) {
+func TestConfigDurability_RefusesWhatItCannotConfirm(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialed
 	t.Cleanup(func() { _ = rdb.Close() })
 	for name, d := range map[string]Durability{
-		"nothing asked":            {},
 		"negative replicas":        {Replicas: -1},
 		"negative timeout":         {Replicas: 1, Timeout: -time.Second},
 		"timeout above op timeout": {Replicas: 1, Timeout: 10 * time.Second},
 	} {
-		_, err := NewQueueManager(rdb, WithDurableAdd(d))
+		_, err := NewQueueManager(rdb, &Config{Durability: d})
 		assert.ErrorContains(t, err, "durable add", name)
 	}
-	qm, err := NewQueueManager(rdb, WithDurableAdd(Durability{Replicas: 1}))
+	qm, err := NewQueueManager(rdb, &Config{Durability: Durability{Replicas: 1}})
 	require.NoError(t, err, "NewQueueManager must not talk to Redis")
 	assert.Equal(t, DefaultDurableTimeout, qm.cfg.durable.Timeout)
 	require.NoError(t, (&QueueManager{cfg: managerConfig{}}).CheckDurability(context.Background()),
-		"without WithDurableAdd there is nothing to check")
+		"without a Durability there is nothing to check")
 }
 
 // TestDurableAdd_WaitsForTheReplica is issue 9 item 15's test of WAIT on
@@ -41,10 +40,9 @@ func TestDurableAdd_WaitsForTheReplica(t *testing.T) {
 	master := redistest.StartReal(t)
 	replica := master.StartReplica(t)
 	ctx := context.Background()
-	qm, err := NewQueueManager(master.Client(t), WithNamespace("dur"),
-		WithDurableAdd(Durability{Replicas: 1, Timeout: 500 * time.Millisecond}))
+	qm, err := NewQueueManager(master.Client(t), &Config{Namespace: "dur", Durability: Durability{Replicas: 1, Timeout: 500 * time.Millisecond}})
 	require.NoError(t, err)
-	onReplica, err := NewQueueManager(replica.Client(t), WithNamespace("dur"))
+	onReplica, err := NewQueueManager(replica.Client(t), &Config{Namespace: "dur"})
 	require.NoError(t, err)
 	require.NoError(t, qm.CheckDurability(ctx))
 
@@ -90,7 +88,7 @@ func TestDurableAdd_ReportsWhatThisRedisCannotConfirm(t *testing.T) {
 		t.Run("appendonly="+appendonly, func(t *testing.T) {
 			s := redistest.StartReal(t, "--appendonly", appendonly)
 			rdb := s.Client(t)
-			qm, err := NewQueueManager(rdb, WithNamespace("aof"), WithDurableAdd(Durability{AOF: true}))
+			qm, err := NewQueueManager(rdb, &Config{Namespace: "aof", Durability: Durability{AOF: true}})
 			require.NoError(t, err)
 			hasWAITAOF := redisAtLeast(t, rdb, 7, 2)
 
@@ -137,12 +135,12 @@ func redisAtLeast(t *testing.T, rdb redis.UniversalClient, major, minor int) boo
 
 func TestDurableAdd_OnMiniredisNoReplicaConfirms(t *testing.T) {
 	s := redistest.StartMini(t)
-	qm, err := NewQueueManager(s.Client(t), WithDurableAdd(Durability{Replicas: 1, Timeout: 50 * time.Millisecond}))
+	qm, err := NewQueueManager(s.Client(t), &Config{Durability: Durability{Replicas: 1, Timeout: 50 * time.Millisecond}})
 	require.NoError(t, err)
 	_, err = qm.Add(context.Background(), NewRequest(map[string]int{"a": 1}))
 	require.ErrorIs(t, err, ErrNotDurable)
 
-	qm, err = NewQueueManager(s.Client(t), WithDurableAdd(Durability{AOF: true}))
+	qm, err = NewQueueManager(s.Client(t), &Config{Durability: Durability{AOF: true}})
 	require.NoError(t, err)
 	require.ErrorIs(t, qm.CheckDurability(context.Background()), ErrDurabilityUnsupported,
 		"miniredis has no WAITAOF")
@@ -158,7 +156,7 @@ func TestDurableAdd_RefusesClientsThatCannotWait(t *testing.T) {
 	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": s.Addr}})
 	t.Cleanup(func() { _ = ring.Close() })
 	for name, rdb := range map[string]redis.UniversalClient{"ReadTimeout": short, "Ring": ring} {
-		qm, err := NewQueueManager(rdb, WithDurableAdd(Durability{Replicas: 1, Timeout: time.Second}))
+		qm, err := NewQueueManager(rdb, &Config{Durability: Durability{Replicas: 1, Timeout: time.Second}})
 		require.NoError(t, err)
 		err = qm.CheckDurability(context.Background())
 		assert.ErrorIs(t, err, ErrDurabilityUnsupported, name)
@@ -177,8 +175,7 @@ func TestDurableAdd_OnClusterWaitsOnTheKeysMaster(t *testing.T) {
 	rdb := s.Client(t)
 	ctx := context.Background()
 	for _, ns := range []string{"a", "b", "c", "d"} { // slots on different masters
-		qm, err := NewQueueManager(rdb, WithNamespace(ns),
-			WithDurableAdd(Durability{Replicas: 1, Timeout: 50 * time.Millisecond}))
+		qm, err := NewQueueManager(rdb, &Config{Namespace: ns, Durability: Durability{Replicas: 1, Timeout: 50 * time.Millisecond}})
 		require.NoError(t, err)
 		id, err := qm.Add(ctx, NewRequest(map[string]string{"ns": ns}))
 		var de *DurabilityError

@@ -47,7 +47,7 @@ var (
 	// ErrAlreadyStarted means Start was called twice.
 	ErrAlreadyStarted = errors.New("processor already started")
 	// ErrWorkerIDInUse means another live process is registered under the
-	// worker id given to WithWorkerID. Two processes sharing an id would
+	// worker id given as WorkerConfig.WorkerID. Two processes sharing an id would
 	// share its idempotency keys; give each its own id.
 	ErrWorkerIDInUse = errors.New("worker id in use by another live process")
 )
@@ -160,7 +160,7 @@ func storeErr(err error) error {
 }
 
 // LimitError reports a request that Add refused because one of its sizes
-// is outside the documented range: the payload (WithMaxPayloadBytes), the
+// is outside the documented range: the payload (Config.MaxPayloadBytes), the
 // meta (MaxMetaEntries, MaxMetaBytes) or a token estimate (MaxTokens). It
 // matches its sentinel, Err, with errors.Is: ErrInvalidPayload,
 // ErrInvalidRequest or ErrInvalidTokens. It is exported for errors.As.

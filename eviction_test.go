@@ -25,8 +25,8 @@ func TestStart_WarnsWhenRedisMayEvictKeys(t *testing.T) {
 		}
 		logs := &lockedbuf.Buffer{}
 		logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		qm := newManager(t, s)
-		startProcessor(t, qm, newRecorder(0), WithBatchLogger(logger), WithPollInterval(20*time.Millisecond))
+		qm := newManager(t, s, nil)
+		startProcessor(t, qm, newRecorder(0), &WorkerConfig{Logger: logger, PollInterval: 20 * time.Millisecond})
 		if s.Mini != nil {
 			waitFor(t, 5*time.Second, func() bool {
 				return strings.Contains(logs.String(), "maxmemory-policy could not be read")
@@ -51,8 +51,8 @@ func TestStart_QuietWithNoEviction(t *testing.T) {
 	require.NoError(t, s.Client(t).ConfigSet(ctx, "maxmemory-policy", "noeviction").Err())
 	logs := &lockedbuf.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	qm := newManager(t, s)
-	startProcessor(t, qm, newRecorder(0), WithBatchLogger(logger), WithPollInterval(20*time.Millisecond))
+	qm := newManager(t, s, nil)
+	startProcessor(t, qm, newRecorder(0), &WorkerConfig{Logger: logger, PollInterval: 20 * time.Millisecond})
 	waitFor(t, 5*time.Second, func() bool {
 		return strings.Contains(logs.String(), "maxmemory-policy")
 	}, "the policy checked")

@@ -11,7 +11,7 @@ func ExampleQueueManager_PauseProcessing() {
 	rdb, done := embedded()
 	defer done()
 	ctx := context.Background()
-	qm, _ := llmqueue.NewQueueManager(rdb)
+	qm, _ := llmqueue.NewQueueManager(rdb, nil)
 
 	// Any process of the namespace can pause every worker of it.
 	_ = qm.PauseProcessing(ctx)
@@ -31,7 +31,7 @@ func ExampleQueueManager_SetCycle() {
 	rdb, done := embedded()
 	defer done()
 	ctx := context.Background()
-	qm, _ := llmqueue.NewQueueManager(rdb)
+	qm, _ := llmqueue.NewQueueManager(rdb, nil)
 
 	// Every worker leases 5 low, 2 medium, 1 long from its next lease call.
 	if err := qm.SetCycle(ctx, llmqueue.Cycle{Low: 5, Medium: 2, Long: 1}); err != nil {
@@ -51,7 +51,7 @@ func ExampleQueueManager_ClearQueues() {
 	rdb, done := embedded()
 	defer done()
 	ctx := context.Background()
-	qm, _ := llmqueue.NewQueueManager(rdb)
+	qm, _ := llmqueue.NewQueueManager(rdb, nil)
 	for _, tokens := range []int64{100, 200, 20_000} {
 		_, _ = qm.Add(ctx, llmqueue.NewRequest(`{}`, llmqueue.WithEstimatedTokens(tokens)))
 	}

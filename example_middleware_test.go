@@ -19,15 +19,15 @@ func logAttempts(next llmqueue.Processor) llmqueue.Processor {
 	})
 }
 
-func ExampleWithMiddleware() {
+func ExampleMiddleware() {
 	rdb, done := embedded()
 	defer done()
 	ctx := context.Background()
-	qm, _ := llmqueue.NewQueueManager(rdb)
+	qm, _ := llmqueue.NewQueueManager(rdb, nil)
 
 	// The greeter's Preprocess and Postprocess still run inside the
 	// middleware: optional interfaces are found on the processor itself.
-	bp, _ := llmqueue.NewBatchProcessor(qm, greeter{}, llmqueue.WithMiddleware(logAttempts))
+	bp, _ := llmqueue.NewBatchProcessor(qm, greeter{}, &llmqueue.WorkerConfig{Middleware: []llmqueue.Middleware{logAttempts}})
 	_ = bp.Start(ctx)
 	defer bp.Shutdown(ctx)
 

@@ -27,7 +27,7 @@ func ExampleQueueManager_Add() {
 	rdb, done := embedded()
 	defer done()
 	ctx := context.Background()
-	qm, err := llmqueue.NewQueueManager(rdb, llmqueue.WithBudget(llmqueue.Budget{TPM: 100_000}))
+	qm, err := llmqueue.NewQueueManager(rdb, &llmqueue.Config{Budget: llmqueue.Budget{TPM: 100_000}})
 	if err != nil {
 		panic(err)
 	}
@@ -53,13 +53,13 @@ func ExampleBatchProcessor() {
 	rdb, done := embedded()
 	defer done()
 	ctx := context.Background()
-	qm, _ := llmqueue.NewQueueManager(rdb)
+	qm, _ := llmqueue.NewQueueManager(rdb, nil)
 	id, _ := qm.Add(ctx, llmqueue.NewRequest(`{"prompt":"hello"}`, llmqueue.WithEstimatedTokens(10)))
 
 	echo := llmqueue.ProcessorFunc(func(ctx context.Context, job *llmqueue.Job) (*llmqueue.Result, error) {
 		return &llmqueue.Result{Output: job.Payload, Usage: llmqueue.Usage{InputTokens: 3, OutputTokens: 2}}, nil
 	})
-	bp, _ := llmqueue.NewBatchProcessor(qm, echo, llmqueue.WithConcurrency(4))
+	bp, _ := llmqueue.NewBatchProcessor(qm, echo, &llmqueue.WorkerConfig{Concurrency: 4})
 	_ = bp.Start(ctx)
 	defer bp.Shutdown(ctx)
 
@@ -79,7 +79,7 @@ func ExampleSuspend() {
 	// Every wait below is bounded: a broken build fails, it never hangs.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	qm, _ := llmqueue.NewQueueManager(rdb)
+	qm, _ := llmqueue.NewQueueManager(rdb, nil)
 	approve := llmqueue.ProcessorFunc(func(ctx context.Context, job *llmqueue.Job) (*llmqueue.Result, error) {
 		if job.ResumeInput == nil {
 			return nil, llmqueue.Suspend("needs approval", []byte(`{"draft":"v1"}`))
@@ -89,7 +89,7 @@ func ExampleSuspend() {
 		out, _ := json.Marshal(map[string]any{"approved": in.Approved, "state": json.RawMessage(job.State)})
 		return &llmqueue.Result{Output: out}, nil
 	})
-	bp, _ := llmqueue.NewBatchProcessor(qm, approve, llmqueue.WithPollInterval(10*time.Millisecond))
+	bp, _ := llmqueue.NewBatchProcessor(qm, approve, &llmqueue.WorkerConfig{PollInterval: 10 * time.Millisecond})
 	_ = bp.Start(ctx)
 	defer bp.Shutdown(ctx)
 
@@ -161,8 +161,8 @@ func ExamplePreprocessor() {
 	rdb, done := embedded()
 	defer done()
 	ctx := context.Background()
-	qm, _ := llmqueue.NewQueueManager(rdb)
-	bp, _ := llmqueue.NewBatchProcessor(qm, greeter{})
+	qm, _ := llmqueue.NewQueueManager(rdb, nil)
+	bp, _ := llmqueue.NewBatchProcessor(qm, greeter{}, nil)
 	_ = bp.Start(ctx)
 	defer bp.Shutdown(ctx)
 

@@ -24,7 +24,7 @@ func ExampleTypedProcessor() {
 	rdb, done := embedded()
 	defer done()
 	ctx := context.Background()
-	qm, _ := llmqueue.NewQueueManager(rdb)
+	qm, _ := llmqueue.NewQueueManager(rdb, nil)
 
 	// No json.Marshal or Unmarshal by hand: the payload arrives as a
 	// Summarize, the Summary is stored as the result.
@@ -33,7 +33,7 @@ func ExampleTypedProcessor() {
 		out := Summary{Summary: strings.Join(words[:min(in.MaxWords, len(words))], " ")}
 		return out, llmqueue.Usage{InputTokens: int64(len(words)), OutputTokens: int64(in.MaxWords)}, nil
 	})
-	bp, _ := llmqueue.NewBatchProcessor(qm, summarize)
+	bp, _ := llmqueue.NewBatchProcessor(qm, summarize, nil)
 	_ = bp.Start(ctx)
 	defer bp.Shutdown(ctx)
 

@@ -13,11 +13,11 @@ func ExampleQueueManager_WaitAll() {
 	rdb, done := embedded()
 	defer done()
 	ctx := context.Background()
-	qm, _ := llmqueue.NewQueueManager(rdb)
+	qm, _ := llmqueue.NewQueueManager(rdb, nil)
 	double := llmqueue.TypedProcessor(func(ctx context.Context, job *llmqueue.Job, n int) (int, llmqueue.Usage, error) {
 		return 2 * n, llmqueue.Usage{}, nil
 	})
-	bp, _ := llmqueue.NewBatchProcessor(qm, double)
+	bp, _ := llmqueue.NewBatchProcessor(qm, double, nil)
 	_ = bp.Start(ctx)
 	defer bp.Shutdown(ctx)
 
@@ -47,11 +47,11 @@ func ExampleQueueManager_WaitEach() {
 	rdb, done := embedded()
 	defer done()
 	ctx := context.Background()
-	qm, _ := llmqueue.NewQueueManager(rdb)
+	qm, _ := llmqueue.NewQueueManager(rdb, nil)
 	bp, _ := llmqueue.NewBatchProcessor(qm, llmqueue.ProcessorFunc(
 		func(ctx context.Context, job *llmqueue.Job) (*llmqueue.Result, error) {
 			return &llmqueue.Result{Output: job.Payload}, nil
-		}))
+		}), nil)
 	_ = bp.Start(ctx)
 	defer bp.Shutdown(ctx)
 

@@ -30,8 +30,7 @@ func TestFailure_KeepsTheReservationOnceTheCallWasSent(t *testing.T) {
 	s := redistest.StartMini(t)
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			qm := newManager(t, s, WithNamespace("fail"+string(rune('a'+i))),
-				WithBudget(Budget{TPM: 100_000, SafetyBufferPercent: -1}))
+			qm := newManager(t, s, &Config{Namespace: "fail" + string(rune('a'+i)), Budget: Budget{TPM: 100_000, SafetyBufferPercent: -1}})
 			calls := make(chan struct{}, 10)
 			proc := ProcessorFunc(func(ctx context.Context, job *Job) (*Result, error) {
 				if tc.send {
@@ -40,8 +39,7 @@ func TestFailure_KeepsTheReservationOnceTheCallWasSent(t *testing.T) {
 				calls <- struct{}{}
 				return nil, tc.fail()
 			})
-			startProcessor(t, qm, proc, WithPollInterval(20*time.Millisecond),
-				WithBackoff(func(int) time.Duration { return time.Hour }))
+			startProcessor(t, qm, proc, &WorkerConfig{PollInterval: 20 * time.Millisecond, Backoff: func(int) time.Duration { return time.Hour }})
 			_, err := qm.Add(context.Background(), NewRequest(`{}`, WithEstimatedTokens(1_000), WithMaxRetries(1)))
 			require.NoError(t, err)
 			<-calls

@@ -16,17 +16,17 @@ import (
 
 // newManager returns a manager on a fresh client of s (a separate client
 // stands for a separate process).
-func newManager(t *testing.T, s *redistest.Server, opts ...Option) *QueueManager {
+func newManager(t *testing.T, s *redistest.Server, cfg *Config) *QueueManager {
 	t.Helper()
-	qm, err := NewQueueManager(s.Client(t), opts...)
+	qm, err := NewQueueManager(s.Client(t), cfg)
 	require.NoError(t, err)
 	return qm
 }
 
 // startProcessor starts a BatchProcessor and shuts it down at cleanup.
-func startProcessor(t *testing.T, qm *QueueManager, p Processor, opts ...BatchOption) *BatchProcessor {
+func startProcessor(t *testing.T, qm *QueueManager, p Processor, cfg *WorkerConfig) *BatchProcessor {
 	t.Helper()
-	bp, err := NewBatchProcessor(qm, p, opts...)
+	bp, err := NewBatchProcessor(qm, p, cfg)
 	require.NoError(t, err)
 	require.NoError(t, bp.Start(context.Background()))
 	t.Cleanup(func() {

@@ -51,7 +51,7 @@ func TestDeadSet_ExpiredIDsArePrunedAndNotCounted(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		const retention = 300 * time.Millisecond
-		qm := newManager(t, s, WithRetention(retention))
+		qm := newManager(t, s, &Config{Retention: retention})
 		dead := rawKeys(qm).Dead
 		for range 3 {
 			killMany(t, qm, 150, retention)
@@ -86,7 +86,7 @@ func TestDeadSet_ExpiredIDsArePrunedAndNotCounted(t *testing.T) {
 func TestListDead_PageSkipsIDsWhoseRequestIsGone(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s, WithRetention(time.Hour))
+		qm := newManager(t, s, &Config{Retention: time.Hour})
 		killMany(t, qm, 250, time.Hour)
 		k := rawKeys(qm)
 		order, err := rawClient(qm).ZRange(ctx, k.Dead, 0, -1).Result()
@@ -113,7 +113,7 @@ func TestListDead_PageSkipsIDsWhoseRequestIsGone(t *testing.T) {
 func TestListSuspended_PageSkipsIDsWhoseRequestIsGone(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s)
+		qm := newManager(t, s, nil)
 		for range 12 {
 			_, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1)))
 			require.NoError(t, err)

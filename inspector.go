@@ -25,7 +25,7 @@ type QueueCounts struct {
 	Active    int64              `json:"active"`
 	Scheduled int64              `json:"scheduled"`
 	Suspended int64              `json:"suspended"`
-	// Dead counts the dead requests still kept (see WithRetention).
+	// Dead counts the dead requests still kept (see Config.Retention).
 	Dead int64 `json:"dead"`
 }
 

@@ -14,7 +14,7 @@ import (
 func TestInspector_ListsEveryIndexedStateByCursor(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s)
+		qm := newManager(t, s, nil)
 		in := qm.Inspector()
 
 		// Two dead, one running, then 5 low + 2 long queued behind a pause.
@@ -31,7 +31,7 @@ func TestInspector_ListsEveryIndexedStateByCursor(t *testing.T) {
 			}
 			return g.Process(ctx, job)
 		})
-		startProcessor(t, qm, fails, WithConcurrency(1), WithPollInterval(20*time.Millisecond), WithWorkerID("w-1"))
+		startProcessor(t, qm, fails, &WorkerConfig{Concurrency: 1, PollInterval: 20 * time.Millisecond, WorkerID: "w-1"})
 		waitFor(t, 5*time.Second, func() bool {
 			c, err := in.Counts(ctx)
 			return err == nil && c.Dead == 2

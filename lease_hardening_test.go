@@ -80,12 +80,12 @@ func TestLease_LostReplyIsReplayed(t *testing.T) {
 		hook := &dropLeaseReply{}
 		hook.left.Store(1)
 		client.AddHook(hook)
-		qm, err := NewQueueManager(client, WithNamespace("lost-reply"))
+		qm, err := NewQueueManager(client, &Config{Namespace: "lost-reply"})
 		require.NoError(t, err)
 		id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1), WithMaxRetries(0)))
 		require.NoError(t, err)
 		rec := newRecorder(0)
-		startProcessor(t, qm, rec, WithLease(time.Second))
+		startProcessor(t, qm, rec, &WorkerConfig{Lease: time.Second})
 
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -104,7 +104,7 @@ func TestLease_LostReplyIsReplayed(t *testing.T) {
 func TestLease_TokensDoNotRepeatWhenTheCounterIsLost(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s, WithNamespace("tokens"))
+		qm := newManager(t, s, &Config{Namespace: "tokens"})
 		args := redisstore.LeaseArgs{Max: 1, Lease: time.Minute, Window: time.Minute, Cycle: [3]int{3, 2, 1}, WorkerID: "w"}
 		var tokens []string
 		for range 2 {
@@ -125,11 +125,11 @@ func TestLease_TokensDoNotRepeatWhenTheCounterIsLost(t *testing.T) {
 // would share the first one's idempotency key and run everything twice.
 func TestBatchProcessor_SecondLiveWorkerWithTheSameIDIsRefused(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
-		qm := newManager(t, s, WithNamespace("same-id"))
-		startProcessor(t, qm, newRecorder(0), WithWorkerID("w1"), WithLease(300*time.Millisecond))
+		qm := newManager(t, s, &Config{Namespace: "same-id"})
+		startProcessor(t, qm, newRecorder(0), &WorkerConfig{WorkerID: "w1", Lease: 300 * time.Millisecond})
 
-		twin, err := NewBatchProcessor(newManager(t, s, WithNamespace("same-id")), newRecorder(0),
-			WithWorkerID("w1"), WithLease(300*time.Millisecond))
+		twin, err := NewBatchProcessor(newManager(t, s, &Config{Namespace: "same-id"}), newRecorder(0),
+			&WorkerConfig{WorkerID: "w1", Lease: 300 * time.Millisecond})
 		require.NoError(t, err)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -144,14 +144,14 @@ func TestBatchProcessor_SecondLiveWorkerWithTheSameIDIsRefused(t *testing.T) {
 func TestBatchProcessor_RestartUnderTheSameIDWaitsForTheOldRegistration(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s, WithNamespace("restart-id"))
+		qm := newManager(t, s, &Config{Namespace: "restart-id"})
 		k := rawKeys(qm)
 		// What a process killed a moment ago leaves behind.
 		deadline := time.Now().Add(400 * time.Millisecond).UnixMilli()
 		require.NoError(t, s.Client(t).ZAdd(ctx, k.Workers, redis.Z{Score: float64(deadline), Member: "w1"}).Err())
 		require.NoError(t, s.Client(t).HSet(ctx, k.WorkerInst, "w1", "killed-process").Err())
 
-		bp, err := NewBatchProcessor(qm, newRecorder(0), WithWorkerID("w1"), WithLease(300*time.Millisecond))
+		bp, err := NewBatchProcessor(qm, newRecorder(0), &WorkerConfig{WorkerID: "w1", Lease: 300 * time.Millisecond})
 		require.NoError(t, err)
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
@@ -186,17 +186,17 @@ func TestBatchProcessor_HungProcessorLosesItsLease(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		logs := &lockedbuf.Buffer{}
-		qm := newManager(t, s, WithNamespace("hung"), WithLogger(slogTo(logs)))
+		qm := newManager(t, s, &Config{Namespace: "hung", Logger: slogTo(logs)})
 		hung := &hungOnce{release: make(chan struct{})}
 		t.Cleanup(func() { close(hung.release) })
-		startProcessor(t, qm, hung, WithLease(600*time.Millisecond), WithConcurrency(1))
+		startProcessor(t, qm, hung, &WorkerConfig{Lease: 600 * time.Millisecond, Concurrency: 1})
 		id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1), WithMaxRetries(1),
 			WithTimeout(200*time.Millisecond)))
 		require.NoError(t, err)
 		waitFor(t, 5*time.Second, func() bool { return hung.calls.Load() == 1 }, "the hung processor took the request")
 
 		rec := newRecorder(0)
-		startProcessor(t, newManager(t, s, WithNamespace("hung")), rec)
+		startProcessor(t, newManager(t, s, &Config{Namespace: "hung"}), rec, nil)
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		st, err := qm.Wait(wctx, id)
@@ -238,7 +238,7 @@ func TestLease_CorruptFieldsAreDeadLetteredNotStranded(t *testing.T) {
 	}
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s, WithNamespace("corrupt-fields"))
+		qm := newManager(t, s, &Config{Namespace: "corrupt-fields"})
 		rdb := rawClient(qm)
 		k := rawKeys(qm)
 		var good []string
@@ -251,7 +251,7 @@ func TestLease_CorruptFieldsAreDeadLetteredNotStranded(t *testing.T) {
 			require.NoError(t, rdb.HSet(ctx, k.Request(tc.name), h).Err())
 			require.NoError(t, rdb.RPush(ctx, k.Low, tc.name).Err())
 		}
-		startProcessor(t, qm, newRecorder(0), WithPollInterval(20*time.Millisecond))
+		startProcessor(t, qm, newRecorder(0), &WorkerConfig{PollInterval: 20 * time.Millisecond})
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		for _, id := range good {
@@ -285,8 +285,8 @@ func (hugeUsage) Process(context.Context, *Job) (*Result, error) {
 func TestAck_HugeUsageIsCappedAndCompletes(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s, WithNamespace("huge-usage"), WithBudget(Budget{TPM: 1_000_000, SafetyBufferPercent: -1}))
-		startProcessor(t, qm, hugeUsage{})
+		qm := newManager(t, s, &Config{Namespace: "huge-usage", Budget: Budget{TPM: 1_000_000, SafetyBufferPercent: -1}})
+		startProcessor(t, qm, hugeUsage{}, nil)
 		id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(5)))
 		require.NoError(t, err)
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -18,7 +18,7 @@ import (
 func TestLedger_LeasesAgainWhenTheLogIsGoneButSumsRemain(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s)
+		qm := newManager(t, s, nil)
 		k := rawKeys(qm)
 		rdb := rawClient(qm)
 		for _, key := range []string{k.BudgetSum, k.BudgetInSum, k.BudgetOutSum, k.BudgetDaySum} {
@@ -47,7 +47,7 @@ func TestLedger_LeasesAgainWhenTheLogIsGoneButSumsRemain(t *testing.T) {
 func TestLedger_MetricsDoNotReportStaleSumsOfAnEmptyLog(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s, WithBudget(Budget{TPM: 10_000, SafetyBufferPercent: -1}))
+		qm := newManager(t, s, &Config{Budget: Budget{TPM: 10_000, SafetyBufferPercent: -1}})
 		k := rawKeys(qm)
 		require.NoError(t, rawClient(qm).Set(ctx, k.BudgetSum, 10_000, 0).Err())
 		m, err := qm.Metrics(ctx)

@@ -24,12 +24,12 @@ func wait(t *testing.T, qm *QueueManager, id string) *RequestStatus {
 	return st
 }
 
-var fastRetry = WithBackoff(func(int) time.Duration { return 10 * time.Millisecond })
+func fastRetry(int) time.Duration { return 10 * time.Millisecond }
 
 func TestLifecycle_RetriesThenDeadThenRequeue(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s)
+		qm := newManager(t, s, nil)
 		var calls atomic.Int32
 		fail := atomic.Bool{}
 		fail.Store(true)
@@ -40,7 +40,7 @@ func TestLifecycle_RetriesThenDeadThenRequeue(t *testing.T) {
 			}
 			return &Result{Output: json.RawMessage(`"fine"`)}, nil
 		})
-		startProcessor(t, qm, proc, fastRetry, WithPollInterval(20*time.Millisecond))
+		startProcessor(t, qm, proc, &WorkerConfig{Backoff: fastRetry, PollInterval: 20 * time.Millisecond})
 		id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1), WithMaxRetries(2)))
 		require.NoError(t, err)
 		st := wait(t, qm, id)
@@ -60,10 +60,10 @@ func TestLifecycle_RetriesThenDeadThenRequeue(t *testing.T) {
 
 func TestLifecycle_PermanentErrorDiesAtOnce(t *testing.T) {
 	s := redistest.StartMini(t)
-	qm := newManager(t, s)
+	qm := newManager(t, s, nil)
 	startProcessor(t, qm, ProcessorFunc(func(context.Context, *Job) (*Result, error) {
 		return nil, Permanent(errors.New("401 bad key"))
-	}))
+	}), nil)
 	id, err := qm.Add(context.Background(), NewRequest(`{}`, WithEstimatedTokens(1), WithMaxRetries(5)))
 	require.NoError(t, err)
 	st := wait(t, qm, id)
@@ -73,13 +73,13 @@ func TestLifecycle_PermanentErrorDiesAtOnce(t *testing.T) {
 
 func TestLifecycle_TimeoutIsRetriedThenDead(t *testing.T) {
 	s := redistest.StartMini(t)
-	qm := newManager(t, s)
+	qm := newManager(t, s, nil)
 	var calls atomic.Int32
 	startProcessor(t, qm, ProcessorFunc(func(ctx context.Context, job *Job) (*Result, error) {
 		calls.Add(1)
 		<-ctx.Done() // overruns its timeout
 		return nil, ctx.Err()
-	}), fastRetry)
+	}), &WorkerConfig{Backoff: fastRetry})
 	id, err := qm.Add(context.Background(), NewRequest(`{}`, WithEstimatedTokens(1),
 		WithMaxRetries(1), WithTimeout(100*time.Millisecond)))
 	require.NoError(t, err)
@@ -92,7 +92,7 @@ func TestLifecycle_TimeoutIsRetriedThenDead(t *testing.T) {
 func TestLifecycle_SuspendResumeComplete(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s)
+		qm := newManager(t, s, nil)
 		proc := ProcessorFunc(func(ctx context.Context, job *Job) (*Result, error) {
 			if job.ResumeInput == nil {
 				if err := job.SetMeta(ctx, "step", "drafted"); err != nil {
@@ -103,7 +103,7 @@ func TestLifecycle_SuspendResumeComplete(t *testing.T) {
 			out, _ := json.Marshal(map[string]any{"input": job.ResumeInput, "state": json.RawMessage(job.State)})
 			return &Result{Output: out}, nil
 		})
-		startProcessor(t, qm, proc, WithPollInterval(20*time.Millisecond))
+		startProcessor(t, qm, proc, &WorkerConfig{PollInterval: 20 * time.Millisecond})
 		id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1)))
 		require.NoError(t, err)
 		waitFor(t, 5*time.Second, func() bool {
@@ -129,7 +129,7 @@ func TestLifecycle_SuspendResumeComplete(t *testing.T) {
 func TestLifecycle_CancelQueuedSuspendedActive(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s)
+		qm := newManager(t, s, nil)
 
 		queued, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1)))
 		require.NoError(t, err)
@@ -158,7 +158,7 @@ func TestLifecycle_CancelQueuedSuspendedActive(t *testing.T) {
 		})
 		// A long lease: the cancel must arrive through pub/sub, not the
 		// heartbeat.
-		startProcessor(t, qm, proc, WithLease(30*time.Second), WithPollInterval(20*time.Millisecond))
+		startProcessor(t, qm, proc, &WorkerConfig{Lease: 30 * time.Second, PollInterval: 20 * time.Millisecond})
 
 		susp, err := qm.Add(ctx, NewRequest(`{"kind":"suspend"}`, WithEstimatedTokens(1)))
 		require.NoError(t, err)
@@ -189,7 +189,7 @@ func TestLifecycle_CancelQueuedSuspendedActive(t *testing.T) {
 func TestLifecycle_RateLimitPausesEveryWorkerWithoutSpendingRetries(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s)
+		qm := newManager(t, s, nil)
 		var hit atomic.Bool
 		var mu sync.Mutex
 		var starts []time.Time
@@ -204,11 +204,11 @@ func TestLifecycle_RateLimitPausesEveryWorkerWithoutSpendingRetries(t *testing.T
 		})
 		first, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1), WithMaxRetries(0)))
 		require.NoError(t, err)
-		startProcessor(t, newManager(t, s), proc, WithConcurrency(1), WithPollInterval(10*time.Millisecond))
+		startProcessor(t, newManager(t, s, nil), proc, &WorkerConfig{Concurrency: 1, PollInterval: 10 * time.Millisecond})
 		waitFor(t, 5*time.Second, func() bool { return hit.Load() }, "the 429")
 		t429 := time.Now()
 		// A second process joins: it must honour the cool-down too.
-		startProcessor(t, newManager(t, s), proc, WithConcurrency(1), WithPollInterval(10*time.Millisecond))
+		startProcessor(t, newManager(t, s, nil), proc, &WorkerConfig{Concurrency: 1, PollInterval: 10 * time.Millisecond})
 		more := make([]*Request, 4)
 		for i := range more {
 			more[i] = NewRequest(`{}`, WithEstimatedTokens(1))
@@ -235,8 +235,8 @@ func TestLifecycle_RateLimitPausesEveryWorkerWithoutSpendingRetries(t *testing.T
 func TestLifecycle_RetentionExpiresFinishedRequests(t *testing.T) {
 	s := redistest.StartReal(t)
 	ctx := context.Background()
-	qm := newManager(t, s, WithRetention(300*time.Millisecond))
-	startProcessor(t, qm, newRecorder(0))
+	qm := newManager(t, s, &Config{Retention: 300 * time.Millisecond})
+	startProcessor(t, qm, newRecorder(0), nil)
 	id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1)))
 	require.NoError(t, err)
 	assert.Equal(t, StatusCompleted, wait(t, qm, id).Status)
@@ -249,10 +249,10 @@ func TestLifecycle_RetentionExpiresFinishedRequests(t *testing.T) {
 func TestLifecycle_ExpiredDeadLettersLeaveTheList(t *testing.T) {
 	s := redistest.StartReal(t)
 	ctx := context.Background()
-	qm := newManager(t, s, WithRetention(300*time.Millisecond))
+	qm := newManager(t, s, &Config{Retention: 300 * time.Millisecond})
 	startProcessor(t, qm, ProcessorFunc(func(context.Context, *Job) (*Result, error) {
 		return nil, Permanent(errors.New("no"))
-	}))
+	}), nil)
 	id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1)))
 	require.NoError(t, err)
 	assert.Equal(t, StatusDead, wait(t, qm, id).Status)
@@ -268,8 +268,8 @@ func TestLifecycle_ExpiredDeadLettersLeaveTheList(t *testing.T) {
 func TestWorkers_RegistryShowsLiveWorkersOnly(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s)
-		bp := startProcessor(t, newManager(t, s), newRecorder(0), WithLease(300*time.Millisecond), WithWorkerID("alive"))
+		qm := newManager(t, s, nil)
+		bp := startProcessor(t, newManager(t, s, nil), newRecorder(0), &WorkerConfig{Lease: 300 * time.Millisecond, WorkerID: "alive"})
 		waitFor(t, 3*time.Second, func() bool {
 			m, err := qm.Metrics(ctx)
 			return err == nil && len(m.Workers) == 1 && m.Workers[0].ID == "alive"

@@ -24,7 +24,7 @@ import (
 // Implementations must be safe for concurrent use and must not panic.
 // Built in: OpenAIMeter, BedrockMeter, AnthropicMeter and ExactMeter.
 // A Processor declares its provider's meter by implementing Metered;
-// WithMeter overrides it for a namespace.
+// Config.Meter overrides it for a namespace.
 type Meter interface {
 	// Reserve returns what the provider takes when a call with this
 	// estimate arrives.
@@ -40,7 +40,7 @@ type Meter interface {
 // its provider meters calls. MeterFor gets the call's payload because a
 // provider may meter models differently (Bedrock's output burndown rate is
 // per model). The queue uses it unless the QueueManager was built
-// WithMeter; it must not fail: for a payload it cannot read it returns
+// Config.Meter; it must not fail: for a payload it cannot read it returns
 // the meter of the provider's most common case.
 type Metered interface {
 	MeterFor(payload json.RawMessage) Meter
@@ -189,7 +189,7 @@ func (AnthropicMeter) Refused(Charge) Charge { return Charge{} }
 // enforce yourself from real usage; against a provider that keeps what it
 // charged at arrival (OpenAI) it admits work the provider refuses. A call
 // refused with a 429 is released. It is the default when neither
-// WithMeter nor the Processor says otherwise.
+// Config.Meter nor the Processor says otherwise.
 type ExactMeter struct{}
 
 // Reserve returns the estimate's input + output.

@@ -10,7 +10,7 @@ import (
 // the Processor the BatchProcessor calls instead of next; that Processor
 // calls next.Process to run the attempt (or returns without calling it to
 // fail the attempt). Give middleware to a BatchProcessor with
-// WithMiddleware.
+// WorkerConfig.Middleware.
 //
 // A middleware sees each attempt whole: the job is the attempt's own copy
 // (see Preprocessor), next runs the wrapped processor's Preprocess,
@@ -28,14 +28,6 @@ import (
 // given to NewBatchProcessor, never on what a middleware returns: a
 // middleware need not forward them, and cannot replace them.
 type Middleware func(next Processor) Processor
-
-// WithMiddleware wraps the processor in mw, the first outermost: with
-// WithMiddleware(a, b) an attempt runs a, then b, then the processor.
-// Given more than once, the lists are joined in order. A nil Middleware,
-// or one that returns a nil Processor, makes NewBatchProcessor fail.
-func WithMiddleware(mw ...Middleware) BatchOption {
-	return func(c *batchConfig) { c.middleware = append(c.middleware, mw...) }
-}
 
 // chainMiddleware returns the attempt wrapped in mw, mw[0] outermost.
 func chainMiddleware(attempt Processor, mw []Middleware) (Processor, error) {

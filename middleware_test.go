@@ -57,7 +57,7 @@ func (fullHooks) ProcessorInfo() map[string]any     { return map[string]any{"inn
 func TestMiddleware_FirstIsOutermostAndTheInnerHooksStillRun(t *testing.T) {
 	s := redistest.StartMini(t)
 	ctx := context.Background()
-	qm := newManager(t, s)
+	qm := newManager(t, s, nil)
 	tr := &traced{}
 	h := &hooked{
 		process: func(_ context.Context, job *Job) (*Result, error) {
@@ -69,7 +69,7 @@ func TestMiddleware_FirstIsOutermostAndTheInnerHooksStillRun(t *testing.T) {
 		classify: func(err error) error { return Permanent(err) },
 	}
 	bp := startProcessor(t, qm, fullHooks{h},
-		WithMiddleware(tr.around("a"), tr.around("b")), WithMiddleware(tr.around("c")))
+		&WorkerConfig{Middleware: []Middleware{tr.around("a"), tr.around("b"), tr.around("c")}})
 
 	id, err := qm.Add(ctx, NewRequest(`{"ok":1}`, WithEstimatedTokens(1)))
 	require.NoError(t, err)
@@ -123,9 +123,9 @@ func TestMiddleware_DecidesTheAttempt(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			qm := newManager(t, redistest.StartMini(t))
+			qm := newManager(t, redistest.StartMini(t), nil)
 			h := &hooked{}
-			startProcessor(t, qm, h, WithMiddleware(tc.mw))
+			startProcessor(t, qm, h, &WorkerConfig{Middleware: []Middleware{tc.mw}})
 			id, err := qm.Add(context.Background(), NewRequest(`{}`, WithEstimatedTokens(1), WithMaxRetries(0)))
 			require.NoError(t, err)
 			st := wait(t, qm, id)
@@ -138,7 +138,7 @@ func TestMiddleware_DecidesTheAttempt(t *testing.T) {
 }
 
 func TestMiddleware_NilIsRefused(t *testing.T) {
-	qm := newManager(t, redistest.StartMini(t))
+	qm := newManager(t, redistest.StartMini(t), nil)
 	cases := []struct {
 		name string
 		mw   []Middleware
@@ -152,7 +152,7 @@ func TestMiddleware_NilIsRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewBatchProcessor(qm, ProcessorFunc(nop), WithMiddleware(tc.mw...))
+			_, err := NewBatchProcessor(qm, ProcessorFunc(nop), &WorkerConfig{Middleware: tc.mw})
 			assert.ErrorContains(t, err, tc.want)
 		})
 	}
@@ -160,18 +160,14 @@ func TestMiddleware_NilIsRefused(t *testing.T) {
 
 func TestAttemptHook_EveryHookRunsInOrderAndAPanicIsLogged(t *testing.T) {
 	s := redistest.StartMini(t)
-	qm := newManager(t, s)
+	qm := newManager(t, s, nil)
 	logs := &lockedbuf.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	tr := &traced{}
 	hook := func(name string) func(AttemptEvent) {
 		return func(ev AttemptEvent) { tr.add(name + " " + ev.ID + " " + string(ev.Status)) }
 	}
-	startProcessor(t, qm, ProcessorFunc(nop), WithBatchLogger(logger),
-		WithAttemptHook(hook("first")),
-		WithAttemptHook(func(AttemptEvent) { panic("hook bug") }),
-		WithAttemptHook(nil),
-		WithAttemptHook(hook("last")))
+	startProcessor(t, qm, ProcessorFunc(nop), &WorkerConfig{Logger: logger, AttemptHooks: []func(AttemptEvent){hook("first"), func(AttemptEvent) { panic("hook bug") }, nil, hook("last")}})
 
 	for _, id := range []string{"r1", "r2", "r3"} {
 		_, err := qm.Add(context.Background(), NewRequest(`{}`, WithID(id), WithEstimatedTokens(1)))

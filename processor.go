@@ -27,7 +27,7 @@ import (
 // HealthChecker and ProcessorInfo for health checks and Status.
 //
 // TypedProcessor builds a Processor from a function of typed input and
-// output; WithMiddleware wraps one in logging, tracing or metrics.
+// output; WorkerConfig.Middleware wraps one in logging, tracing or metrics.
 type Processor interface {
 	Process(ctx context.Context, job *Job) (*Result, error)
 }
@@ -42,7 +42,7 @@ func (f ProcessorFunc) Process(ctx context.Context, job *Job) (*Result, error) {
 
 // Validator is implemented by a Processor that can reject a payload before
 // it is queued. QueueManager.Add calls it when the manager was built with
-// WithValidator; a validation error is returned wrapped in ErrInvalidPayload.
+// Config.Validator; a validation error is returned wrapped in ErrInvalidPayload.
 type Validator interface {
 	Validate(payload json.RawMessage) error
 }

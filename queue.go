@@ -27,16 +27,17 @@ type QueueManager struct {
 }
 
 // NewQueueManager returns a manager on rdb, which may be a single client, a
-// Sentinel failover client or a Cluster client.
-func NewQueueManager(rdb redis.UniversalClient, opts ...Option) (*QueueManager, error) {
+// Sentinel failover client or a Cluster client. A nil cfg is the zero
+// Config: every default.
+func NewQueueManager(rdb redis.UniversalClient, cfg *Config) (*QueueManager, error) {
 	if rdb == nil {
 		return nil, errors.New("llmqueue: nil redis client")
 	}
-	cfg, err := newManagerConfig(opts)
+	c, err := newManagerConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &QueueManager{cfg: cfg, store: redisstore.New(rdb, cfg.namespace)}, nil
+	return &QueueManager{cfg: c, store: redisstore.New(rdb, c.namespace)}, nil
 }
 
 // Namespace returns the manager's namespace.
@@ -65,7 +66,7 @@ func (q *QueueManager) opCtx(ctx context.Context) (context.Context, context.Canc
 // every estimate (the caller's or the Estimator's, input, output and their
 // sum) must be within 0..MaxTokens (ErrInvalidTokens), and the Meter's
 // charge is clamped into that range; the payload must be valid JSON in
-// valid UTF-8, not null, and at most WithMaxPayloadBytes long
+// valid UTF-8, not null, and at most Config.MaxPayloadBytes long
 // (ErrInvalidPayload); the ID and meta must be valid UTF-8, and meta at
 // most MaxMetaEntries entries and MaxMetaBytes bytes (ErrInvalidRequest).
 // A size over its limit is a *LimitError.
@@ -347,7 +348,7 @@ func (q *QueueManager) estimate(r *Request) (Usage, error) {
 }
 
 // meterFor returns the meter that reserves and settles a call of payload:
-// WithMeter's, else the estimator's when it declares one, else ExactMeter.
+// Config.Meter, else the estimator's when it declares one, else ExactMeter.
 // The BatchProcessor prefers its Processor's declaration (see
 // BatchProcessor.meterFor).
 func (q *QueueManager) meterFor(payload json.RawMessage) Meter {

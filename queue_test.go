@@ -13,7 +13,7 @@ import (
 func TestQueueManager_AddProcessComplete(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s, WithBudget(Budget{TPM: 1_000_000}))
+		qm := newManager(t, s, &Config{Budget: Budget{TPM: 1_000_000}})
 		sizes := map[int64]Priority{100: PriorityLow, 20_000: PriorityMedium, 80_000: PriorityLong}
 		ids := map[string]Priority{}
 		for tokens, prio := range sizes {
@@ -31,7 +31,7 @@ func TestQueueManager_AddProcessComplete(t *testing.T) {
 		assert.EqualValues(t, 3, m.TotalInQueue)
 
 		rec := newRecorder(0)
-		startProcessor(t, qm, rec, WithConcurrency(4))
+		startProcessor(t, qm, rec, &WorkerConfig{Concurrency: 4})
 		for id := range ids {
 			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			st, err := qm.Wait(wctx, id)

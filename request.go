@@ -139,7 +139,7 @@ type RequestOption func(*Request)
 // queues an object, and text meant as a JSON string must be marshalled first.
 // Add refuses a payload that is not valid JSON in valid UTF-8, is JSON
 // null (a nil payload), or is larger than the manager's
-// WithMaxPayloadBytes.
+// Config.MaxPayloadBytes.
 // Errors surface from QueueManager.Add, never as a panic.
 func NewRequest(payload any, opts ...RequestOption) *Request {
 	r := &Request{MaxRetries: DefaultMaxRetries}

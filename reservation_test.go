@@ -19,7 +19,7 @@ import (
 func TestReservation_BeforeSendMovesALateStamp(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s, WithBudget(Budget{TPM: 10_000, Window: 10 * time.Second, SafetyBufferPercent: -1}))
+		qm := newManager(t, s, &Config{Budget: Budget{TPM: 10_000, Window: 10 * time.Second, SafetyBufferPercent: -1}})
 		sent := make(chan time.Time, 2)
 		proc := ProcessorFunc(func(ctx context.Context, job *Job) (*Result, error) {
 			if job.Meta["slow"] != nil {
@@ -29,7 +29,7 @@ func TestReservation_BeforeSendMovesALateStamp(t *testing.T) {
 			BeforeSend(ctx)
 			return &Result{}, nil
 		})
-		bp := startProcessor(t, qm, proc, WithConcurrency(1))
+		bp := startProcessor(t, qm, proc, &WorkerConfig{Concurrency: 1})
 		run := func(opts ...RequestOption) (leased, stamped, left time.Time) {
 			id, err := qm.Add(ctx, NewRequest(`{}`, append(opts, WithEstimatedTokens(100))...))
 			require.NoError(t, err)

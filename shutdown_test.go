@@ -30,7 +30,7 @@ func TestShutdown_ReturnsPromptlyWhenItsContextEnds(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			qm := newManager(t, redistest.StartMini(t))
+			qm := newManager(t, redistest.StartMini(t), nil)
 			release := make(chan struct{})
 			started := make(chan struct{}, 1)
 			proc := ProcessorFunc(func(pctx context.Context, job *Job) (*Result, error) {
@@ -42,7 +42,7 @@ func TestShutdown_ReturnsPromptlyWhenItsContextEnds(t *testing.T) {
 				}
 				return nil, pctx.Err()
 			})
-			bp, err := NewBatchProcessor(qm, proc, WithPollInterval(20*time.Millisecond))
+			bp, err := NewBatchProcessor(qm, proc, &WorkerConfig{PollInterval: 20 * time.Millisecond})
 			require.NoError(t, err)
 			require.NoError(t, bp.Start(ctx))
 			id, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1)))

@@ -30,7 +30,7 @@ func suspendDirect(t *testing.T, qm *QueueManager, reason string) string {
 func TestSuspend_ResumeThenCrashDoesNotSpendARetry(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s)
+		qm := newManager(t, s, nil)
 		_, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1), WithMaxRetries(1)))
 		require.NoError(t, err)
 		id := suspendDirect(t, qm, "ask a human")
@@ -48,7 +48,7 @@ func TestSuspend_ResumeThenCrashDoesNotSpendARetry(t *testing.T) {
 		assert.Equal(t, 1, st.Attempts, "only the crashed attempt counts")
 
 		// Its retry is still there: a worker completes it.
-		startProcessor(t, qm, newRecorder(0), WithPollInterval(20*time.Millisecond))
+		startProcessor(t, qm, newRecorder(0), &WorkerConfig{PollInterval: 20 * time.Millisecond})
 		assert.Equal(t, StatusCompleted, wait(t, qm, id).Status)
 	})
 }
@@ -59,7 +59,7 @@ func TestSuspend_ResumeThenCrashDoesNotSpendARetry(t *testing.T) {
 func TestSuspend_ReasonClearedWhenTheRequestLeavesSuspension(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s)
+		qm := newManager(t, s, nil)
 		for range 2 {
 			_, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1)))
 			require.NoError(t, err)
@@ -74,7 +74,7 @@ func TestSuspend_ReasonClearedWhenTheRequestLeavesSuspension(t *testing.T) {
 		st, err = qm.Status(ctx, resumed)
 		require.NoError(t, err)
 		assert.Empty(t, st.SuspendReason, "queued again")
-		startProcessor(t, qm, newRecorder(0), WithPollInterval(20*time.Millisecond))
+		startProcessor(t, qm, newRecorder(0), &WorkerConfig{PollInterval: 20 * time.Millisecond})
 		st = wait(t, qm, resumed)
 		assert.Equal(t, StatusCompleted, st.Status)
 		assert.Empty(t, st.SuspendReason, "completed")
@@ -112,7 +112,7 @@ func TestStatus_SuspendReasonOnlyWhileSuspended(t *testing.T) {
 func TestResume_RequiresAnInput(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
-		qm := newManager(t, s)
+		qm := newManager(t, s, nil)
 		_, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1)))
 		require.NoError(t, err)
 		id := suspendDirect(t, qm, "ask a human")

@@ -78,10 +78,10 @@ func TestTypedProcessor_AnOutThatCannotBeEncodedIsPermanent(t *testing.T) {
 
 func TestTypedProcessor_ThroughTheQueue(t *testing.T) {
 	ctx := context.Background()
-	qm := newManager(t, redistest.StartMini(t))
+	qm := newManager(t, redistest.StartMini(t), nil)
 	startProcessor(t, qm, TypedProcessor(func(_ context.Context, _ *Job, in sumIn) (sumOut, Usage, error) {
 		return sumOut{Sum: in.A + in.B}, Usage{InputTokens: 1}, nil
-	}))
+	}), nil)
 	good, err := qm.Add(ctx, NewRequest(sumIn{A: 40, B: 2}, WithEstimatedTokens(1)))
 	require.NoError(t, err)
 	bad, err := qm.Add(ctx, NewRequest(`["not","an","object"]`, WithEstimatedTokens(1), WithMaxRetries(3)))

@@ -18,7 +18,7 @@ import (
 func TestWaitAll_TwoHundredWithoutAGoroutineEach(t *testing.T) {
 	const n = 200
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
-		qm := newManager(t, s)
+		qm := newManager(t, s, nil)
 		ids := addN(t, qm, n)
 		// Start the shared subscriber first (it lives until Close), so
 		// the count compares like with like.
@@ -49,7 +49,7 @@ func TestWaitAll_TwoHundredWithoutAGoroutineEach(t *testing.T) {
 		echo := ProcessorFunc(func(_ context.Context, job *Job) (*Result, error) {
 			return &Result{Output: job.Payload}, nil
 		})
-		startProcessor(t, qm, echo, WithConcurrency(16), WithPollInterval(20*time.Millisecond))
+		startProcessor(t, qm, echo, &WorkerConfig{Concurrency: 16, PollInterval: 20 * time.Millisecond})
 		r := <-res
 		require.NoError(t, r.err)
 		require.Len(t, r.sts, n)
@@ -66,7 +66,7 @@ func TestWaitAll_TwoHundredWithoutAGoroutineEach(t *testing.T) {
 
 func TestWaitEach_YieldsTheFinishedFirstThenEachAsItFinishes(t *testing.T) {
 	s := redistest.StartMini(t)
-	qm := newManager(t, s)
+	qm := newManager(t, s, nil)
 	ids := addN(t, qm, 4)
 	completeRaw(t, qm, []string{ids[2], ids[0]}, true, nil)
 
@@ -125,7 +125,7 @@ func TestWaitEach_Ends(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			qm := newManager(t, redistest.StartMini(t))
+			qm := newManager(t, redistest.StartMini(t), nil)
 			ids, ctx := tc.run(t, qm)
 			got, errs := 0, []error{}
 			for st, err := range qm.WaitEach(ctx, ids) {
@@ -155,7 +155,7 @@ func TestWaitEach_Ends(t *testing.T) {
 }
 
 func TestWaitAll_ReturnsWhatFinishedWithTheError(t *testing.T) {
-	qm := newManager(t, redistest.StartMini(t))
+	qm := newManager(t, redistest.StartMini(t), nil)
 	ids := addN(t, qm, 2)
 	completeRaw(t, qm, ids[1:], true, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)

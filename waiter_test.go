@@ -113,7 +113,7 @@ func startWaits(qm *QueueManager, ids []string, timeout time.Duration) <-chan wa
 // beyond the test so only the resubscribe can save it.
 func TestWait_SubscriberKilledWithCompletion(t *testing.T) {
 	s := redistest.StartReal(t)
-	qm := newManager(t, s)
+	qm := newManager(t, s, nil)
 	setWaitPoll(qm, time.Hour)
 	admin := s.Client(t)
 	ids := addN(t, qm, 1)
@@ -138,7 +138,7 @@ func TestWait_SubscriberKilledWithCompletion(t *testing.T) {
 func TestWait_TenThousandOnOneConnection(t *testing.T) {
 	const n = 10_000
 	s := redistest.StartReal(t)
-	qm := newManager(t, s)
+	qm := newManager(t, s, nil)
 	setWaitPoll(qm, time.Hour)
 	admin := s.Client(t)
 	ids := addN(t, qm, n)
@@ -181,7 +181,7 @@ func TestWait_TenThousandOnOneConnection(t *testing.T) {
 // poll.
 func TestWait_PollFindsUnpublishedCompletion(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
-		qm := newManager(t, s)
+		qm := newManager(t, s, nil)
 		setWaitPoll(qm, 200*time.Millisecond)
 		ids := addN(t, qm, 3)
 		res := startWaits(qm, ids, 10*time.Second)
@@ -205,7 +205,7 @@ func setWaitPoll(qm *QueueManager, d time.Duration) { qm.waits.poll = d }
 // instead of running to its deadline, and so does a later one.
 func TestWait_CloseEndsWaits(t *testing.T) {
 	s := redistest.StartReal(t)
-	qm := newManager(t, s)
+	qm := newManager(t, s, nil)
 	admin := s.Client(t)
 	ids := addN(t, qm, 1)
 	res := startWaits(qm, ids, 20*time.Second)

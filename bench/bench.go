@@ -183,8 +183,7 @@ func (s *scope) done(ctx context.Context) error {
 // namespace; close the client when done.
 func (s *scope) manager(poolSize int, budget llmqueue.Budget) (*llmqueue.QueueManager, *redis.Client, error) {
 	rdb := s.b.srv.client(poolSize)
-	qm, err := llmqueue.NewQueueManager(rdb, llmqueue.WithNamespace(s.ns),
-		llmqueue.WithBudget(budget), llmqueue.WithLogger(s.b.log))
+	qm, err := llmqueue.NewQueueManager(rdb, &llmqueue.Config{Namespace: s.ns, Budget: budget, Logger: s.b.log})
 	if err != nil {
 		_ = rdb.Close()
 		return nil, nil, fmt.Errorf("queue manager: %w", err)

@@ -78,11 +78,11 @@ func (b *bench) depthRate(ctx context.Context, depth int) (rate float64, fillTim
 	}
 
 	var completed atomic.Int64
-	hook := llmqueue.WithAttemptHook(func(ev llmqueue.AttemptEvent) {
+	hook := func(ev llmqueue.AttemptEvent) {
 		if ev.Status == llmqueue.StatusCompleted {
 			completed.Add(1)
 		}
-	})
+	}
 	f, err := s.startFleet(ctx, 1, notBinding, noop, hook)
 	if err != nil {
 		return 0, 0, err

@@ -127,9 +127,8 @@ func (b *bench) measureMeter(ctx context.Context, m meterTarget) (err error) {
 		budget = llmqueue.Budget{ITPM: limits.TPM, OTPM: 10 * limits.TPM, RPM: limits.RPM, Window: window,
 			SafetyBufferPercent: -1}
 	}
-	opts := []llmqueue.Option{llmqueue.WithNamespace(s.ns), llmqueue.WithBudget(budget),
-		llmqueue.WithEstimator(proc.(llmqueue.Estimator)), llmqueue.WithLogger(b.log)}
-	admin, err := llmqueue.NewQueueManager(b.admin, opts...)
+	mc := &llmqueue.Config{Namespace: s.ns, Budget: budget, Estimator: proc.(llmqueue.Estimator), Logger: b.log}
+	admin, err := llmqueue.NewQueueManager(b.admin, mc)
 	if err != nil {
 		return err
 	}
@@ -164,11 +163,11 @@ func (b *bench) measureMeter(ctx context.Context, m meterTarget) (err error) {
 	for range 2 {
 		rdb := s.b.srv.client(32)
 		clients = append(clients, rdb)
-		qm, err := llmqueue.NewQueueManager(rdb, opts...)
+		qm, err := llmqueue.NewQueueManager(rdb, mc)
 		if err != nil {
 			return err
 		}
-		bp, err := llmqueue.NewBatchProcessor(qm, proc, llmqueue.WithConcurrency(16))
+		bp, err := llmqueue.NewBatchProcessor(qm, proc, &llmqueue.WorkerConfig{Concurrency: 16})
 		if err != nil {
 			return err
 		}

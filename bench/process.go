@@ -27,10 +27,10 @@ type fleet struct {
 	clients []*redis.Client
 }
 
-// startFleet starts k processors running proc with the given options
-// added to WithConcurrency(-concurrency).
+// startFleet starts k processors running proc at -concurrency, calling
+// hooks after every attempt.
 func (s *scope) startFleet(ctx context.Context, k int, budget llmqueue.Budget, proc llmqueue.ProcessorFunc,
-	opts ...llmqueue.BatchOption) (*fleet, error) {
+	hooks ...func(llmqueue.AttemptEvent)) (*fleet, error) {
 	f := &fleet{}
 	for range k {
 		qm, rdb, err := s.manager(s.b.cfg.concurrency+16, budget)
@@ -39,8 +39,8 @@ func (s *scope) startFleet(ctx context.Context, k int, budget llmqueue.Budget, p
 			return nil, err
 		}
 		f.clients = append(f.clients, rdb)
-		all := append([]llmqueue.BatchOption{llmqueue.WithConcurrency(s.b.cfg.concurrency)}, opts...)
-		bp, err := llmqueue.NewBatchProcessor(qm, proc, all...)
+		bp, err := llmqueue.NewBatchProcessor(qm, proc,
+			&llmqueue.WorkerConfig{Concurrency: s.b.cfg.concurrency, AttemptHooks: hooks})
 		if err != nil {
 			_ = f.stop()
 			return nil, fmt.Errorf("batch processor: %w", err)
@@ -72,7 +72,7 @@ func (f *fleet) stop() error {
 
 // observer reads Metrics of a scope's namespace through the admin client.
 func (s *scope) observer(budget llmqueue.Budget) (*llmqueue.QueueManager, error) {
-	qm, err := llmqueue.NewQueueManager(s.b.admin, llmqueue.WithNamespace(s.ns), llmqueue.WithBudget(budget))
+	qm, err := llmqueue.NewQueueManager(s.b.admin, &llmqueue.Config{Namespace: s.ns, Budget: budget})
 	if err != nil {
 		return nil, fmt.Errorf("queue manager: %w", err)
 	}

@@ -3,11 +3,11 @@
 // program runs on a machine with no Redis installed. The runnable examples
 // use it, so an example copied out of this repository still compiles:
 //
-//	cfg, err := llmqueue.ConfigFromEnv()
-//	conn, err := devredis.Connect(cfg, cfg.RedisURL != "")
+//	cfg, err := envconfig.Load()
+//	conn, err := devredis.Connect(cfg, cfg.Redis.URL != "")
 //	defer conn.Close()
 //	fmt.Println(conn.Describe()) // says when the Redis is embedded
-//	qm, err := llmqueue.NewQueueManager(conn.Client, cfg.ManagerOptions()...)
+//	qm, err := llmqueue.NewQueueManager(conn.Client, &cfg.Manager)
 //
 // An embedded Redis lives in the process and loses its data when the
 // process exits, and no other process can share it unless it is given
@@ -20,7 +20,7 @@ import (
 	"strings"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/envconfig"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -43,10 +43,10 @@ func (c *Conn) Close() { c.closeFn() }
 // Connect returns a client on cfg's Redis (llmqueue.Config.RedisOptions)
 // when configured is true, or else on a fresh embedded miniredis listening
 // on a free loopback port. The caller decides what counts as configured:
-// REDIS_URL alone (cfg.RedisURL != ""), or REDIS_HOST too. Connect does not
+// REDIS_URL alone (cfg.Redis.URL != ""), or REDIS_HOST too. Connect does not
 // dial: a configured Redis that does not answer shows at the first command,
 // so a caller that wants to fall back to an embedded Redis pings first.
-func Connect(cfg llmqueue.Config, configured bool) (*Conn, error) {
+func Connect(cfg envconfig.Config, configured bool) (*Conn, error) {
 	if configured {
 		o, err := cfg.RedisOptions()
 		if err != nil {

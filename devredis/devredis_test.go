@@ -4,13 +4,13 @@ import (
 	"context"
 	"testing"
 
-	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/envconfig"
 	"github.com/llmqueue/llmqueue/internal/redistest"
 )
 
 func TestConnect(t *testing.T) {
 	ctx := context.Background()
-	emb, err := Connect(llmqueue.DefaultConfig(), false)
+	emb, err := Connect(envconfig.Default(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,8 +23,8 @@ func TestConnect(t *testing.T) {
 	}
 
 	s := redistest.StartMini(t)
-	cfg := llmqueue.DefaultConfig()
-	cfg.RedisURL = s.URL()
+	cfg := envconfig.Default()
+	cfg.Redis.URL = s.URL()
 	real, err := Connect(cfg, true)
 	if err != nil {
 		t.Fatal(err)

@@ -3,16 +3,17 @@ package devredis_test
 import (
 	"context"
 	"fmt"
-
 	"github.com/llmqueue/llmqueue"
+
 	"github.com/llmqueue/llmqueue/devredis"
+	"github.com/llmqueue/llmqueue/envconfig"
 )
 
 // With no Redis configured, Connect starts an embedded one, and Describe
 // says so.
 func ExampleConnect() {
-	cfg := llmqueue.DefaultConfig() // as llmqueue.ConfigFromEnv reads it with REDIS_URL unset
-	conn, err := devredis.Connect(cfg, cfg.RedisURL != "")
+	cfg := envconfig.Default() // as llmqueue.ConfigFromEnv reads it with REDIS_URL unset
+	conn, err := devredis.Connect(cfg, cfg.Redis.URL != "")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -22,7 +23,7 @@ func ExampleConnect() {
 	fmt.Println("embedded:", conn.Embedded)
 	fmt.Println(conn.Client.Ping(context.Background()).Val())
 
-	qm, err := llmqueue.NewQueueManager(conn.Client)
+	qm, err := llmqueue.NewQueueManager(conn.Client, nil)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -34,7 +34,7 @@ func TestCancel_TwiceAnswers200BothTimes(t *testing.T) {
 func TestResume_WithoutInputIs400(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		e := newEnvOn(t, s, config{})
-		e.startProcessor(llmqueue.ProcessorFunc(approvalProcessor))
+		e.startProcessor(llmqueue.ProcessorFunc(approvalProcessor), nil)
 		id := e.create(`{"payload": {"task": "write a memo"}}`).ID
 		e.waitStatus(id, llmqueue.StatusSuspended)
 

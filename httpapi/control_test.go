@@ -89,7 +89,7 @@ func TestClear_CancelsQueuedRequestsOverHTTP(t *testing.T) {
 }
 
 func TestInfo_DescribesTheNamespace(t *testing.T) {
-	e := newEnv(t, config{manager: []llmqueue.Option{llmqueue.WithNamespace("svc")}})
+	e := newEnv(t, config{manager: llmqueue.Config{Namespace: "svc"}})
 	status, _, b := e.do("GET", "/v1/queue/info", "")
 	require.Equal(t, http.StatusOK, status, "%s", b)
 	var info llmqueue.QueueInfo

@@ -48,7 +48,7 @@ func healthOf(t *testing.T, url string) (int, healthReply, string) {
 func TestHealth_ReportsEachCheckAnd503WhenOneFails(t *testing.T) {
 	e := newEnv(t, config{})
 	proc := &checkedProcessor{}
-	bp, err := llmqueue.NewBatchProcessor(e.qm, proc)
+	bp, err := llmqueue.NewBatchProcessor(e.qm, proc, nil)
 	require.NoError(t, err)
 	hung := make(chan struct{})
 	t.Cleanup(func() { close(hung) })
@@ -106,7 +106,7 @@ func TestHealth_ReportsEachCheckAnd503WhenOneFails(t *testing.T) {
 }
 
 func TestHealth_ChecksAreReportedWhileRedisIsDown(t *testing.T) {
-	e := newEnv(t, config{manager: []llmqueue.Option{llmqueue.WithOpTimeout(300 * time.Millisecond)}})
+	e := newEnv(t, config{manager: llmqueue.Config{OpTimeout: 300 * time.Millisecond}})
 	url := newHandlerServer(t, New(e.qm, WithMinWorkers(0),
 		WithHealthCheck("processor", func(context.Context) error { return nil })))
 	e.stopRedis()

@@ -28,7 +28,7 @@ type env struct {
 }
 
 type config struct {
-	manager []llmqueue.Option
+	manager llmqueue.Config
 	api     []Option
 }
 
@@ -46,7 +46,7 @@ func newEnvOn(t *testing.T, s *redistest.Server, cfg config) *env {
 
 func newEnvKit(t *testing.T, cfg config, opts ...llmqueuetest.Option) *env {
 	t.Helper()
-	k := llmqueuetest.New(t, nil, append(opts, llmqueuetest.WithManagerOptions(cfg.manager...))...)
+	k := llmqueuetest.New(t, nil, append(opts, llmqueuetest.WithManagerConfig(cfg.manager))...)
 	logs := &lockedbuf.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	api := append([]Option{WithLogger(logger)}, cfg.api...)
@@ -128,9 +128,9 @@ func (e *env) waitStatus(id string, want llmqueue.Status) llmqueue.RequestStatus
 }
 
 // startProcessor runs proc on the env's namespace until the test ends.
-func (e *env) startProcessor(proc llmqueue.Processor, opts ...llmqueue.BatchOption) *llmqueue.BatchProcessor {
+func (e *env) startProcessor(proc llmqueue.Processor, wc *llmqueue.WorkerConfig) *llmqueue.BatchProcessor {
 	e.t.Helper()
-	return e.kit.StartProcessor(proc, opts...)
+	return e.kit.StartProcessor(proc, wc)
 }
 
 // newHandlerServer serves h until the test ends and returns its URL.

@@ -56,7 +56,7 @@ func TestRouting_UnknownPathAndMethodAnswerJSON(t *testing.T) {
 }
 
 func TestMetrics_PrometheusTextParses(t *testing.T) {
-	e := newEnv(t, config{manager: []llmqueue.Option{llmqueue.WithNamespace("api")}})
+	e := newEnv(t, config{manager: llmqueue.Config{Namespace: "api"}})
 	e.create(`{"payload": 1, "estimated_tokens": 10}`)
 	e.create(`{"payload": 2, "estimated_tokens": 20}`)
 	e.create(`{"payload": 3, "estimated_tokens": 100000}`)
@@ -94,7 +94,7 @@ func TestMetrics_ServesTheGivenCollectorOrGatherer(t *testing.T) {
 }
 
 func TestHealth_RedisAndWorkers(t *testing.T) {
-	e := newEnv(t, config{manager: []llmqueue.Option{llmqueue.WithOpTimeout(300 * time.Millisecond)}})
+	e := newEnv(t, config{manager: llmqueue.Config{OpTimeout: 300 * time.Millisecond}})
 	health := func(url string) (int, healthReply) {
 		resp, err := http.Get(url + "/v1/queue/health")
 		require.NoError(t, err)
@@ -114,7 +114,7 @@ func TestHealth_RedisAndWorkers(t *testing.T) {
 
 	e.startProcessor(llmqueue.ProcessorFunc(func(ctx context.Context, job *llmqueue.Job) (*llmqueue.Result, error) {
 		return &llmqueue.Result{}, nil
-	}))
+	}), nil)
 	// The worker registers with its first heartbeat, just after Start.
 	deadline := time.Now().Add(5 * time.Second)
 	for status, h = health(e.srv.URL); status != http.StatusOK && time.Now().Before(deadline); status, h = health(e.srv.URL) {

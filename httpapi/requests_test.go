@@ -36,7 +36,7 @@ func TestCreate_QueuesAndStatusShowsIt(t *testing.T) {
 }
 
 func TestCreate_RefusesBadInput(t *testing.T) {
-	e := newEnv(t, config{manager: []llmqueue.Option{llmqueue.WithBudget(llmqueue.Budget{TPM: 10_000})}})
+	e := newEnv(t, config{manager: llmqueue.Config{Budget: llmqueue.Budget{TPM: 10_000}}})
 	const path = "/v1/queue/requests"
 	for _, tc := range []struct {
 		name, body string
@@ -81,7 +81,7 @@ func TestCreate_OversizedBodyIs413(t *testing.T) {
 }
 
 func TestErrors_NeverEchoPayloadsOrInputs(t *testing.T) {
-	e := newEnv(t, config{manager: []llmqueue.Option{llmqueue.WithBudget(llmqueue.Budget{TPM: 10_000})}})
+	e := newEnv(t, config{manager: llmqueue.Config{Budget: llmqueue.Budget{TPM: 10_000}}})
 	const secret = "sk-live-SECRET-4242"
 	e.create(`{"payload": {"key": "` + secret + `"}, "id": "s1"}`)
 	for _, tc := range []struct{ method, path, body string }{
@@ -133,7 +133,7 @@ func TestResume_RefusesRequestsThatAreNotSuspended(t *testing.T) {
 }
 
 func TestRedisDown_Is503Quickly(t *testing.T) {
-	e := newEnv(t, config{manager: []llmqueue.Option{llmqueue.WithOpTimeout(300 * time.Millisecond)}})
+	e := newEnv(t, config{manager: llmqueue.Config{OpTimeout: 300 * time.Millisecond}})
 	e.stopRedis()
 	start := time.Now()
 	e.expectError(http.MethodPost, "/v1/queue/requests", `{"payload": 1}`, http.StatusServiceUnavailable, "unavailable")

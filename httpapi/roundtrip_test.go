@@ -36,7 +36,7 @@ func TestSuspendResume_RoundTripThroughHTTP(t *testing.T) {
 }
 
 func testSuspendResumeRoundTrip(t *testing.T, e *env) {
-	e.startProcessor(llmqueue.ProcessorFunc(approvalProcessor))
+	e.startProcessor(llmqueue.ProcessorFunc(approvalProcessor), nil)
 
 	id := e.create(`{"payload": {"task": "write a memo"}}`).ID
 	st := e.waitStatus(id, llmqueue.StatusSuspended)
@@ -71,7 +71,7 @@ func TestCancel_SuspendedAndActiveThroughHTTP(t *testing.T) {
 		started <- job.ID
 		<-ctx.Done() // runs until canceled
 		return nil, ctx.Err()
-	}), llmqueue.WithLease(time.Second))
+	}), &llmqueue.WorkerConfig{Lease: time.Second})
 
 	suspended := e.create(`{"payload": {"mode": "suspend"}}`).ID
 	e.waitStatus(suspended, llmqueue.StatusSuspended)

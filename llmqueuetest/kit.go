@@ -18,7 +18,7 @@ const (
 	// wait for a request before they give up; WithWaitTimeout changes it.
 	DefaultWaitTimeout = 10 * time.Second
 	// DefaultPollInterval is the BatchProcessor's poll interval in a Kit
-	// (llmqueue.WithPollInterval), shorter than the library's default so
+	// (llmqueue.WorkerConfig.PollInterval), shorter than the library's default so
 	// that a retry or the end of a rate-limit wait is picked up at once.
 	DefaultPollInterval = 20 * time.Millisecond
 	// ShutdownTimeout bounds each BatchProcessor's Shutdown at cleanup.
@@ -53,24 +53,22 @@ type Kit struct {
 type Option func(*config)
 
 type config struct {
-	manager     []llmqueue.Option
-	batch       []llmqueue.BatchOption
+	manager     llmqueue.Config
+	worker      llmqueue.WorkerConfig
 	client      redis.UniversalClient
 	waitTimeout time.Duration
 }
 
-// WithManagerOptions passes options to llmqueue.NewQueueManager, after
-// the Kit's own (a namespace of its own, see New), so they win. Options
-// given more than once add up.
-func WithManagerOptions(opts ...llmqueue.Option) Option {
-	return func(c *config) { c.manager = append(c.manager, opts...) }
+// WithManagerConfig is the llmqueue.Config of the Kit's QueueManager. An
+// empty Namespace gets one of the Kit's own (see New).
+func WithManagerConfig(cfg llmqueue.Config) Option {
+	return func(c *config) { c.manager = cfg }
 }
 
-// WithBatchOptions passes options to every llmqueue.NewBatchProcessor of
-// the Kit, after its own (WithPollInterval(DefaultPollInterval)) and before
-// those given to StartProcessor. Options given more than once add up.
-func WithBatchOptions(opts ...llmqueue.BatchOption) Option {
-	return func(c *config) { c.batch = append(c.batch, opts...) }
+// WithWorkerConfig is the llmqueue.WorkerConfig of the Kit's
+// BatchProcessors. A zero PollInterval is DefaultPollInterval.
+func WithWorkerConfig(cfg llmqueue.WorkerConfig) Option {
+	return func(c *config) { c.worker = cfg }
 }
 
 // WithClient runs the Kit on rdb instead of an embedded miniredis: a real
@@ -101,16 +99,27 @@ func newConfig(opts []Option) config {
 	return c
 }
 
-// managerOptions puts a fresh namespace first, so a test on a shared
-// Redis sees only its own requests unless it names a namespace.
-func (c config) managerOptions() []llmqueue.Option {
-	ns := "llmqueuetest-" + rand.Text()[:12]
-	return append([]llmqueue.Option{llmqueue.WithNamespace(ns)}, c.manager...)
+// managerConfig gives an unnamed namespace a fresh name, so a test on a
+// shared Redis sees only its own requests unless it names a namespace.
+func (c config) managerConfig() *llmqueue.Config {
+	mc := c.manager
+	if mc.Namespace == "" {
+		mc.Namespace = "llmqueuetest-" + rand.Text()[:12]
+	}
+	return &mc
 }
 
-func (c config) batchOptions(more ...llmqueue.BatchOption) []llmqueue.BatchOption {
-	opts := append([]llmqueue.BatchOption{llmqueue.WithPollInterval(DefaultPollInterval)}, c.batch...)
-	return append(opts, more...)
+// workerConfig is wc, or the Kit's when wc is nil, with the Kit's poll
+// interval when it sets none.
+func (c config) workerConfig(wc *llmqueue.WorkerConfig) *llmqueue.WorkerConfig {
+	w := c.worker
+	if wc != nil {
+		w = *wc
+	}
+	if w.PollInterval == 0 {
+		w.PollInterval = DefaultPollInterval
+	}
+	return &w
 }
 
 // New starts an embedded miniredis (or uses WithClient's client), builds a
@@ -119,9 +128,9 @@ func (c config) batchOptions(more ...llmqueue.BatchOption) []llmqueue.BatchOptio
 // the test at once.
 //
 // The manager works in a namespace of its own, "llmqueuetest-" and random
-// characters, unless WithManagerOptions names one. The processor polls
-// every DefaultPollInterval; WithBatchOptions sets anything else, such as
-// llmqueue.WithBackoff for fast retries.
+// characters, unless WithManagerConfig names one. The processor polls
+// every DefaultPollInterval; WithWorkerConfig sets anything else, such as
+// a Backoff for fast retries.
 func New(tb testing.TB, proc llmqueue.Processor, opts ...Option) *Kit {
 	tb.Helper()
 	k := &Kit{tb: tb, cfg: newConfig(opts)}
@@ -132,26 +141,27 @@ func New(tb testing.TB, proc llmqueue.Processor, opts ...Option) *Kit {
 		tb.Cleanup(func() { _ = rdb.Close() })
 		k.Client = rdb
 	}
-	qm, err := llmqueue.NewQueueManager(k.Client, k.cfg.managerOptions()...)
+	qm, err := llmqueue.NewQueueManager(k.Client, k.cfg.managerConfig())
 	if err != nil {
 		tb.Fatalf("llmqueuetest: new queue manager: %v", err)
 	}
 	tb.Cleanup(func() { _ = qm.Close() })
 	k.Manager = qm
 	if proc != nil {
-		k.Processor = k.StartProcessor(proc)
+		k.Processor = k.StartProcessor(proc, nil)
 	}
 	return k
 }
 
 // StartProcessor starts another BatchProcessor on the Kit's manager,
-// running proc with the Kit's batch options followed by opts, and shuts it
-// down at cleanup (within ShutdownTimeout). It is how a test adds a worker
-// whose options the Kit's cannot give, such as an attempt hook that needs
-// the manager: New(tb, nil), then StartProcessor.
-func (k *Kit) StartProcessor(proc llmqueue.Processor, opts ...llmqueue.BatchOption) *llmqueue.BatchProcessor {
+// running proc with wc (nil: the Kit's WorkerConfig; a zero PollInterval
+// is DefaultPollInterval), and shuts it down at cleanup (within
+// ShutdownTimeout). It is how a test adds a worker whose configuration the
+// Kit's cannot give, such as an attempt hook that needs the manager:
+// New(tb, nil), then StartProcessor.
+func (k *Kit) StartProcessor(proc llmqueue.Processor, wc *llmqueue.WorkerConfig) *llmqueue.BatchProcessor {
 	k.tb.Helper()
-	bp, err := llmqueue.NewBatchProcessor(k.Manager, proc, k.cfg.batchOptions(opts...)...)
+	bp, err := llmqueue.NewBatchProcessor(k.Manager, proc, k.cfg.workerConfig(wc))
 	if err != nil {
 		k.tb.Fatalf("llmqueuetest: new batch processor: %v", err)
 	}

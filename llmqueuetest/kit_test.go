@@ -76,8 +76,8 @@ func TestKit_OptionsReachTheManagerAndTheProcessor(t *testing.T) {
 		return &llmqueue.Result{}, nil
 	})
 	k := llmqueuetest.New(t, flaky,
-		llmqueuetest.WithManagerOptions(llmqueue.WithNamespace("mine")),
-		llmqueuetest.WithBatchOptions(llmqueue.WithBackoff(func(int) time.Duration { return time.Millisecond })))
+		llmqueuetest.WithManagerConfig(llmqueue.Config{Namespace: "mine"}),
+		llmqueuetest.WithWorkerConfig(llmqueue.WorkerConfig{Backoff: func(int) time.Duration { return time.Millisecond }}))
 	assert.Equal(t, "mine", k.Manager.Namespace())
 	st := k.Run(llmqueue.NewRequest(`{}`))
 	assert.Equal(t, 2, st.Attempts, "the fast backoff retried at once")
@@ -92,7 +92,7 @@ func TestKit_NilProcessorThenStartProcessor(t *testing.T) {
 	assert.Equal(t, llmqueue.StatusQueued, st.Status, "nothing runs without a processor")
 
 	var hooked atomic.Int32
-	k.StartProcessor(echo, llmqueue.WithAttemptHook(func(llmqueue.AttemptEvent) { hooked.Add(1) }))
+	k.StartProcessor(echo, &llmqueue.WorkerConfig{AttemptHooks: []func(llmqueue.AttemptEvent){func(llmqueue.AttemptEvent) { hooked.Add(1) }}})
 	k.WaitStatus(id, llmqueue.StatusCompleted)
 	require.Eventually(t, func() bool { return hooked.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
 }
@@ -157,7 +157,7 @@ func TestKit_FailuresNameWhatHappened(t *testing.T) {
 	assert.Equal(t, `llmqueuetest: request `+id+` is not done after 50ms: it is queued (0 attempts of at most 4)`, msg)
 
 	msg = fatal(t, func(tb testing.TB) {
-		llmqueuetest.New(tb, nil, llmqueuetest.WithManagerOptions(llmqueue.WithNamespace("{bad}")))
+		llmqueuetest.New(tb, nil, llmqueuetest.WithManagerConfig(llmqueue.Config{Namespace: "{bad}"}))
 	})
 	assert.Contains(t, msg, "llmqueuetest: new queue manager: ")
 }

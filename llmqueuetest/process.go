@@ -41,8 +41,8 @@ type Attempt struct {
 // own that ProcessOnce stops before it returns. proc runs once: a failed
 // attempt is not retried.
 //
-// opts are those of New: WithManagerOptions (an Estimator, a Validator, a
-// Budget), WithBatchOptions and WithWaitTimeout, which bounds the whole
+// opts are those of New: WithManagerConfig (an Estimator, a Validator, a
+// Budget), WithWorkerConfig and WithWaitTimeout, which bounds the whole
 // call as ctx does. The processor runs with concurrency 1 and an attempt
 // hook of ProcessOnce's own, which replace any given in the batch options.
 // WithClient is refused: the attempt needs a Redis no other code uses.
@@ -68,7 +68,7 @@ func ProcessOnce(ctx context.Context, proc llmqueue.Processor, req *llmqueue.Req
 	defer mr.Close()
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	defer rdb.Close()
-	qm, err := llmqueue.NewQueueManager(rdb, cfg.managerOptions()...)
+	qm, err := llmqueue.NewQueueManager(rdb, cfg.managerConfig())
 	if err != nil {
 		return nil, fmt.Errorf("llmqueuetest: process once: %w", err)
 	}
@@ -86,8 +86,10 @@ func ProcessOnce(ctx context.Context, proc llmqueue.Processor, req *llmqueue.Req
 		default:
 		}
 	}
-	bp, err := llmqueue.NewBatchProcessor(qm, proc,
-		cfg.batchOptions(llmqueue.WithConcurrency(1), llmqueue.WithAttemptHook(hook))...)
+	wc := cfg.workerConfig(nil)
+	wc.Concurrency = 1
+	wc.AttemptHooks = append(append([]func(llmqueue.AttemptEvent){}, wc.AttemptHooks...), hook)
+	bp, err := llmqueue.NewBatchProcessor(qm, proc, wc)
 	if err != nil {
 		return nil, fmt.Errorf("llmqueuetest: process once: %w", err)
 	}

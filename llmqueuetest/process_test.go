@@ -128,7 +128,7 @@ func TestProcessOnce_TimesOutAsTheRequestSays(t *testing.T) {
 func TestProcessOnce_RunsOnceEvenWhenARetryIsDueAtOnce(t *testing.T) {
 	h := &hooked{}
 	a, err := llmqueuetest.ProcessOnce(context.Background(), h, llmqueue.NewRequest(`{"prompt":"flaky"}`),
-		llmqueuetest.WithBatchOptions(llmqueue.WithBackoff(func(int) time.Duration { return 0 })))
+		llmqueuetest.WithWorkerConfig(llmqueue.WorkerConfig{Backoff: func(int) time.Duration { return 0 }}))
 	require.NoError(t, err)
 	assert.Equal(t, "flaky", a.Err.Error())
 	assert.Contains(t, []llmqueue.Status{llmqueue.StatusRetrying, llmqueue.StatusQueued}, a.Request.Status)
@@ -143,7 +143,7 @@ func TestProcessOnce_UsesTheManagerOptions(t *testing.T) {
 		return nil, nil
 	})
 	a, err := llmqueuetest.ProcessOnce(context.Background(), proc, llmqueue.NewRequest(`{"messages":[],"max_tokens":100}`),
-		llmqueuetest.WithManagerOptions(llmqueue.WithEstimator(llmqueue.HeuristicEstimator{})))
+		llmqueuetest.WithManagerConfig(llmqueue.Config{Estimator: llmqueue.HeuristicEstimator{}}))
 	require.NoError(t, err)
 	require.NoError(t, a.Err)
 	assert.Equal(t, int64(100), reserved.OutputTokens, "the estimator's output allowance is reserved")
@@ -151,7 +151,7 @@ func TestProcessOnce_UsesTheManagerOptions(t *testing.T) {
 
 	refuse := llmqueue.ProcessorFunc(func(context.Context, *llmqueue.Job) (*llmqueue.Result, error) { return nil, nil })
 	_, err = llmqueuetest.ProcessOnce(context.Background(), refuse, llmqueue.NewRequest(`{}`),
-		llmqueuetest.WithManagerOptions(llmqueue.WithValidator(validatorFunc(func(json.RawMessage) error { return errors.New("no") }))))
+		llmqueuetest.WithManagerConfig(llmqueue.Config{Validator: validatorFunc(func(json.RawMessage) error { return errors.New("no") })}))
 	require.ErrorIs(t, err, llmqueue.ErrInvalidPayload)
 }
 

@@ -6,13 +6,15 @@
 // QueueManager.Metrics call per scrape, so every process that registers a
 // Collector reports the same numbers for the namespace. Attempt latency and
 // token usage are per process: they are fed by Observe, which a
-// BatchProcessor calls after every attempt when it is built with
-// llmqueue.WithAttemptHook(c.Observe); hooks of your own may be added
-// with more WithAttemptHook options, and all of them are called.
+// BatchProcessor calls after every attempt when c.Observe is one of its
+// WorkerConfig.AttemptHooks; hooks of your own may be listed beside it,
+// and all of them are called.
 //
 //	c := prom.NewCollector(qm)
 //	prometheus.MustRegister(c)
-//	bp, err := llmqueue.NewBatchProcessor(qm, proc, llmqueue.WithAttemptHook(c.Observe))
+//	bp, err := llmqueue.NewBatchProcessor(qm, proc, &llmqueue.WorkerConfig{
+//		AttemptHooks: []func(llmqueue.AttemptEvent){c.Observe},
+//	})
 //
 // Every metric carries a "queue_namespace" label (not "namespace", which
 // Kubernetes scrape configs claim) with the queue's namespace. When
@@ -109,7 +111,7 @@ func NewCollector(qm *llmqueue.QueueManager, opts ...Option) *Collector {
 }
 
 // Observe records one finished attempt. Pass it to the BatchProcessor as
-// llmqueue.WithAttemptHook(c.Observe); it only updates in-memory metrics
+// WorkerConfig.AttemptHooks; it only updates in-memory metrics
 // and never blocks on Redis.
 func (c *Collector) Observe(ev llmqueue.AttemptEvent) {
 	prio := string(ev.Priority)

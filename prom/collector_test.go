@@ -23,13 +23,14 @@ func add(t *testing.T, k *llmqueuetest.Kit, payload string, tokens int64, opts .
 }
 
 // newKit is a manager in namespace ns on an embedded Redis.
-func newKit(t *testing.T, ns string, opts ...llmqueue.Option) *llmqueuetest.Kit {
+func newKit(t *testing.T, ns string, mc llmqueue.Config) *llmqueuetest.Kit {
 	t.Helper()
-	return llmqueuetest.New(t, nil, llmqueuetest.WithManagerOptions(append([]llmqueue.Option{llmqueue.WithNamespace(ns)}, opts...)...))
+	mc.Namespace = ns
+	return llmqueuetest.New(t, nil, llmqueuetest.WithManagerConfig(mc))
 }
 
 func TestCollector_ReportsQueueStateFromRedis(t *testing.T) {
-	k := newKit(t, "t1", llmqueue.WithBudget(llmqueue.Budget{TPM: 1_000_000}))
+	k := newKit(t, "t1", llmqueue.Config{Budget: llmqueue.Budget{TPM: 1_000_000}})
 	add(t, k, `{"n":1}`, 100)
 	add(t, k, `{"n":2}`, 200)
 	add(t, k, `{"n":3}`, 20_000)
@@ -71,7 +72,7 @@ func TestCollector_CountsFinishedRequestsAndAttempts(t *testing.T) {
 
 func testCountsFinishedRequestsAndAttempts(t *testing.T, s *redistest.Server) {
 	k := llmqueuetest.New(t, nil, llmqueuetest.WithClient(s.Client(t)),
-		llmqueuetest.WithManagerOptions(llmqueue.WithNamespace("t2")))
+		llmqueuetest.WithManagerConfig(llmqueue.Config{Namespace: "t2"}))
 	c := NewCollector(k.Manager)
 	proc := llmqueue.ProcessorFunc(func(ctx context.Context, job *llmqueue.Job) (*llmqueue.Result, error) {
 		if strings.Contains(string(job.Payload), "fail") {
@@ -80,7 +81,7 @@ func testCountsFinishedRequestsAndAttempts(t *testing.T, s *redistest.Server) {
 		return &llmqueue.Result{Output: json.RawMessage(`"ok"`),
 			Usage: llmqueue.Usage{InputTokens: 30, OutputTokens: 20}}, nil
 	})
-	k.StartProcessor(proc, llmqueue.WithAttemptHook(c.Observe))
+	k.StartProcessor(proc, &llmqueue.WorkerConfig{AttemptHooks: []func(llmqueue.AttemptEvent){c.Observe}})
 
 	ok := add(t, k, `{"do":"work"}`, 100)
 	bad := add(t, k, `{"do":"fail"}`, 100, llmqueue.WithMaxRetries(0))
@@ -137,7 +138,7 @@ llmqueue_workers{queue_namespace="t2"} 1
 }
 
 func TestCollector_RedisDownReportsUpZero(t *testing.T) {
-	k := newKit(t, "t3", llmqueue.WithOpTimeout(300*time.Millisecond))
+	k := newKit(t, "t3", llmqueue.Config{OpTimeout: 300 * time.Millisecond})
 	c := NewCollector(k.Manager, WithScrapeTimeout(time.Second))
 	c.Observe(llmqueue.AttemptEvent{Priority: llmqueue.PriorityLow, Status: llmqueue.StatusCompleted,
 		Duration: 1500 * time.Millisecond, Estimated: 10, Usage: llmqueue.Usage{InputTokens: 7}})
@@ -182,7 +183,7 @@ func TestCollector_UtilizationIsARatioCappedAtOne(t *testing.T) {
 }
 
 func TestCollector_PassesLintAndPedanticRegistry(t *testing.T) {
-	k := newKit(t, "t4")
+	k := newKit(t, "t4", llmqueue.Config{})
 	c := NewCollector(k.Manager, WithBuckets([]float64{1, 10, 100}))
 	c.Observe(llmqueue.AttemptEvent{Status: llmqueue.StatusDead, Duration: time.Second})
 	require.Empty(t, lint(t, c))

@@ -57,13 +57,13 @@ func (b burst) run(t *testing.T) burstResult {
 	s := startRedis(t)
 	proc, srv := b.newProc(t, b)
 	est := proc.(llmqueue.Estimator)
-	opts := []llmqueue.Option{
-		llmqueue.WithNamespace("burst"),
-		llmqueue.WithBudget(llmqueue.Budget{TPM: b.queueTPM, Window: b.window}),
-		llmqueue.WithEstimator(est),
-		llmqueue.WithValidator(proc.(llmqueue.Validator)),
+	mc := llmqueue.Config{
+		Namespace: "burst",
+		Budget:    llmqueue.Budget{TPM: b.queueTPM, Window: b.window},
+		Estimator: est,
+		Validator: proc.(llmqueue.Validator),
 	}
-	qm := newProcess(t, s, nil, opts).Manager
+	qm := newProcess(t, s, nil, mc, llmqueue.WorkerConfig{}).Manager
 	reqs := make([]*llmqueue.Request, b.n)
 	for i := range reqs {
 		reqs[i] = llmqueue.NewRequest(b.payload(i, b.maxTokens))
@@ -73,7 +73,7 @@ func (b burst) run(t *testing.T) burstResult {
 
 	start := time.Now()
 	for range 2 {
-		newProcess(t, s, proc, opts, llmqueue.WithConcurrency(16), llmqueue.WithPollInterval(20*time.Millisecond))
+		newProcess(t, s, proc, mc, llmqueue.WorkerConfig{Concurrency: 16, PollInterval: 20 * time.Millisecond})
 	}
 	statuses := waitAll(t, qm, ids, 2*time.Minute)
 	wall := time.Since(start)

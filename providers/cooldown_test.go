@@ -100,13 +100,13 @@ func TestProviders_429OnOneWorkerPausesTheOther(t *testing.T) {
 				ctx := context.Background()
 				inner, wait := c.start(t)
 				proc := &callLog{next: inner}
-				opts := []llmqueue.Option{llmqueue.WithNamespace("cooldown")}
-				qm := newProcess(t, s, nil, opts).Manager
+				mc := llmqueue.Config{Namespace: "cooldown"}
+				wc := llmqueue.WorkerConfig{Concurrency: 2, PollInterval: 10 * time.Millisecond}
+				qm := newProcess(t, s, nil, mc, wc).Manager
 
 				first, err := qm.Add(ctx, llmqueue.NewRequest(c.payload(0, 10), llmqueue.WithMaxRetries(0)))
 				require.NoError(t, err)
-				batchOpts := []llmqueue.BatchOption{llmqueue.WithConcurrency(2), llmqueue.WithPollInterval(10 * time.Millisecond)}
-				newProcess(t, s, proc, opts, batchOpts...)
+				newProcess(t, s, proc, mc, wc)
 				require.Eventually(t, func() bool { _, l := proc.snapshot(); return len(l) == 1 }, 5*time.Second, 5*time.Millisecond, "the 429")
 				// The 429 is acknowledged (and the cool-down set) a moment
 				// after the adapter returns it; add work only once it is set.
@@ -116,7 +116,7 @@ func TestProviders_429OnOneWorkerPausesTheOther(t *testing.T) {
 				}, 5*time.Second, 2*time.Millisecond, "the shared cool-down")
 				// The second process joins after the 429: it must honour the
 				// cool-down the first one set.
-				newProcess(t, s, proc, opts, batchOpts...)
+				newProcess(t, s, proc, mc, wc)
 				ids := []string{first}
 				for i := 1; i <= 6; i++ {
 					id, err := qm.Add(ctx, llmqueue.NewRequest(c.payload(i, 10)))

@@ -29,10 +29,10 @@ func startRedis(t *testing.T) *redistest.Server {
 // newProcess is one process of the namespace on s: a manager on a fresh
 // client (a separate client stands for a separate process) and, when p is
 // not nil, a BatchProcessor running p, shut down at cleanup.
-func newProcess(t *testing.T, s *redistest.Server, p llmqueue.Processor, opts []llmqueue.Option, batch ...llmqueue.BatchOption) *llmqueuetest.Kit {
+func newProcess(t *testing.T, s *redistest.Server, p llmqueue.Processor, mc llmqueue.Config, wc llmqueue.WorkerConfig) *llmqueuetest.Kit {
 	t.Helper()
 	return llmqueuetest.New(t, p, llmqueuetest.WithClient(s.Client(t)),
-		llmqueuetest.WithManagerOptions(opts...), llmqueuetest.WithBatchOptions(batch...))
+		llmqueuetest.WithManagerConfig(mc), llmqueuetest.WithWorkerConfig(wc))
 }
 
 // waitAll waits for every request to finish and returns their statuses.

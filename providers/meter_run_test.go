@@ -209,8 +209,7 @@ func (r meterRun) run(t *testing.T) (meterResult, *llmqueue.QueueManager, []stri
 	proc, err := meterrun.NewProcessor(r.provider, baseURL)
 	require.NoError(t, err)
 	ns := "meter-" + r.provider
-	qm, err := llmqueue.NewQueueManager(rs.Client(t), llmqueue.WithNamespace(ns), llmqueue.WithBudget(r.budget()),
-		llmqueue.WithEstimator(proc.(llmqueue.Estimator)), llmqueue.WithValidator(proc.(llmqueue.Validator)))
+	qm, err := llmqueue.NewQueueManager(rs.Client(t), &llmqueue.Config{Namespace: ns, Budget: r.budget(), Estimator: proc.(llmqueue.Estimator), Validator: proc.(llmqueue.Validator)})
 	require.NoError(t, err)
 	var ids []string
 	reqs := r.backlog()

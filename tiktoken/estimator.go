@@ -6,7 +6,7 @@
 // imports this package and gives the queue an Estimator:
 //
 //	qm, err := llmqueue.NewQueueManager(rdb,
-//		llmqueue.WithEstimator(tiktoken.NewEstimator()))
+//		&llmqueue.Config{Estimator: tiktoken.NewEstimator()})
 //
 // Estimator reads a whole request payload (messages, prompt or input, tools,
 // and the output budget, as llmqueue.HeuristicEstimator does); CountTokens

@@ -20,7 +20,7 @@
 //
 //	ANTHROPIC_API_KEY=sk-ant-... go run ./examples/anthropic -n 3 -itpm 50000 -otpm 10000 -rpm 50
 //
-// Redis: REDIS_URL when set (with the rest of llmqueue.ConfigFromEnv),
+// Redis: REDIS_URL when set (with the rest of envconfig.Load),
 // else an embedded in-process miniredis.
 package main
 
@@ -41,6 +41,7 @@ import (
 
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/devredis"
+	"github.com/llmqueue/llmqueue/envconfig"
 	"github.com/llmqueue/llmqueue/providers/anthropic"
 	"github.com/llmqueue/llmqueue/providers/providertest"
 )
@@ -102,21 +103,21 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := llmqueue.ConfigFromEnv()
+	cfg, err := envconfig.Load()
 	if err != nil {
 		return err
 	}
 	if !s.fake && os.Getenv("ANTHROPIC_API_KEY") == "" {
 		return errors.New("ANTHROPIC_API_KEY is not set; run with -fake to use the in-process server")
 	}
-	conn, err := devredis.Connect(cfg, cfg.RedisURL != "")
+	conn, err := devredis.Connect(cfg, cfg.Redis.URL != "")
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	fmt.Fprintln(out, conn.Describe())
 
-	budget := cfg.Budget()
+	budget := cfg.Manager.Budget
 	var proc *anthropic.Processor
 	var srv *providertest.AnthropicServer
 	if s.fake {
@@ -149,13 +150,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
-	ns := cfg.Namespace
+	ns := cfg.Manager.Namespace
 	if os.Getenv("LLM_QUEUE_NAMESPACE") == "" {
 		ns = "example-anthropic-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	}
-	mopts := append(cfg.ManagerOptions(), llmqueue.WithNamespace(ns), llmqueue.WithBudget(budget),
-		llmqueue.WithEstimator(proc), llmqueue.WithValidator(proc))
-	qm, err := llmqueue.NewQueueManager(conn.Client, mopts...)
+	mc := cfg.Manager
+	mc.Namespace, mc.Budget, mc.Estimator, mc.Validator = ns, budget, proc, proc
+	qm, err := llmqueue.NewQueueManager(conn.Client, &mc)
 	if err != nil {
 		return err
 	}
@@ -164,7 +165,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 }
 
 // burst queues s.n requests, processes them, and reports.
-func burst(ctx context.Context, out io.Writer, s settings, cfg llmqueue.Config, qm *llmqueue.QueueManager,
+func burst(ctx context.Context, out io.Writer, s settings, cfg envconfig.Config, qm *llmqueue.QueueManager,
 	proc *anthropic.Processor, srv *providertest.AnthropicServer) error {
 	reqs := make([]*llmqueue.Request, s.n)
 	for i := range reqs {
@@ -186,7 +187,9 @@ func burst(ctx context.Context, out io.Writer, s settings, cfg llmqueue.Config, 
 	fmt.Fprintf(out, "queued %d requests, about %d tokens each (ceil(characters / 4) + max_tokens)\n", len(ids), st0.EstimatedTokens)
 
 	start := time.Now()
-	bp, err := llmqueue.NewBatchProcessor(qm, proc, append(cfg.BatchOptions(), llmqueue.WithConcurrency(s.concurrency))...)
+	wc := cfg.Worker
+	wc.Concurrency = s.concurrency
+	bp, err := llmqueue.NewBatchProcessor(qm, proc, &wc)
 	if err != nil {
 		return err
 	}

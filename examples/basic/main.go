@@ -8,7 +8,7 @@
 //	go run ./examples/basic
 //
 // With REDIS_URL set it connects there, reading the rest of the
-// configuration from the environment (llmqueue.ConfigFromEnv). The demo
+// configuration from the environment (envconfig.Load). The demo
 // pins its own budget (250,000 tokens per 2-second window) so the throttling
 // shows, and unless LLM_QUEUE_NAMESPACE is set it works in a fresh namespace
 // of its own, so it never touches another application's requests.
@@ -30,6 +30,7 @@ import (
 
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/devredis"
+	"github.com/llmqueue/llmqueue/envconfig"
 )
 
 // demoBudget is small and short on purpose: usable = 250,000 x 90% =
@@ -61,22 +62,23 @@ func run(ctx context.Context, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 
-	cfg, err := llmqueue.ConfigFromEnv()
+	cfg, err := envconfig.Load()
 	if err != nil {
 		return err
 	}
-	conn, err := devredis.Connect(cfg, cfg.RedisURL != "")
+	conn, err := devredis.Connect(cfg, cfg.Redis.URL != "")
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	fmt.Fprintln(out, conn.Describe())
 
-	opts := append(cfg.ManagerOptions(), llmqueue.WithBudget(demoBudget), llmqueue.WithRetention(time.Hour))
+	mc := cfg.Manager
+	mc.Budget, mc.Retention = demoBudget, time.Hour
 	if os.Getenv("LLM_QUEUE_NAMESPACE") == "" {
-		opts = append(opts, llmqueue.WithNamespace("example-basic-"+strconv.FormatInt(time.Now().UnixNano(), 36)))
+		mc.Namespace = "example-basic-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	}
-	qm, err := llmqueue.NewQueueManager(conn.Client, opts...)
+	qm, err := llmqueue.NewQueueManager(conn.Client, &mc)
 	if err != nil {
 		return err
 	}
@@ -103,7 +105,9 @@ func run(ctx context.Context, out io.Writer) error {
 	echo := &echoProcessor{qm: qm, out: out, start: time.Now()}
 	// One at a time, so the printed order is exactly the lease order and the
 	// 3-2-1 cycle is easy to read; real deployments run many at once.
-	bp, err := llmqueue.NewBatchProcessor(qm, echo, append(cfg.BatchOptions(), llmqueue.WithConcurrency(1))...)
+	wc := cfg.Worker
+	wc.Concurrency = 1
+	bp, err := llmqueue.NewBatchProcessor(qm, echo, &wc)
 	if err != nil {
 		return err
 	}

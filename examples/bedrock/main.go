@@ -19,7 +19,7 @@
 //
 //	AWS_REGION=us-east-1 go run ./examples/bedrock -n 3 -tpm 200000
 //
-// Redis: REDIS_URL when set (with the rest of llmqueue.ConfigFromEnv),
+// Redis: REDIS_URL when set (with the rest of envconfig.Load),
 // else an embedded in-process miniredis.
 package main
 
@@ -41,6 +41,7 @@ import (
 
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/devredis"
+	"github.com/llmqueue/llmqueue/envconfig"
 	"github.com/llmqueue/llmqueue/providers/bedrock"
 	"github.com/llmqueue/llmqueue/providers/providertest"
 )
@@ -98,18 +99,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := llmqueue.ConfigFromEnv()
+	cfg, err := envconfig.Load()
 	if err != nil {
 		return err
 	}
-	conn, err := devredis.Connect(cfg, cfg.RedisURL != "")
+	conn, err := devredis.Connect(cfg, cfg.Redis.URL != "")
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	fmt.Fprintln(out, conn.Describe())
 
-	budget := cfg.Budget()
+	budget := cfg.Manager.Budget
 	var proc *bedrock.Processor
 	var srv *providertest.BedrockServer
 	if s.fake {
@@ -136,13 +137,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
-	ns := cfg.Namespace
+	ns := cfg.Manager.Namespace
 	if os.Getenv("LLM_QUEUE_NAMESPACE") == "" {
 		ns = "example-bedrock-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	}
-	mopts := append(cfg.ManagerOptions(), llmqueue.WithNamespace(ns), llmqueue.WithBudget(budget),
-		llmqueue.WithEstimator(proc), llmqueue.WithValidator(proc))
-	qm, err := llmqueue.NewQueueManager(conn.Client, mopts...)
+	mc := cfg.Manager
+	mc.Namespace, mc.Budget, mc.Estimator, mc.Validator = ns, budget, proc, proc
+	qm, err := llmqueue.NewQueueManager(conn.Client, &mc)
 	if err != nil {
 		return err
 	}
@@ -170,7 +171,7 @@ func realProcessor(ctx context.Context, s settings) (*bedrock.Processor, error) 
 }
 
 // burst queues s.n requests, processes them, and reports.
-func burst(ctx context.Context, out io.Writer, s settings, cfg llmqueue.Config, qm *llmqueue.QueueManager,
+func burst(ctx context.Context, out io.Writer, s settings, cfg envconfig.Config, qm *llmqueue.QueueManager,
 	proc *bedrock.Processor, srv *providertest.BedrockServer) error {
 	reqs := make([]*llmqueue.Request, s.n)
 	for i := range reqs {
@@ -194,7 +195,9 @@ func burst(ctx context.Context, out io.Writer, s settings, cfg llmqueue.Config, 
 	fmt.Fprintf(out, "queued %d requests, about %d tokens each (characters / 4 + maxTokens)\n", len(ids), st0.EstimatedTokens)
 
 	start := time.Now()
-	bp, err := llmqueue.NewBatchProcessor(qm, proc, append(cfg.BatchOptions(), llmqueue.WithConcurrency(s.concurrency))...)
+	wc := cfg.Worker
+	wc.Concurrency = s.concurrency
+	bp, err := llmqueue.NewBatchProcessor(qm, proc, &wc)
 	if err != nil {
 		return err
 	}

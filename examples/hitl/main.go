@@ -33,6 +33,7 @@ import (
 
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/devredis"
+	"github.com/llmqueue/llmqueue/envconfig"
 	"github.com/llmqueue/llmqueue/httpapi"
 	"github.com/llmqueue/llmqueue/prom"
 	"github.com/redis/go-redis/v9"
@@ -62,7 +63,7 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	defer closeRedis()
-	qm, err := llmqueue.NewQueueManager(rdb, llmqueue.WithNamespace("hitl-example"), llmqueue.WithLogger(logger))
+	qm, err := llmqueue.NewQueueManager(rdb, &llmqueue.Config{Namespace: "hitl-example", Logger: logger})
 	if err != nil {
 		return fmt.Errorf("queue manager: %w", err)
 	}
@@ -71,7 +72,7 @@ func run(ctx context.Context, out io.Writer) error {
 	// its attempts reported to the Prometheus collector.
 	collector := prom.NewCollector(qm)
 	bp, err := llmqueue.NewBatchProcessor(qm, llmqueue.ProcessorFunc(orchestrate),
-		llmqueue.WithAttemptHook(collector.Observe), llmqueue.WithPollInterval(50*time.Millisecond))
+		&llmqueue.WorkerConfig{PollInterval: 50 * time.Millisecond, AttemptHooks: []func(llmqueue.AttemptEvent){collector.Observe}})
 	if err != nil {
 		return fmt.Errorf("batch processor: %w", err)
 	}
@@ -184,13 +185,13 @@ func orchestrate(ctx context.Context, job *llmqueue.Job) (*llmqueue.Result, erro
 }
 
 // connectRedis returns the Redis from the environment (REDIS_URL or
-// REDIS_HOST, read by llmqueue.ConfigFromEnv) or an embedded miniredis.
+// REDIS_HOST, read by envconfig.Load) or an embedded miniredis.
 func connectRedis(out io.Writer) (redis.UniversalClient, func(), error) {
 	configured := os.Getenv("REDIS_URL") != "" || os.Getenv("REDIS_HOST") != ""
-	cfg := llmqueue.DefaultConfig()
+	cfg := envconfig.Default()
 	if configured {
 		var err error
-		if cfg, err = llmqueue.ConfigFromEnv(); err != nil {
+		if cfg, err = envconfig.Load(); err != nil {
 			return nil, nil, fmt.Errorf("configuration: %w", err)
 		}
 	}

@@ -8,7 +8,7 @@
 //	REDIS_URL=redis://127.0.0.1:6379/0 httpserver [-addr 127.0.0.1:8080]
 //
 // Redis and the queue settings come from the environment (see
-// llmqueue.ConfigFromEnv: REDIS_URL or REDIS_HOST/REDIS_PORT/..., the
+// envconfig.Load: REDIS_URL or REDIS_HOST/REDIS_PORT/..., the
 // LLM_QUEUE_* variables). When none of REDIS_URL, REDIS_HOST and
 // REDIS_SERVICE_HOST (Kubernetes's) is set, it starts an embedded
 // in-memory miniredis instead, says so, and prints the URL workers can use
@@ -46,6 +46,7 @@ import (
 
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/devredis"
+	"github.com/llmqueue/llmqueue/envconfig"
 	"github.com/llmqueue/llmqueue/httpapi"
 	"github.com/redis/go-redis/v9"
 )
@@ -69,18 +70,19 @@ func main() {
 // run serves the API on addr until ctx ends, then shuts down gracefully.
 // ready, when not nil, is told the address once the server listens.
 func run(ctx context.Context, addr string, logger *slog.Logger, ready func(net.Addr)) error {
-	cfg, err := llmqueue.ConfigFromEnv()
+	cfg, err := envconfig.Load()
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	// Variables that meant something else to llm-queue-task-manager.
-	llmqueue.LogMigrationNotes(logger, os.LookupEnv)
+	envconfig.LogMigrationNotes(logger, os.LookupEnv)
 	rdb, closeRedis, err := connectRedis(cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer closeRedis()
-	qm, err := llmqueue.NewQueueManager(rdb, append(cfg.ManagerOptions(), llmqueue.WithLogger(logger))...)
+	cfg.Manager.Logger = logger
+	qm, err := llmqueue.NewQueueManager(rdb, &cfg.Manager)
 	if err != nil {
 		return fmt.Errorf("queue manager: %w", err)
 	}
@@ -135,7 +137,7 @@ func run(ctx context.Context, addr string, logger *slog.Logger, ready func(net.A
 
 // connectRedis returns the configured Redis, or an embedded miniredis when
 // no Redis is configured.
-func connectRedis(cfg llmqueue.Config, logger *slog.Logger) (redis.UniversalClient, func(), error) {
+func connectRedis(cfg envconfig.Config, logger *slog.Logger) (redis.UniversalClient, func(), error) {
 	c, err := devredis.Connect(cfg, os.Getenv("REDIS_URL") != "" || os.Getenv("REDIS_HOST") != "" ||
 		os.Getenv("REDIS_SERVICE_HOST") != "")
 	if err != nil {

@@ -7,9 +7,9 @@
 // It reads the env file (NAME=VALUE lines, '#' comments, optional quotes
 // and "export ", as python-dotenv reads them), and prints, for each
 // variable, its value in the file, what the Python package made of it and
-// what llmqueue makes of it: the Config that llmqueue.ConfigFromLookup
+// what llmqueue makes of it: the Config that envconfig.FromLookup
 // reads from the file's values alone, not from the process environment.
-// Then the notes of llmqueue.MigrationNotes, which LogMigrationNotes logs at
+// Then the notes of envconfig.MigrationNotes, which LogMigrationNotes logs at
 // a deployment's start-up. testdata/seed.env holds the Python README's
 // variables.
 //
@@ -37,6 +37,7 @@ import (
 
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/devredis"
+	"github.com/llmqueue/llmqueue/envconfig"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -89,15 +90,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "%s: %d variables\n\n", *path, len(env.names))
 
-	cfg, cfgErr := llmqueue.ConfigFromLookup(env.lookup)
+	cfg, cfgErr := envconfig.FromLookup(env.lookup)
 	if err := printTable(out, env, cfg); err != nil {
 		return err
 	}
 	if cfgErr != nil {
 		return fmt.Errorf("llmqueue refuses the file:\n%w", cfgErr)
 	}
-	notes := llmqueue.MigrationNotes(env.lookup)
-	fmt.Fprintf(out, "\nmigration notes (%d), as llmqueue.LogMigrationNotes logs them at start-up:\n", len(notes))
+	notes := envconfig.MigrationNotes(env.lookup)
+	fmt.Fprintf(out, "\nmigration notes (%d), as envconfig.LogMigrationNotes logs them at start-up:\n", len(notes))
 	for _, n := range notes {
 		what := n.Variable + "=" + n.Value
 		if !n.Set {
@@ -109,7 +110,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 }
 
 // connect returns the file's Redis when it answers, else an embedded one.
-func connect(ctx context.Context, out io.Writer, cfg llmqueue.Config) (*devredis.Conn, error) {
+func connect(ctx context.Context, out io.Writer, cfg envconfig.Config) (*devredis.Conn, error) {
 	conn, err := devredis.Connect(cfg, true)
 	if err != nil {
 		return nil, err
@@ -133,15 +134,16 @@ func connect(ctx context.Context, out io.Writer, cfg llmqueue.Config) (*devredis
 
 // runBatch queues the batch in a fresh namespace and processes it with
 // the Config's options.
-func runBatch(ctx context.Context, out io.Writer, env envFile, cfg llmqueue.Config) error {
+func runBatch(ctx context.Context, out io.Writer, env envFile, cfg envconfig.Config) error {
 	conn, err := connect(ctx, out, cfg)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	ns := "example-migrate-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	qm, err := llmqueue.NewQueueManager(conn.Client,
-		append(cfg.ManagerOptions(), llmqueue.WithNamespace(ns), llmqueue.WithRetention(time.Hour))...)
+	mc := cfg.Manager
+	mc.Namespace, mc.Retention = ns, time.Hour
+	qm, err := llmqueue.NewQueueManager(conn.Client, &mc)
 	if err != nil {
 		return err
 	}
@@ -166,7 +168,9 @@ func runBatch(ctx context.Context, out io.Writer, env envFile, cfg llmqueue.Conf
 
 	echo := &echoProcessor{}
 	// One at a time, so the start order is the cycle's order.
-	bp, err := llmqueue.NewBatchProcessor(qm, echo, append(cfg.BatchOptions(), llmqueue.WithConcurrency(1))...)
+	wc := cfg.Worker
+	wc.Concurrency = 1
+	bp, err := llmqueue.NewBatchProcessor(qm, echo, &wc)
 	if err != nil {
 		return err
 	}

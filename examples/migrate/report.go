@@ -8,7 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/envconfig"
 )
 
 // pythonVars are the variables llm-queue-task-manager 0.1.3 reads, in its
@@ -90,11 +90,11 @@ func pyInt(v string) string {
 }
 
 // llmqueueUses says what llmqueue makes of a variable of f, from cfg,
-// which ConfigFromLookup read from f.
-func llmqueueUses(f envFile, cfg llmqueue.Config, name string) string {
+// which envconfig.FromLookup read from f.
+func llmqueueUses(f envFile, cfg envconfig.Config, name string) string {
 	v, set := f.lookup(name)
 	urlWins := func(s string) string {
-		if cfg.RedisURL != "" {
+		if cfg.Redis.URL != "" {
 			return "(REDIS_URL wins)"
 		}
 		return s
@@ -103,62 +103,62 @@ func llmqueueUses(f envFile, cfg llmqueue.Config, name string) string {
 	case "REDIS_URL":
 		return "wins over host, port and DB"
 	case "REDIS_HOST":
-		return urlWins(cfg.RedisHost)
+		return urlWins(cfg.Redis.Host)
 	case "REDIS_PORT":
-		return urlWins(strconv.Itoa(cfg.RedisPort))
+		return urlWins(strconv.Itoa(cfg.Redis.Port))
 	case "REDIS_SERVICE_HOST":
 		_, hostSet := f.lookup("REDIS_HOST")
 		port, _ := f.lookup("REDIS_PORT")
 		if !set || hostSet || strings.Contains(port, "://") {
 			return "(not used)"
 		}
-		return urlWins(cfg.RedisHost)
+		return urlWins(cfg.Redis.Host)
 	case "REDIS_SERVICE_PORT":
 		if _, portSet := f.lookup("REDIS_PORT"); !set || portSet {
 			return "(not used)"
 		}
-		return urlWins(strconv.Itoa(cfg.RedisPort))
+		return urlWins(strconv.Itoa(cfg.Redis.Port))
 	case "REDIS_DB":
-		return urlWins(strconv.Itoa(cfg.RedisDB))
+		return urlWins(strconv.Itoa(cfg.Redis.DB))
 	case "REDIS_PASSWORD":
 		if set {
 			return "xxxxx"
 		}
 		return "(none)"
 	case "REDIS_MAX_CONNECTIONS":
-		if cfg.RedisMaxConnections == 0 {
+		if cfg.Redis.MaxConnections == 0 {
 			return "go-redis default (10 per CPU)"
 		}
-		return strconv.Itoa(cfg.RedisMaxConnections)
+		return strconv.Itoa(cfg.Redis.MaxConnections)
 	case "LLM_QUEUE_TOTAL_TPM":
-		if cfg.TotalTPM == 0 {
+		if cfg.Manager.Budget.TPM == 0 {
 			return "0: no token limit"
 		}
-		return fmt.Sprintf("%d per sliding %s", cfg.TotalTPM, cfg.Window)
+		return fmt.Sprintf("%d per sliding %s", cfg.Manager.Budget.TPM, cfg.Manager.Budget.Window)
 	case "LLM_QUEUE_API_ALLOCATION_PERCENT":
-		return strconv.FormatFloat(cfg.APIAllocationPercent, 'g', -1, 64) + "%"
+		return strconv.FormatFloat(cfg.Manager.Budget.APIAllocationPercent, 'g', -1, 64) + "%"
 	case "LLM_QUEUE_SAFETY_BUFFER_PERCENT":
-		return strconv.FormatFloat(cfg.SafetyBufferPercent, 'g', -1, 64) + "%"
+		return strconv.FormatFloat(cfg.Manager.Budget.SafetyBufferPercent, 'g', -1, 64) + "%"
 	case "LLM_QUEUE_BATCH_LOW_COUNT":
-		return strconv.Itoa(cfg.BatchLowCount)
+		return strconv.Itoa(cfg.Worker.Cycle.Low)
 	case "LLM_QUEUE_BATCH_MEDIUM_COUNT":
-		return strconv.Itoa(cfg.BatchMediumCount)
+		return strconv.Itoa(cfg.Worker.Cycle.Medium)
 	case "LLM_QUEUE_BATCH_LONG_COUNT":
-		return strconv.Itoa(cfg.BatchLongCount)
+		return strconv.Itoa(cfg.Worker.Cycle.Long)
 	case "LLM_QUEUE_MAX_EMPTY_CYCLES":
-		return fmt.Sprintf("%d empty lease calls, then Status says idle", cfg.MaxEmptyCycles)
+		return fmt.Sprintf("%d empty lease calls, then Status says idle", cfg.Worker.MaxEmptyCycles)
 	case "LLM_QUEUE_QUOTA_WAIT_DURATION":
-		return fmt.Sprintf("%s cap on one computed wait", cfg.QuotaWaitDuration)
+		return fmt.Sprintf("%s cap on one computed wait", cfg.Worker.MaxBudgetWait)
 	case "LLM_QUEUE_WINDOW":
-		return cfg.Window.String()
+		return cfg.Manager.Budget.Window.String()
 	case "LLM_QUEUE_CONCURRENCY":
-		return strconv.Itoa(cfg.Concurrency)
+		return strconv.Itoa(cfg.Worker.Concurrency)
 	case "LLM_QUEUE_NAMESPACE":
-		return cfg.Namespace
+		return cfg.Manager.Namespace
 	case "LLM_QUEUE_RETENTION":
-		return cfg.Retention.String()
+		return cfg.Manager.Retention.String()
 	case "LLM_QUEUE_OP_TIMEOUT":
-		return cfg.OpTimeout.String()
+		return cfg.Manager.OpTimeout.String()
 	}
 	if strings.HasPrefix(name, "LLM_QUEUE_TOTAL_") || strings.HasPrefix(name, "REDIS_TLS_") {
 		return v
@@ -168,7 +168,7 @@ func llmqueueUses(f envFile, cfg llmqueue.Config, name string) string {
 
 // printTable writes one line per variable: the Python package's, then the
 // file's others.
-func printTable(out io.Writer, f envFile, cfg llmqueue.Config) error {
+func printTable(out io.Writer, f envFile, cfg envconfig.Config) error {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "variable\tin the file\tllm-queue-task-manager used\tllmqueue uses")
 	row := func(name, python string) {

@@ -17,7 +17,7 @@
 //
 //	OPENAI_API_KEY=sk-... go run ./examples/openai -n 3 -tpm 200000
 //
-// Redis: REDIS_URL when set (with the rest of llmqueue.ConfigFromEnv),
+// Redis: REDIS_URL when set (with the rest of envconfig.Load),
 // else an embedded in-process miniredis.
 package main
 
@@ -38,6 +38,7 @@ import (
 
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/devredis"
+	"github.com/llmqueue/llmqueue/envconfig"
 	"github.com/llmqueue/llmqueue/providers/openai"
 	"github.com/llmqueue/llmqueue/providers/providertest"
 )
@@ -93,18 +94,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := llmqueue.ConfigFromEnv()
+	cfg, err := envconfig.Load()
 	if err != nil {
 		return err
 	}
-	conn, err := devredis.Connect(cfg, cfg.RedisURL != "")
+	conn, err := devredis.Connect(cfg, cfg.Redis.URL != "")
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	fmt.Fprintln(out, conn.Describe())
 
-	budget := cfg.Budget()
+	budget := cfg.Manager.Budget
 	var proc *openai.Processor
 	var srv *providertest.OpenAIServer
 	if s.fake {
@@ -139,13 +140,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
-	ns := cfg.Namespace
+	ns := cfg.Manager.Namespace
 	if os.Getenv("LLM_QUEUE_NAMESPACE") == "" {
 		ns = "example-openai-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	}
-	mopts := append(cfg.ManagerOptions(), llmqueue.WithNamespace(ns), llmqueue.WithBudget(budget),
-		llmqueue.WithEstimator(proc), llmqueue.WithValidator(proc))
-	qm, err := llmqueue.NewQueueManager(conn.Client, mopts...)
+	mc := cfg.Manager
+	mc.Namespace, mc.Budget, mc.Estimator, mc.Validator = ns, budget, proc, proc
+	qm, err := llmqueue.NewQueueManager(conn.Client, &mc)
 	if err != nil {
 		return err
 	}
@@ -154,7 +155,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 }
 
 // burst queues s.n requests, processes them, and reports.
-func burst(ctx context.Context, out io.Writer, s settings, cfg llmqueue.Config, qm *llmqueue.QueueManager,
+func burst(ctx context.Context, out io.Writer, s settings, cfg envconfig.Config, qm *llmqueue.QueueManager,
 	proc *openai.Processor, srv *providertest.OpenAIServer) error {
 	reqs := make([]*llmqueue.Request, s.n)
 	for i := range reqs {
@@ -178,7 +179,9 @@ func burst(ctx context.Context, out io.Writer, s settings, cfg llmqueue.Config, 
 	fmt.Fprintf(out, "queued %d requests, about %d tokens each (prompt as OpenAI's limiter counts it + max_tokens)\n", len(ids), st0.EstimatedTokens)
 
 	start := time.Now()
-	bp, err := llmqueue.NewBatchProcessor(qm, proc, append(cfg.BatchOptions(), llmqueue.WithConcurrency(s.concurrency))...)
+	wc := cfg.Worker
+	wc.Concurrency = s.concurrency
+	bp, err := llmqueue.NewBatchProcessor(qm, proc, &wc)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@
 //	REDIS_URL=redis://127.0.0.1:6379/0 worker [flags]
 //
 // Redis and the queue settings come from the environment as
-// llmqueue.ConfigFromEnv reads it: REDIS_URL (or REDIS_HOST, REDIS_PORT,
+// envconfig.Load reads it: REDIS_URL (or REDIS_HOST, REDIS_PORT,
 // REDIS_DB, REDIS_PASSWORD), LLM_QUEUE_TOTAL_TPM, LLM_QUEUE_NAMESPACE,
 // LLM_QUEUE_CONCURRENCY and the rest. Flags override the environment:
 //
@@ -49,7 +49,7 @@
 //
 // Logs are JSON lines (log/slog) on stderr; the first ones name the
 // variables that meant something else to llm-queue-task-manager
-// (llmqueue.LogMigrationNotes). The exit status is 0 after a
+// (envconfig.LogMigrationNotes). The exit status is 0 after a
 // clean shutdown (handing work back is clean), 1 when the worker cannot
 // start or shut down, and 2 for bad flags or a bad environment.
 package main
@@ -67,6 +67,7 @@ import (
 	"time"
 
 	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/envconfig"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -95,13 +96,13 @@ type options struct {
 
 // parseFlags reads args, taking defaults from cfg; usage and errors go to
 // stderr.
-func parseFlags(args []string, cfg llmqueue.Config, stderr io.Writer) (options, error) {
+func parseFlags(args []string, cfg envconfig.Config, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.DurationVar(&o.grace, "grace", 30*time.Second, "shutdown grace period for in-flight requests")
-	fs.IntVar(&o.concurrency, "concurrency", cfg.Concurrency, "requests run at once")
-	fs.StringVar(&o.namespace, "namespace", cfg.Namespace, "queue namespace")
+	fs.IntVar(&o.concurrency, "concurrency", cfg.Worker.Concurrency, "requests run at once")
+	fs.StringVar(&o.namespace, "namespace", cfg.Manager.Namespace, "queue namespace")
 	fs.StringVar(&o.processor, "processor", "echo", "processor: echo or sleep")
 	fs.StringVar(&o.record, "record", "", `append "id attempt pid" per successful run to this file`)
 	fs.DurationVar(&o.lease, "lease", llmqueue.DefaultLease, "lease duration")
@@ -127,7 +128,7 @@ func parseFlags(args []string, cfg llmqueue.Config, stderr io.Writer) (options, 
 // run is the whole program: it returns the exit status once the worker
 // has shut down after a value on sigs. lookup reads the environment.
 func run(args []string, lookup func(string) (string, bool), stderr io.Writer, sigs <-chan os.Signal) int {
-	cfg, err := llmqueue.ConfigFromLookup(lookup)
+	cfg, err := envconfig.FromLookup(lookup)
 	if err != nil {
 		fmt.Fprintln(stderr, "worker:", err) // names each bad variable, passwords redacted
 		return 2
@@ -142,7 +143,7 @@ func run(args []string, lookup func(string) (string, bool), stderr io.Writer, si
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	// Variables that meant something else to llm-queue-task-manager.
-	llmqueue.LogMigrationNotes(log, lookup)
+	envconfig.LogMigrationNotes(log, lookup)
 	if err := work(cfg, o, log, sigs); err != nil {
 		log.Error("worker failed", "error", err)
 		return 1
@@ -151,20 +152,21 @@ func run(args []string, lookup func(string) (string, bool), stderr io.Writer, si
 }
 
 // work starts the BatchProcessor, waits for a signal and shuts it down.
-func work(cfg llmqueue.Config, o options, log *slog.Logger, sigs <-chan os.Signal) error {
+func work(cfg envconfig.Config, o options, log *slog.Logger, sigs <-chan os.Signal) error {
 	rdb, err := cfg.NewRedisClient()
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	if stopped, err := awaitRedis(rdb, cfg.OpTimeout, o.startTimeout, log, sigs); err != nil {
+	if stopped, err := awaitRedis(rdb, cfg.Manager.OpTimeout, o.startTimeout, log, sigs); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	} else if stopped {
 		return nil
 	}
 
-	qm, err := llmqueue.NewQueueManager(rdb,
-		append(cfg.ManagerOptions(), llmqueue.WithNamespace(o.namespace), llmqueue.WithLogger(log))...)
+	mc := cfg.Manager
+	mc.Namespace, mc.Logger = o.namespace, log
+	qm, err := llmqueue.NewQueueManager(rdb, &mc)
 	if err != nil {
 		return err
 	}
@@ -184,9 +186,9 @@ func work(cfg llmqueue.Config, o options, log *slog.Logger, sigs <-chan os.Signa
 		}()
 		proc = rec.wrap(proc)
 	}
-	bp, err := llmqueue.NewBatchProcessor(qm, proc, append(cfg.BatchOptions(),
-		llmqueue.WithConcurrency(o.concurrency), llmqueue.WithLease(o.lease),
-		llmqueue.WithPollInterval(o.poll), llmqueue.WithBatchLogger(log))...)
+	wc := cfg.Worker
+	wc.Concurrency, wc.Lease, wc.PollInterval, wc.Logger = o.concurrency, o.lease, o.poll, log
+	bp, err := llmqueue.NewBatchProcessor(qm, proc, &wc)
 	if err != nil {
 		return err
 	}

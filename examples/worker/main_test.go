@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/envconfig"
 	"github.com/llmqueue/llmqueue/internal/lockedbuf"
 	"github.com/llmqueue/llmqueue/llmqueuetest"
 	"github.com/stretchr/testify/assert"
@@ -23,14 +24,14 @@ import (
 )
 
 func TestParseFlags(t *testing.T) {
-	o, err := parseFlags(nil, llmqueue.DefaultConfig(), &bytes.Buffer{})
+	o, err := parseFlags(nil, envconfig.Default(), &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Equal(t, options{grace: 30 * time.Second, concurrency: llmqueue.DefaultConcurrency,
 		namespace: llmqueue.DefaultNamespace, processor: "echo", lease: llmqueue.DefaultLease,
 		poll: llmqueue.DefaultPollInterval}, o)
 
 	// The environment sets the defaults; flags override it.
-	cfg, err := llmqueue.ConfigFromLookup(env(map[string]string{
+	cfg, err := envconfig.FromLookup(env(map[string]string{
 		"LLM_QUEUE_NAMESPACE": "fromenv", "LLM_QUEUE_CONCURRENCY": "3"}))
 	require.NoError(t, err)
 	o, err = parseFlags(nil, cfg, &bytes.Buffer{})
@@ -43,7 +44,7 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, 7, o.concurrency)
 
 	for _, args := range [][]string{{"-grace", "-1s"}, {"-grace", "soon"}, {"extra"}, {"-processor", "nope"}} {
-		_, err := parseFlags(args, llmqueue.DefaultConfig(), &bytes.Buffer{})
+		_, err := parseFlags(args, envconfig.Default(), &bytes.Buffer{})
 		assert.Error(t, err, "%q", args)
 	}
 	var stderr bytes.Buffer
@@ -158,7 +159,7 @@ func TestWaitForRedis_EndsWithItsContext(t *testing.T) {
 // worker started while Redis is down used to exit 1 at once. It must log
 // its retries, start once Redis is back, and run the queue.
 func TestRun_WaitsForRedisAtStartUp(t *testing.T) {
-	k := llmqueuetest.New(t, nil, llmqueuetest.WithManagerOptions(llmqueue.WithNamespace("late")))
+	k := llmqueuetest.New(t, nil, llmqueuetest.WithManagerConfig(llmqueue.Config{Namespace: "late"}))
 	url := "redis://" + k.Mini.Addr()
 	k.Mini.Close()
 	sigs := make(chan os.Signal, 1)
@@ -249,7 +250,7 @@ func TestSleep_HonoursContext(t *testing.T) {
 // miniredis: it completes a request, records the run, and exits 0 on a
 // signal. The multi-process tests are in internal/workertest.
 func TestRun_ProcessesAndStopsOnSignal(t *testing.T) {
-	k := llmqueuetest.New(t, nil, llmqueuetest.WithManagerOptions(llmqueue.WithNamespace("ex")))
+	k := llmqueuetest.New(t, nil, llmqueuetest.WithManagerConfig(llmqueue.Config{Namespace: "ex"}))
 	id := k.Add(llmqueue.NewRequest(map[string]string{"q": "hi"}))
 
 	rec := filepath.Join(t.TempDir(), "runs")

@@ -50,7 +50,7 @@ func TestFault_EverythingAtOnceLosesNothing(t *testing.T) {
 	srv := redistest.StartReal(t, "--appendonly", "yes", "--appendfsync", "always")
 	const ns = "fault"
 	ctx := context.Background()
-	adder, err := llmqueue.NewQueueManager(srv.Client(t), llmqueue.WithNamespace(ns), llmqueue.WithOpTimeout(faultAddOp))
+	adder, err := llmqueue.NewQueueManager(srv.Client(t), &llmqueue.Config{Namespace: ns, OpTimeout: faultAddOp})
 	require.NoError(t, err)
 	qm := newManager(t, srv.Client(t), ns)
 	dir := t.TempDir()

@@ -184,7 +184,7 @@ type output struct {
 // newManager returns a manager on namespace ns.
 func newManager(t *testing.T, rdb redis.UniversalClient, ns string) *llmqueue.QueueManager {
 	t.Helper()
-	qm, err := llmqueue.NewQueueManager(rdb, llmqueue.WithNamespace(ns))
+	qm, err := llmqueue.NewQueueManager(rdb, &llmqueue.Config{Namespace: ns})
 	require.NoError(t, err)
 	return qm
 }

@@ -84,14 +84,12 @@ func Run(raw string) int {
 	}
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
-	qm, err := llmqueue.NewQueueManager(rdb, llmqueue.WithNamespace(spec.Namespace),
-		llmqueue.WithBudget(spec.Budget), llmqueue.WithEstimator(proc.(llmqueue.Estimator)))
+	qm, err := llmqueue.NewQueueManager(rdb, &llmqueue.Config{Namespace: spec.Namespace, Budget: spec.Budget, Estimator: proc.(llmqueue.Estimator)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "manager:", err)
 		return 2
 	}
-	bp, err := llmqueue.NewBatchProcessor(qm, proc, llmqueue.WithConcurrency(spec.Concurrency),
-		llmqueue.WithPollInterval(20*time.Millisecond))
+	bp, err := llmqueue.NewBatchProcessor(qm, proc, &llmqueue.WorkerConfig{Concurrency: spec.Concurrency, PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "processor:", err)
 		return 2

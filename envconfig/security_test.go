@@ -1,4 +1,4 @@
-package llmqueue
+package envconfig_test
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/envconfig"
 	"github.com/llmqueue/llmqueue/internal/lockedbuf"
 	"github.com/llmqueue/llmqueue/internal/redistest"
 	"github.com/stretchr/testify/assert"
@@ -27,36 +29,39 @@ const (
 	secNarrow   = "narrow-user-Pa55w0rd" // a user kept off llmqueue's keys
 )
 
-// secConfig reads a Config from env the way ConfigFromEnv would.
-func secConfig(t *testing.T, env map[string]string) Config {
+// secConfig reads a Config from env the way Load would.
+func secConfig(t *testing.T, env map[string]string) envconfig.Config {
 	t.Helper()
-	cfg, err := ConfigFromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := envconfig.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	require.NoError(t, err)
 	return cfg
 }
 
 // secManager builds the client and manager from cfg as a deployment does.
-func secManager(t *testing.T, cfg Config, opts ...Option) *QueueManager {
+func secManager(t *testing.T, cfg envconfig.Config) *llmqueue.QueueManager {
 	t.Helper()
 	rdb, err := cfg.NewRedisClient()
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rdb.Close() })
-	qm, err := NewQueueManager(rdb, append(cfg.ManagerOptions(), opts...)...)
+	qm, err := llmqueue.NewQueueManager(rdb, &cfg.Manager)
 	require.NoError(t, err)
 	return qm
 }
 
 // secRoundTrip adds one request, processes it and waits until it completes.
-func secRoundTrip(t *testing.T, qm *QueueManager) {
+func secRoundTrip(t *testing.T, qm *llmqueue.QueueManager) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	startProcessor(t, qm, newRecorder(0), WithPollInterval(20*time.Millisecond))
-	id, err := qm.Add(ctx, NewRequest(`{"q":"hello"}`, WithEstimatedTokens(5)))
+	ok := llmqueue.ProcessorFunc(func(context.Context, *llmqueue.Job) (*llmqueue.Result, error) {
+		return &llmqueue.Result{Output: []byte(`{"ok":true}`)}, nil
+	})
+	startProcessor(t, qm, ok, llmqueue.WorkerConfig{PollInterval: 20 * time.Millisecond})
+	id, err := qm.Add(ctx, llmqueue.NewRequest(`{"q":"hello"}`, llmqueue.WithEstimatedTokens(5)))
 	require.NoError(t, err)
 	st, err := qm.Wait(ctx, id)
 	require.NoError(t, err)
-	assert.Equal(t, StatusCompleted, st.Status)
+	assert.Equal(t, llmqueue.StatusCompleted, st.Status)
 	assert.JSONEq(t, `{"ok":true}`, string(st.Result))
 }
 
@@ -99,7 +104,7 @@ func TestSecurity_WrongOrMissingPasswordIsAClearErrorWithoutThePassword(t *testi
 		t.Run(tc.name, func(t *testing.T) {
 			qm := secManager(t, secConfig(t, map[string]string{"REDIS_URL": tc.url, "LLM_QUEUE_OP_TIMEOUT": "2s"}))
 			start := time.Now()
-			_, err := qm.Add(ctx, NewRequest(`{"q":1}`, WithEstimatedTokens(1)))
+			_, err := qm.Add(ctx, llmqueue.NewRequest(`{"q":1}`, llmqueue.WithEstimatedTokens(1)))
 			require.Error(t, err)
 			t.Logf("Add: %v (after %s)", err, time.Since(start))
 			assertContainsAny(t, err.Error(), tc.want)
@@ -109,7 +114,7 @@ func TestSecurity_WrongOrMissingPasswordIsAClearErrorWithoutThePassword(t *testi
 			_, err = qm.Status(ctx, "some-id")
 			require.Error(t, err)
 			t.Logf("Status: %v", err)
-			assert.NotErrorIs(t, err, ErrNotFound)
+			assert.NotErrorIs(t, err, llmqueue.ErrNotFound)
 			assertContainsAny(t, err.Error(), tc.want)
 			assertNoSecrets(t, "Status error", err.Error(), secWrong, secPassword)
 		})
@@ -126,15 +131,18 @@ func TestSecurity_ACLUserInRedisURL(t *testing.T) {
 		"~other:*", "&*", "+@all").Err())
 
 	t.Run("user with the namespace's keys", func(t *testing.T) {
-		qm := secManager(t, secConfig(t, map[string]string{"REDIS_URL": "redis://llm:" + secACLPass + "@" + s.Addr}))
-		secRoundTrip(t, qm)
-		who, err := rawClient(qm).Do(ctx, "ACL", "WHOAMI").Text()
+		cfg := secConfig(t, map[string]string{"REDIS_URL": "redis://llm:" + secACLPass + "@" + s.Addr})
+		secRoundTrip(t, secManager(t, cfg))
+		rdb, err := cfg.NewRedisClient()
+		require.NoError(t, err)
+		defer rdb.Close()
+		who, err := rdb.Do(ctx, "ACL", "WHOAMI").Text()
 		require.NoError(t, err)
 		assert.Equal(t, "llm", who, "the URL's user is the one connected")
 	})
 	t.Run("user without the namespace's keys", func(t *testing.T) {
 		qm := secManager(t, secConfig(t, map[string]string{"REDIS_URL": "redis://narrow:" + secNarrow + "@" + s.Addr}))
-		_, err := qm.Add(ctx, NewRequest(`{"q":1}`, WithEstimatedTokens(1)))
+		_, err := qm.Add(ctx, llmqueue.NewRequest(`{"q":1}`, llmqueue.WithEstimatedTokens(1)))
 		require.Error(t, err)
 		t.Logf("Add: %v", err)
 		assert.Contains(t, err.Error(), "NOPERM")
@@ -143,7 +151,7 @@ func TestSecurity_ACLUserInRedisURL(t *testing.T) {
 	t.Run("wrong password for the user", func(t *testing.T) {
 		qm := secManager(t, secConfig(t, map[string]string{
 			"REDIS_URL": "redis://llm:" + secWrong + "@" + s.Addr, "LLM_QUEUE_OP_TIMEOUT": "2s"}))
-		_, err := qm.Add(ctx, NewRequest(`{"q":1}`, WithEstimatedTokens(1)))
+		_, err := qm.Add(ctx, llmqueue.NewRequest(`{"q":1}`, llmqueue.WithEstimatedTokens(1)))
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "WRONGPASS")
 		assertNoSecrets(t, "Add error", err.Error(), secWrong, secACLPass)
@@ -164,7 +172,7 @@ func TestSecurity_TLSRedisURL(t *testing.T) {
 
 	t.Run("server certificate from an unknown CA is refused", func(t *testing.T) {
 		qm := secManager(t, cfg)
-		_, err := qm.Add(ctx, NewRequest(`{"q":1}`, WithEstimatedTokens(1)))
+		_, err := qm.Add(ctx, llmqueue.NewRequest(`{"q":1}`, llmqueue.WithEstimatedTokens(1)))
 		require.Error(t, err)
 		t.Logf("Add: %v", err)
 		var unknown x509.UnknownAuthorityError
@@ -181,8 +189,8 @@ func TestSecurity_TLSRedisURL(t *testing.T) {
 		bad := filepath.Join(t.TempDir(), "ca.pem")
 		require.NoError(t, os.WriteFile(bad, []byte("not a certificate"), 0o600))
 		env := map[string]string{"REDIS_URL": tl.URL(secPassword), "REDIS_TLS_CA_FILE": bad}
-		_, err := ConfigFromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-		require.Error(t, err, "ConfigFromEnv reads the file at once")
+		_, err := envconfig.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		require.Error(t, err, "Load reads the file at once")
 		assert.Contains(t, err.Error(), "REDIS_TLS_CA_FILE")
 		assertNoSecrets(t, "CA error", err.Error(), secPassword)
 	})
@@ -192,7 +200,7 @@ func TestSecurity_TLSRedisURL(t *testing.T) {
 // an API key through a failing processor, a Redis outage and bad input,
 // and checks every log line, error and metric the library produced. The
 // payload is only allowed where it is the data itself (Status().Payload,
-// Meta and the Job the processor gets).
+// Meta and the llmqueue.Job the processor gets).
 func TestSecurity_NoSecretInLogsErrorsOrMetrics(t *testing.T) {
 	ctx := context.Background()
 	secrets := []string{secAPIKey, secPassword, secWrong}
@@ -209,15 +217,18 @@ func TestSecurity_NoSecretInLogsErrorsOrMetrics(t *testing.T) {
 	cfg := secConfig(t, map[string]string{
 		"REDIS_URL": "redis://:" + secPassword + "@" + s.Addr, "LLM_QUEUE_OP_TIMEOUT": "2s"})
 	logger.Info("starting", "config", cfg)
-	qm := secManager(t, cfg, WithLogger(logger))
+	cfg.Manager.Logger = logger
+	qm := secManager(t, cfg)
 
 	var seen sync.Map
-	proc := ProcessorFunc(func(ctx context.Context, job *Job) (*Result, error) {
+	proc := llmqueue.ProcessorFunc(func(ctx context.Context, job *llmqueue.Job) (*llmqueue.Result, error) {
 		seen.Store(job.ID, strings.Contains(string(job.Payload), secAPIKey))
 		return nil, errors.New("upstream said 500")
 	})
-	bp := startProcessor(t, qm, proc, append(cfg.BatchOptions(), WithBatchLogger(logger),
-		WithPollInterval(20*time.Millisecond), WithBackoff(func(int) time.Duration { return 10 * time.Millisecond }))...)
+	wc := cfg.Worker
+	wc.Logger, wc.PollInterval = logger, 20*time.Millisecond
+	wc.Backoff = func(int) time.Duration { return 10 * time.Millisecond }
+	bp := startProcessor(t, qm, proc, wc)
 
 	// An outage, so the outage log lines are in the capture too.
 	s.Stop(t)
@@ -229,14 +240,14 @@ func TestSecurity_NoSecretInLogsErrorsOrMetrics(t *testing.T) {
 		"api_key":  secAPIKey,
 		"messages": []map[string]string{{"role": "user", "content": "my key is " + secAPIKey}},
 	}
-	id, err := qm.Add(ctx, NewRequest(secret, WithEstimatedTokens(7), WithMaxRetries(1),
-		WithMeta(map[string]any{"authorization": "Bearer " + secAPIKey})))
+	id, err := qm.Add(ctx, llmqueue.NewRequest(secret, llmqueue.WithEstimatedTokens(7), llmqueue.WithMaxRetries(1),
+		llmqueue.WithMeta(map[string]any{"authorization": "Bearer " + secAPIKey})))
 	require.NoError(t, err)
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	st, err := qm.Wait(wctx, id)
 	require.NoError(t, err)
-	require.Equal(t, StatusDead, st.Status)
+	require.Equal(t, llmqueue.StatusDead, st.Status)
 	assert.Equal(t, 2, st.Attempts)
 	ok, _ := seen.Load(id)
 	assert.Equal(t, true, ok, "the processor got the payload")
@@ -244,26 +255,27 @@ func TestSecurity_NoSecretInLogsErrorsOrMetrics(t *testing.T) {
 	assertNoSecrets(t, "Status().Error", st.Error, secrets...)
 
 	// Bad input that contains the key must not be echoed back.
-	_, err = qm.Add(ctx, NewRequest(`{"api_key":"`+secAPIKey+`"`, WithEstimatedTokens(1)))
+	_, err = qm.Add(ctx, llmqueue.NewRequest(`{"api_key":"`+secAPIKey+`"`, llmqueue.WithEstimatedTokens(1)))
 	collect(err)
-	assert.ErrorIs(t, err, ErrInvalidPayload)
-	_, err = qm.Add(ctx, NewRequest(`{"api_key":"`+secAPIKey+`"}`, WithEstimatedTokens(-1)))
+	assert.ErrorIs(t, err, llmqueue.ErrInvalidPayload)
+	_, err = qm.Add(ctx, llmqueue.NewRequest(`{"api_key":"`+secAPIKey+`"}`, llmqueue.WithEstimatedTokens(-1)))
 	collect(err)
-	_, err = qm.Add(ctx, NewRequest(`{"q":1}`, WithID(id), WithEstimatedTokens(1)))
+	_, err = qm.Add(ctx, llmqueue.NewRequest(`{"q":1}`, llmqueue.WithID(id), llmqueue.WithEstimatedTokens(1)))
 	collect(err)
-	assert.ErrorIs(t, err, ErrDuplicateID)
+	assert.ErrorIs(t, err, llmqueue.ErrDuplicateID)
 	collect(qm.Resume(ctx, id, map[string]string{"api_key": secAPIKey}))
 
 	// A client with the wrong password.
-	bad := secManager(t, secConfig(t, map[string]string{
-		"REDIS_URL": "redis://:" + secWrong + "@" + s.Addr, "LLM_QUEUE_OP_TIMEOUT": "2s"}), WithLogger(logger))
-	_, err = bad.Add(ctx, NewRequest(secret, WithEstimatedTokens(1)))
+	badCfg := secConfig(t, map[string]string{"REDIS_URL": "redis://:" + secWrong + "@" + s.Addr, "LLM_QUEUE_OP_TIMEOUT": "2s"})
+	badCfg.Manager.Logger = logger
+	bad := secManager(t, badCfg)
+	_, err = bad.Add(ctx, llmqueue.NewRequest(secret, llmqueue.WithEstimatedTokens(1)))
 	collect(err)
 	_, err = bad.Status(ctx, id)
 	collect(err)
 	_, err = bad.Metrics(ctx)
 	collect(err)
-	_, err = ConfigFromLookup(func(k string) (string, bool) {
+	_, err = envconfig.FromLookup(func(k string) (string, bool) {
 		if k == "REDIS_URL" {
 			return "redis://:" + secPassword + "@" + s.Addr + "/notadb", true
 		}
@@ -289,4 +301,64 @@ func TestSecurity_NoSecretInLogsErrorsOrMetrics(t *testing.T) {
 	require.Contains(t, out, "redis unavailable", "the capture holds the outage lines too")
 	assertNoSecrets(t, "logs", out, secrets...)
 	t.Logf("captured logs:\n%s", out)
+}
+
+// startProcessor starts a BatchProcessor running p and shuts it down at
+// cleanup.
+func startProcessor(t *testing.T, qm *llmqueue.QueueManager, p llmqueue.Processor, wc llmqueue.WorkerConfig) *llmqueue.BatchProcessor {
+	t.Helper()
+	bp, err := llmqueue.NewBatchProcessor(qm, p, &wc)
+	require.NoError(t, err)
+	require.NoError(t, bp.Start(context.Background()))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = bp.Shutdown(ctx)
+	})
+	return bp
+}
+
+// waitFor polls cond until it holds, failing the test after timeout.
+func waitFor(t *testing.T, timeout time.Duration, cond func() bool, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s: %s", timeout, msg)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestFault_AddFailsWithinOpTimeoutWhenRedisHangs builds the client the
+// way a deployment does (FromLookup, NewRedisClient), so
+// LLM_QUEUE_OP_TIMEOUT must bound Add even when Redis accepts the command
+// and never answers.
+func TestFault_AddFailsWithinOpTimeoutWhenRedisHangs(t *testing.T) {
+	ctx := context.Background()
+	s := redistest.StartReal(t)
+	cfg, err := envconfig.FromLookup(func(k string) (string, bool) {
+		v, ok := map[string]string{"REDIS_URL": s.URL(), "LLM_QUEUE_OP_TIMEOUT": "300ms"}[k]
+		return v, ok
+	})
+	require.NoError(t, err)
+	rdb, err := cfg.NewRedisClient()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rdb.Close() })
+	qm, err := llmqueue.NewQueueManager(rdb, &cfg.Manager)
+	require.NoError(t, err)
+	_, err = qm.Add(ctx, llmqueue.NewRequest(`{}`, llmqueue.WithEstimatedTokens(1)))
+	require.NoError(t, err)
+
+	// A Redis that takes the command but does not answer, like one stuck
+	// in a long script, or a network that drops packets.
+	require.NoError(t, s.Client(t).Do(ctx, "CLIENT", "PAUSE", "2000", "ALL").Err())
+	start := time.Now()
+	_, err = qm.Add(ctx, llmqueue.NewRequest(`{"q":1}`, llmqueue.WithEstimatedTokens(1)))
+	took := time.Since(start)
+	t.Logf("Add while Redis hangs: %v after %s", err, took)
+	require.Error(t, err, "Add waited out the pause instead of failing at the op timeout")
+	assert.Less(t, took, time.Second, "LLM_QUEUE_OP_TIMEOUT=300ms must bound Add")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorIs(t, err, llmqueue.ErrUnavailable)
 }

@@ -1,4 +1,4 @@
-package llmqueue
+package envconfig
 
 import (
 	"bytes"
@@ -80,7 +80,7 @@ func TestMigrationNotes_OnlyForAnEnvironmentWrittenForPython(t *testing.T) {
 
 func TestMigrationNotes_StateBothMeaningsAndTheRealDefaults(t *testing.T) {
 	notes := MigrationNotes(env{"LLM_QUEUE_MAX_EMPTY_CYCLES": "5", "LLM_QUEUE_QUOTA_WAIT_DURATION": "65"}.lookup)
-	d := DefaultConfig()
+	d := Default()
 	want := map[string][2]string{ // variable: a piece of Python, a piece of LLMQueue
 		"LLM_QUEUE_TOTAL_TPM":              {"1,000,000", "no token limit"},
 		"LLM_QUEUE_API_ALLOCATION_PERCENT": {"40%", "100%"},
@@ -95,10 +95,10 @@ func TestMigrationNotes_StateBothMeaningsAndTheRealDefaults(t *testing.T) {
 		assert.Contains(t, n.LLMQueue, w[1], n.Variable)
 	}
 	// The texts quote llmqueue's defaults; keep them true.
-	assert.Zero(t, d.TotalTPM)
-	assert.Equal(t, 100.0, d.APIAllocationPercent)
-	assert.Equal(t, 3, d.MaxEmptyCycles)
-	assert.Equal(t, "1m0s", d.QuotaWaitDuration.String())
+	assert.Zero(t, d.Manager.Budget.TPM)
+	assert.Equal(t, 100.0, d.Manager.Budget.APIAllocationPercent)
+	assert.Equal(t, 3, d.Worker.MaxEmptyCycles)
+	assert.Equal(t, "1m0s", d.Worker.MaxBudgetWait.String())
 }
 
 func TestLogMigrationNotes_LogsEachNoteOnceAtItsLevel(t *testing.T) {

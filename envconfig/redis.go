@@ -1,4 +1,4 @@
-package llmqueue
+package envconfig
 
 import (
 	"crypto/tls"
@@ -21,25 +21,25 @@ func (c Config) validateRedis() error {
 	bad := func(name string, value any, reason string) {
 		errs = append(errs, &EnvError{Name: name, Value: fmt.Sprint(value), Reason: reason})
 	}
-	if c.RedisURL != "" {
-		if _, err := parseRedisURL(c.RedisURL, c.RedisPassword); err != nil {
+	if c.Redis.URL != "" {
+		if _, err := parseRedisURL(c.Redis.URL, c.Redis.Password); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if c.RedisHost == "" {
-		bad(envRedisHost, c.RedisHost, "must not be empty")
+	if c.Redis.Host == "" {
+		bad(envRedisHost, c.Redis.Host, "must not be empty")
 	}
-	if c.RedisPort < 1 || c.RedisPort > 65535 {
-		bad(envRedisPort, c.RedisPort, "must be 1-65535")
+	if c.Redis.Port < 1 || c.Redis.Port > 65535 {
+		bad(envRedisPort, c.Redis.Port, "must be 1-65535")
 	}
-	if c.RedisDB < 0 {
-		bad(envRedisDB, c.RedisDB, "must be >= 0")
+	if c.Redis.DB < 0 {
+		bad(envRedisDB, c.Redis.DB, "must be >= 0")
 	}
-	if c.RedisMaxConnections < 0 || c.RedisMaxConnections > maxRedisPoolSize {
-		bad(envRedisMaxConns, c.RedisMaxConnections, fmt.Sprintf("must be 0-%d (0 = go-redis default)", maxRedisPoolSize))
+	if c.Redis.MaxConnections < 0 || c.Redis.MaxConnections > maxRedisPoolSize {
+		bad(envRedisMaxConns, c.Redis.MaxConnections, fmt.Sprintf("must be 0-%d (0 = go-redis default)", maxRedisPoolSize))
 	}
-	if (c.RedisTLSCertFile == "") != (c.RedisTLSKeyFile == "") {
-		bad(envRedisTLSCert, c.RedisTLSCertFile, "REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together")
+	if (c.Redis.TLSCertFile == "") != (c.Redis.TLSKeyFile == "") {
+		bad(envRedisTLSCert, c.Redis.TLSCertFile, "REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together")
 	}
 	return errors.Join(errs...)
 }
@@ -349,18 +349,18 @@ func (c Config) RedisOptions() (*redis.UniversalOptions, error) {
 	if err := c.validateRedis(); err != nil {
 		return nil, err
 	}
-	if c.RedisURL == "" {
+	if c.Redis.URL == "" {
 		return c.withTLS(&redis.UniversalOptions{
-			Addrs:    []string{net.JoinHostPort(c.RedisHost, strconv.Itoa(c.RedisPort))},
-			DB:       c.RedisDB,
-			Password: c.RedisPassword,
-			PoolSize: c.RedisMaxConnections,
+			Addrs:    []string{net.JoinHostPort(c.Redis.Host, strconv.Itoa(c.Redis.Port))},
+			DB:       c.Redis.DB,
+			Password: c.Redis.Password,
+			PoolSize: c.Redis.MaxConnections,
 			// Without it go-redis ignores a context's deadline on the
 			// socket, and OpTimeout could not bound a call to a hung Redis.
 			ContextTimeoutEnabled: true,
 		})
 	}
-	o, err := parseRedisURL(c.RedisURL, c.RedisPassword)
+	o, err := parseRedisURL(c.Redis.URL, c.Redis.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -375,10 +375,10 @@ func (c Config) RedisOptions() (*redis.UniversalOptions, error) {
 		DisableIdentity: o.DisableIdentity, IdentitySuffix: o.IdentitySuffix,
 	}
 	if u.Password == "" {
-		u.Password = c.RedisPassword
+		u.Password = c.Redis.Password
 	}
-	if c.RedisMaxConnections > 0 {
-		u.PoolSize = c.RedisMaxConnections
+	if c.Redis.MaxConnections > 0 {
+		u.PoolSize = c.Redis.MaxConnections
 	}
 	return c.withTLS(u)
 }
@@ -412,22 +412,22 @@ func (c Config) withTLS(o *redis.UniversalOptions) (*redis.UniversalOptions, err
 // when they are not set.
 func (c Config) tlsFiles() (*x509.CertPool, []tls.Certificate, error) {
 	var roots *x509.CertPool
-	if c.RedisTLSCAFile != "" {
-		pem, err := os.ReadFile(c.RedisTLSCAFile)
+	if c.Redis.TLSCAFile != "" {
+		pem, err := os.ReadFile(c.Redis.TLSCAFile)
 		if err != nil {
-			return nil, nil, &EnvError{Name: envRedisTLSCA, Value: c.RedisTLSCAFile, Reason: err.Error()}
+			return nil, nil, &EnvError{Name: envRedisTLSCA, Value: c.Redis.TLSCAFile, Reason: err.Error()}
 		}
 		roots = x509.NewCertPool()
 		if !roots.AppendCertsFromPEM(pem) {
-			return nil, nil, &EnvError{Name: envRedisTLSCA, Value: c.RedisTLSCAFile, Reason: "no PEM certificates in the file"}
+			return nil, nil, &EnvError{Name: envRedisTLSCA, Value: c.Redis.TLSCAFile, Reason: "no PEM certificates in the file"}
 		}
 	}
-	if c.RedisTLSCertFile == "" {
+	if c.Redis.TLSCertFile == "" {
 		return roots, nil, nil
 	}
-	cert, err := tls.LoadX509KeyPair(c.RedisTLSCertFile, c.RedisTLSKeyFile)
+	cert, err := tls.LoadX509KeyPair(c.Redis.TLSCertFile, c.Redis.TLSKeyFile)
 	if err != nil {
-		return nil, nil, &EnvError{Name: envRedisTLSCert, Value: c.RedisTLSCertFile, Reason: err.Error()}
+		return nil, nil, &EnvError{Name: envRedisTLSCert, Value: c.Redis.TLSCertFile, Reason: err.Error()}
 	}
 	return roots, []tls.Certificate{cert}, nil
 }

@@ -1,4 +1,4 @@
-package llmqueue
+package envconfig
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/llmqueue/llmqueue"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,26 +24,26 @@ type env map[string]string
 func (e env) lookup(k string) (string, bool) { v, ok := e[k]; return v, ok }
 
 func TestConfigFromLookup_EmptyEnvironmentGivesDefaults(t *testing.T) {
-	c, err := ConfigFromLookup(env{}.lookup)
+	c, err := FromLookup(env{}.lookup)
 	require.NoError(t, err)
-	assert.Equal(t, DefaultConfig(), c)
-	assert.Equal(t, "localhost", c.RedisHost)
-	assert.Equal(t, 6379, c.RedisPort)
-	assert.Equal(t, 100.0, c.APIAllocationPercent)
-	assert.Equal(t, 10.0, c.SafetyBufferPercent)
-	assert.Equal(t, [3]int{3, 2, 1}, [3]int{c.BatchLowCount, c.BatchMediumCount, c.BatchLongCount})
-	assert.Equal(t, 3, c.MaxEmptyCycles)
-	assert.Equal(t, 60*time.Second, c.QuotaWaitDuration)
-	assert.Equal(t, "default", c.Namespace)
-	assert.Equal(t, 10, c.Concurrency)
-	assert.Equal(t, time.Minute, c.Window)
-	assert.Equal(t, 24*time.Hour, c.Retention)
-	assert.Equal(t, 5*time.Second, c.OpTimeout)
+	assert.Equal(t, Default(), c)
+	assert.Equal(t, "localhost", c.Redis.Host)
+	assert.Equal(t, 6379, c.Redis.Port)
+	assert.Equal(t, 100.0, c.Manager.Budget.APIAllocationPercent)
+	assert.Equal(t, 10.0, c.Manager.Budget.SafetyBufferPercent)
+	assert.Equal(t, [3]int{3, 2, 1}, [3]int{c.Worker.Cycle.Low, c.Worker.Cycle.Medium, c.Worker.Cycle.Long})
+	assert.Equal(t, 3, c.Worker.MaxEmptyCycles)
+	assert.Equal(t, 60*time.Second, c.Worker.MaxBudgetWait)
+	assert.Equal(t, "default", c.Manager.Namespace)
+	assert.Equal(t, 10, c.Worker.Concurrency)
+	assert.Equal(t, time.Minute, c.Manager.Budget.Window)
+	assert.Equal(t, 24*time.Hour, c.Manager.Retention)
+	assert.Equal(t, 5*time.Second, c.Manager.OpTimeout)
 	assert.NoError(t, c.Validate())
 
-	c, err = ConfigFromLookup(nil)
+	c, err = FromLookup(nil)
 	require.NoError(t, err)
-	assert.Equal(t, DefaultConfig(), c)
+	assert.Equal(t, Default(), c)
 }
 
 func TestConfigFromLookup_EachVariableAcceptsGoodValues(t *testing.T) {
@@ -50,56 +51,56 @@ func TestConfigFromLookup_EachVariableAcceptsGoodValues(t *testing.T) {
 		name, value string
 		want        func(*Config)
 	}{
-		{"REDIS_URL", "redis://u:p@h:1/2", func(c *Config) { c.RedisURL = "redis://u:p@h:1/2" }},
-		{"REDIS_URL", "rediss://h", func(c *Config) { c.RedisURL = "rediss://h" }},
-		{"REDIS_HOST", "redis.internal", func(c *Config) { c.RedisHost = "redis.internal" }},
-		{"REDIS_HOST", "::1", func(c *Config) { c.RedisHost = "::1" }},
-		{"REDIS_PORT", "6380", func(c *Config) { c.RedisPort = 6380 }},
-		{"REDIS_PORT", " 1 ", func(c *Config) { c.RedisPort = 1 }},
-		{"REDIS_PORT", "65535", func(c *Config) { c.RedisPort = 65535 }},
-		{"REDIS_DB", "0", func(c *Config) { c.RedisDB = 0 }},
-		{"REDIS_DB", "15", func(c *Config) { c.RedisDB = 15 }},
-		{"REDIS_PASSWORD", "s3cret", func(c *Config) { c.RedisPassword = "s3cret" }},
-		{"REDIS_MAX_CONNECTIONS", "0", func(c *Config) { c.RedisMaxConnections = 0 }},
-		{"REDIS_MAX_CONNECTIONS", "50", func(c *Config) { c.RedisMaxConnections = 50 }},
-		{"LLM_QUEUE_TOTAL_TPM", "90000", func(c *Config) { c.TotalTPM = 90_000 }},
-		{"LLM_QUEUE_TOTAL_TPM", "0", func(c *Config) { c.TotalTPM = 0 }},
-		{"LLM_QUEUE_TOTAL_TPM", "9223372036854775807", func(c *Config) { c.TotalTPM = 1<<63 - 1 }},
-		{"LLM_QUEUE_TOTAL_RPM", "500", func(c *Config) { c.TotalRPM = 500 }},
-		{"LLM_QUEUE_TOTAL_ITPM", "40000", func(c *Config) { c.TotalITPM = 40000 }},
-		{"LLM_QUEUE_TOTAL_OTPM", "8000", func(c *Config) { c.TotalOTPM = 8000 }},
-		{"LLM_QUEUE_TOTAL_TPD", "9000000", func(c *Config) { c.TotalTPD = 9000000 }},
-		{"LLM_QUEUE_TOTAL_RPD", "10000", func(c *Config) { c.TotalRPD = 10000 }},
-		{"LLM_QUEUE_API_ALLOCATION_PERCENT", "80", func(c *Config) { c.APIAllocationPercent = 80 }},
-		{"LLM_QUEUE_API_ALLOCATION_PERCENT", "12.5", func(c *Config) { c.APIAllocationPercent = 12.5 }},
-		{"LLM_QUEUE_API_ALLOCATION_PERCENT", "100", func(c *Config) { c.APIAllocationPercent = 100 }},
-		{"LLM_QUEUE_SAFETY_BUFFER_PERCENT", "0", func(c *Config) { c.SafetyBufferPercent = 0 }},
-		{"LLM_QUEUE_SAFETY_BUFFER_PERCENT", "25", func(c *Config) { c.SafetyBufferPercent = 25 }},
-		{"LLM_QUEUE_SAFETY_BUFFER_PERCENT", "99.9", func(c *Config) { c.SafetyBufferPercent = 99.9 }},
-		{"LLM_QUEUE_WINDOW", "2s", func(c *Config) { c.Window = 2 * time.Second }},
-		{"LLM_QUEUE_WINDOW", "60", func(c *Config) { c.Window = time.Minute }},
-		{"LLM_QUEUE_BATCH_LOW_COUNT", "5", func(c *Config) { c.BatchLowCount = 5 }},
-		{"LLM_QUEUE_BATCH_LOW_COUNT", "1000", func(c *Config) { c.BatchLowCount = 1000 }},
-		{"LLM_QUEUE_BATCH_MEDIUM_COUNT", "1", func(c *Config) { c.BatchMediumCount = 1 }},
-		{"LLM_QUEUE_BATCH_LONG_COUNT", "4", func(c *Config) { c.BatchLongCount = 4 }},
-		{"LLM_QUEUE_MAX_EMPTY_CYCLES", "0", func(c *Config) { c.MaxEmptyCycles = 0 }},
-		{"LLM_QUEUE_MAX_EMPTY_CYCLES", "7", func(c *Config) { c.MaxEmptyCycles = 7 }},
-		{"LLM_QUEUE_QUOTA_WAIT_DURATION", "90s", func(c *Config) { c.QuotaWaitDuration = 90 * time.Second }},
-		{"LLM_QUEUE_QUOTA_WAIT_DURATION", "60", func(c *Config) { c.QuotaWaitDuration = time.Minute }},
-		{"LLM_QUEUE_QUOTA_WAIT_DURATION", "1m30s", func(c *Config) { c.QuotaWaitDuration = 90 * time.Second }},
-		{"LLM_QUEUE_QUOTA_WAIT_DURATION", "250ms", func(c *Config) { c.QuotaWaitDuration = 250 * time.Millisecond }},
-		{"LLM_QUEUE_NAMESPACE", "tenant-a:prod.v1_x", func(c *Config) { c.Namespace = "tenant-a:prod.v1_x" }},
-		{"LLM_QUEUE_CONCURRENCY", "1", func(c *Config) { c.Concurrency = 1 }},
-		{"LLM_QUEUE_CONCURRENCY", "64", func(c *Config) { c.Concurrency = 64 }},
-		{"LLM_QUEUE_RETENTION", "1h", func(c *Config) { c.Retention = time.Hour }},
-		{"LLM_QUEUE_RETENTION", "86400", func(c *Config) { c.Retention = 24 * time.Hour }},
-		{"LLM_QUEUE_OP_TIMEOUT", "2s", func(c *Config) { c.OpTimeout = 2 * time.Second }},
+		{"REDIS_URL", "redis://u:p@h:1/2", func(c *Config) { c.Redis.URL = "redis://u:p@h:1/2" }},
+		{"REDIS_URL", "rediss://h", func(c *Config) { c.Redis.URL = "rediss://h" }},
+		{"REDIS_HOST", "redis.internal", func(c *Config) { c.Redis.Host = "redis.internal" }},
+		{"REDIS_HOST", "::1", func(c *Config) { c.Redis.Host = "::1" }},
+		{"REDIS_PORT", "6380", func(c *Config) { c.Redis.Port = 6380 }},
+		{"REDIS_PORT", " 1 ", func(c *Config) { c.Redis.Port = 1 }},
+		{"REDIS_PORT", "65535", func(c *Config) { c.Redis.Port = 65535 }},
+		{"REDIS_DB", "0", func(c *Config) { c.Redis.DB = 0 }},
+		{"REDIS_DB", "15", func(c *Config) { c.Redis.DB = 15 }},
+		{"REDIS_PASSWORD", "s3cret", func(c *Config) { c.Redis.Password = "s3cret" }},
+		{"REDIS_MAX_CONNECTIONS", "0", func(c *Config) { c.Redis.MaxConnections = 0 }},
+		{"REDIS_MAX_CONNECTIONS", "50", func(c *Config) { c.Redis.MaxConnections = 50 }},
+		{"LLM_QUEUE_TOTAL_TPM", "90000", func(c *Config) { c.Manager.Budget.TPM = 90_000 }},
+		{"LLM_QUEUE_TOTAL_TPM", "0", func(c *Config) { c.Manager.Budget.TPM = 0 }},
+		{"LLM_QUEUE_TOTAL_TPM", "9223372036854775807", func(c *Config) { c.Manager.Budget.TPM = 1<<63 - 1 }},
+		{"LLM_QUEUE_TOTAL_RPM", "500", func(c *Config) { c.Manager.Budget.RPM = 500 }},
+		{"LLM_QUEUE_TOTAL_ITPM", "40000", func(c *Config) { c.Manager.Budget.ITPM = 40000 }},
+		{"LLM_QUEUE_TOTAL_OTPM", "8000", func(c *Config) { c.Manager.Budget.OTPM = 8000 }},
+		{"LLM_QUEUE_TOTAL_TPD", "9000000", func(c *Config) { c.Manager.Budget.TPD = 9000000 }},
+		{"LLM_QUEUE_TOTAL_RPD", "10000", func(c *Config) { c.Manager.Budget.RPD = 10000 }},
+		{"LLM_QUEUE_API_ALLOCATION_PERCENT", "80", func(c *Config) { c.Manager.Budget.APIAllocationPercent = 80 }},
+		{"LLM_QUEUE_API_ALLOCATION_PERCENT", "12.5", func(c *Config) { c.Manager.Budget.APIAllocationPercent = 12.5 }},
+		{"LLM_QUEUE_API_ALLOCATION_PERCENT", "100", func(c *Config) { c.Manager.Budget.APIAllocationPercent = 100 }},
+		{"LLM_QUEUE_SAFETY_BUFFER_PERCENT", "0", func(c *Config) { c.Manager.Budget.SafetyBufferPercent = -1 }},
+		{"LLM_QUEUE_SAFETY_BUFFER_PERCENT", "25", func(c *Config) { c.Manager.Budget.SafetyBufferPercent = 25 }},
+		{"LLM_QUEUE_SAFETY_BUFFER_PERCENT", "99.9", func(c *Config) { c.Manager.Budget.SafetyBufferPercent = 99.9 }},
+		{"LLM_QUEUE_WINDOW", "2s", func(c *Config) { c.Manager.Budget.Window = 2 * time.Second }},
+		{"LLM_QUEUE_WINDOW", "60", func(c *Config) { c.Manager.Budget.Window = time.Minute }},
+		{"LLM_QUEUE_BATCH_LOW_COUNT", "5", func(c *Config) { c.Worker.Cycle.Low = 5 }},
+		{"LLM_QUEUE_BATCH_LOW_COUNT", "1000", func(c *Config) { c.Worker.Cycle.Low = 1000 }},
+		{"LLM_QUEUE_BATCH_MEDIUM_COUNT", "1", func(c *Config) { c.Worker.Cycle.Medium = 1 }},
+		{"LLM_QUEUE_BATCH_LONG_COUNT", "4", func(c *Config) { c.Worker.Cycle.Long = 4 }},
+		{"LLM_QUEUE_MAX_EMPTY_CYCLES", "0", func(c *Config) { c.Worker.MaxEmptyCycles = 0 }},
+		{"LLM_QUEUE_MAX_EMPTY_CYCLES", "7", func(c *Config) { c.Worker.MaxEmptyCycles = 7 }},
+		{"LLM_QUEUE_QUOTA_WAIT_DURATION", "90s", func(c *Config) { c.Worker.MaxBudgetWait = 90 * time.Second }},
+		{"LLM_QUEUE_QUOTA_WAIT_DURATION", "60", func(c *Config) { c.Worker.MaxBudgetWait = time.Minute }},
+		{"LLM_QUEUE_QUOTA_WAIT_DURATION", "1m30s", func(c *Config) { c.Worker.MaxBudgetWait = 90 * time.Second }},
+		{"LLM_QUEUE_QUOTA_WAIT_DURATION", "250ms", func(c *Config) { c.Worker.MaxBudgetWait = 250 * time.Millisecond }},
+		{"LLM_QUEUE_NAMESPACE", "tenant-a:prod.v1_x", func(c *Config) { c.Manager.Namespace = "tenant-a:prod.v1_x" }},
+		{"LLM_QUEUE_CONCURRENCY", "1", func(c *Config) { c.Worker.Concurrency = 1 }},
+		{"LLM_QUEUE_CONCURRENCY", "64", func(c *Config) { c.Worker.Concurrency = 64 }},
+		{"LLM_QUEUE_RETENTION", "1h", func(c *Config) { c.Manager.Retention = time.Hour }},
+		{"LLM_QUEUE_RETENTION", "86400", func(c *Config) { c.Manager.Retention = 24 * time.Hour }},
+		{"LLM_QUEUE_OP_TIMEOUT", "2s", func(c *Config) { c.Manager.OpTimeout = 2 * time.Second }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
-			got, err := ConfigFromLookup(env{tt.name: tt.value}.lookup)
+			got, err := FromLookup(env{tt.name: tt.value}.lookup)
 			require.NoError(t, err)
-			want := DefaultConfig()
+			want := Default()
 			tt.want(&want)
 			assert.Equal(t, want, got)
 		})
@@ -170,7 +171,7 @@ func TestConfigFromLookup_EachVariableRejectsBadValuesByName(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
-			_, err := ConfigFromLookup(env{tt.name: tt.value}.lookup)
+			_, err := FromLookup(env{tt.name: tt.value}.lookup)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "llmqueue: "+tt.name+"=")
 			assert.Contains(t, err.Error(), tt.reason)
@@ -183,7 +184,7 @@ func TestConfigFromLookup_EachVariableRejectsBadValuesByName(t *testing.T) {
 }
 
 func TestConfigFromLookup_ErrorQuotesTheValue(t *testing.T) {
-	_, err := ConfigFromLookup(env{"LLM_QUEUE_TOTAL_TPM": "abc"}.lookup)
+	_, err := FromLookup(env{"LLM_QUEUE_TOTAL_TPM": "abc"}.lookup)
 	require.EqualError(t, err, `llmqueue: LLM_QUEUE_TOTAL_TPM="abc": not an integer`)
 }
 
@@ -197,7 +198,7 @@ func TestConfigFromLookup_ReportsEveryBadVariable(t *testing.T) {
 		"LLM_QUEUE_NAMESPACE":             "a{b}",
 		"LLM_QUEUE_TOTAL_RPM":             "60", // good, must not be reported
 	}
-	c, err := ConfigFromLookup(bad.lookup)
+	c, err := FromLookup(bad.lookup)
 	require.Error(t, err)
 	for name := range bad {
 		if name == "LLM_QUEUE_TOTAL_RPM" {
@@ -207,18 +208,18 @@ func TestConfigFromLookup_ReportsEveryBadVariable(t *testing.T) {
 		assert.Contains(t, err.Error(), name+"=", "error names %s", name)
 	}
 	assert.Len(t, strings.Split(err.Error(), "\n"), len(bad)-1)
-	assert.EqualValues(t, 60, c.TotalRPM, "good variables are still read")
+	assert.EqualValues(t, 60, c.Manager.Budget.RPM, "good variables are still read")
 }
 
 func TestConfigFromLookup_BlankValueMeansUnset(t *testing.T) {
-	c, err := ConfigFromLookup(env{"LLM_QUEUE_TOTAL_TPM": "", "REDIS_PORT": "  ", "LLM_QUEUE_NAMESPACE": "\t"}.lookup)
+	c, err := FromLookup(env{"LLM_QUEUE_TOTAL_TPM": "", "REDIS_PORT": "  ", "LLM_QUEUE_NAMESPACE": "\t"}.lookup)
 	require.NoError(t, err)
-	assert.Equal(t, DefaultConfig(), c)
+	assert.Equal(t, Default(), c)
 }
 
 func TestConfig_NeverPrintsPasswords(t *testing.T) {
 	const pw, urlPW = "hunter2-env-secret", "url-secret-42"
-	c, err := ConfigFromLookup(env{
+	c, err := FromLookup(env{
 		"REDIS_URL":      "rediss://alice:" + urlPW + "@redis.example:6380/2",
 		"REDIS_PASSWORD": pw,
 	}.lookup)
@@ -238,13 +239,13 @@ func TestConfig_NeverPrintsPasswords(t *testing.T) {
 		assert.Contains(t, out, "xxxxx", name)
 		assert.Contains(t, out, "redis.example:6380", name, "%s still shows where Redis is", name)
 	}
-	assert.True(t, strings.HasPrefix(outputs["%#v"], "llmqueue.Config{"), outputs["%#v"])
+	assert.True(t, strings.HasPrefix(outputs["%#v"], "envconfig.Config{"), outputs["%#v"])
 
 	// The password must survive redaction in the Config itself.
 	o, err := c.RedisOptions()
 	require.NoError(t, err)
 	assert.Equal(t, urlPW, o.Password)
-	assert.Equal(t, pw, c.RedisPassword)
+	assert.Equal(t, pw, c.Redis.Password)
 }
 
 func TestConfig_ErrorsNeverShowPasswords(t *testing.T) {
@@ -262,14 +263,14 @@ func TestConfig_ErrorsNeverShowPasswords(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
-			_, err := ConfigFromLookup(env{"REDIS_URL": tt.url, "REDIS_PASSWORD": "envpw-secret", "REDIS_PORT": "bad"}.lookup)
+			_, err := FromLookup(env{"REDIS_URL": tt.url, "REDIS_PASSWORD": "envpw-secret", "REDIS_PORT": "bad"}.lookup)
 			require.Error(t, err)
 			assert.NotContains(t, err.Error(), tt.secret)
 			assert.NotContains(t, err.Error(), "envpw-secret")
 			assert.Contains(t, err.Error(), "REDIS_URL=")
 			assert.Contains(t, err.Error(), "REDIS_PORT=")
 
-			_, err = Config{RedisURL: tt.url, RedisHost: "h", RedisPort: 1}.RedisOptions()
+			_, err = Config{Redis: Redis{URL: tt.url, Host: "h", Port: 1}}.RedisOptions()
 			require.Error(t, err)
 			assert.NotContains(t, err.Error(), tt.secret)
 		})
@@ -307,9 +308,9 @@ func TestConfig_URLErrorsShowNoPieceOfThePassword(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
 			outs := secretOutputs(env{"REDIS_URL": tt.url})
-			require.Contains(t, outs, "ConfigFromLookup error", "the URL must be refused")
-			assert.Contains(t, outs["ConfigFromLookup error"], "REDIS_URL=")
-			assert.Contains(t, outs["ConfigFromLookup error"], tt.reason)
+			require.Contains(t, outs, "FromLookup error", "the URL must be refused")
+			assert.Contains(t, outs["FromLookup error"], "REDIS_URL=")
+			assert.Contains(t, outs["FromLookup error"], tt.reason)
 			for name, out := range outs {
 				assert.Empty(t, leakedPiece(out, tt.password), "%s shows a piece of the password:\n%s", name, out)
 			}
@@ -322,7 +323,7 @@ func TestConfig_URLErrorsShowNoPieceOfThePassword(t *testing.T) {
 		"redis://127.0.0.1:6379/0?password=SECRET": "SECRET",
 		"redis://user:Sec#ret@127.0.0.1:6379/0":    "Sec",
 	} {
-		_, err := ConfigFromLookup(env{"REDIS_URL": url}.lookup)
+		_, err := FromLookup(env{"REDIS_URL": url}.lookup)
 		require.Error(t, err, url)
 		assert.NotContains(t, err.Error(), secret, url)
 	}
@@ -363,7 +364,7 @@ func TestRedactURL(t *testing.T) {
 }
 
 func TestConfig_RedisOptionsFromHostPort(t *testing.T) {
-	c, err := ConfigFromLookup(env{
+	c, err := FromLookup(env{
 		"REDIS_HOST": "redis.internal", "REDIS_PORT": "6380", "REDIS_DB": "3",
 		"REDIS_PASSWORD": "pw", "REDIS_MAX_CONNECTIONS": "42",
 	}.lookup)
@@ -376,7 +377,7 @@ func TestConfig_RedisOptionsFromHostPort(t *testing.T) {
 	assert.Equal(t, 42, o.PoolSize)
 	assert.Nil(t, o.TLSConfig)
 
-	c, err = ConfigFromLookup(env{"REDIS_HOST": "::1"}.lookup)
+	c, err = FromLookup(env{"REDIS_HOST": "::1"}.lookup)
 	require.NoError(t, err)
 	o, err = c.RedisOptions()
 	require.NoError(t, err)
@@ -385,7 +386,7 @@ func TestConfig_RedisOptionsFromHostPort(t *testing.T) {
 }
 
 func TestConfig_RedisURLWinsOverHostPort(t *testing.T) {
-	c, err := ConfigFromLookup(env{
+	c, err := FromLookup(env{
 		"REDIS_URL":  "redis://bob:pw1@cache:7000/4?dial_timeout=3&read_timeout=6s",
 		"REDIS_HOST": "ignored", "REDIS_PORT": "1", "REDIS_DB": "9", "REDIS_PASSWORD": "ignored-pw",
 	}.lookup)
@@ -402,7 +403,7 @@ func TestConfig_RedisURLWinsOverHostPort(t *testing.T) {
 }
 
 func TestConfig_RedissURLUsesTLS(t *testing.T) {
-	o, err := Config{RedisURL: "rediss://:pw@secure.example:6380", RedisHost: "localhost", RedisPort: 6379}.RedisOptions()
+	o, err := Config{Redis: Redis{URL: "rediss://:pw@secure.example:6380", Host: "localhost", Port: 6379}}.RedisOptions()
 	require.NoError(t, err)
 	require.NotNil(t, o.TLSConfig)
 	assert.Equal(t, "secure.example", o.TLSConfig.ServerName)
@@ -410,7 +411,7 @@ func TestConfig_RedissURLUsesTLS(t *testing.T) {
 }
 
 func TestConfig_RedisURLWithoutPasswordTakesRedisPassword(t *testing.T) {
-	c, err := ConfigFromLookup(env{"REDIS_URL": "redis://cache:6379/1", "REDIS_PASSWORD": "fallback", "REDIS_MAX_CONNECTIONS": "7"}.lookup)
+	c, err := FromLookup(env{"REDIS_URL": "redis://cache:6379/1", "REDIS_PASSWORD": "fallback", "REDIS_MAX_CONNECTIONS": "7"}.lookup)
 	require.NoError(t, err)
 	o, err := c.RedisOptions()
 	require.NoError(t, err)
@@ -434,7 +435,7 @@ func TestConfig_NewRedisClientConnectsWithURLCredentials(t *testing.T) {
 	mr.RequireUserAuth("app", "p@ss:word")
 	ctx := context.Background()
 
-	c, err := ConfigFromLookup(env{"REDIS_URL": "redis://app:p%40ss%3Aword@" + mr.Addr() + "/2"}.lookup)
+	c, err := FromLookup(env{"REDIS_URL": "redis://app:p%40ss%3Aword@" + mr.Addr() + "/2"}.lookup)
 	require.NoError(t, err)
 	rdb, err := c.NewRedisClient()
 	require.NoError(t, err)
@@ -444,7 +445,7 @@ func TestConfig_NewRedisClientConnectsWithURLCredentials(t *testing.T) {
 	require.NoError(t, err, "the URL's /db is selected")
 	assert.Equal(t, "v", got)
 
-	bad, err := ConfigFromLookup(env{"REDIS_URL": "redis://app:wrong@" + mr.Addr()}.lookup)
+	bad, err := FromLookup(env{"REDIS_URL": "redis://app:wrong@" + mr.Addr()}.lookup)
 	require.NoError(t, err)
 	rdb2, err := bad.NewRedisClient()
 	require.NoError(t, err)
@@ -457,7 +458,7 @@ func TestConfig_NewRedisClientConnectsWithHostPortPassword(t *testing.T) {
 	mr.RequireAuth("envpw")
 	host, port, ok := strings.Cut(mr.Addr(), ":")
 	require.True(t, ok)
-	c, err := ConfigFromLookup(env{"REDIS_HOST": host, "REDIS_PORT": port, "REDIS_DB": "1", "REDIS_PASSWORD": "envpw"}.lookup)
+	c, err := FromLookup(env{"REDIS_HOST": host, "REDIS_PORT": port, "REDIS_DB": "1", "REDIS_PASSWORD": "envpw"}.lookup)
 	require.NoError(t, err)
 	rdb, err := c.NewRedisClient()
 	require.NoError(t, err)
@@ -470,14 +471,16 @@ func TestConfig_NewRedisClientConnectsWithHostPortPassword(t *testing.T) {
 	assert.Equal(t, "v", got)
 }
 
-func TestConfig_ManagerOptionsCarryNamespaceAndBudget(t *testing.T) {
-	c, err := ConfigFromLookup(env{
+func TestConfig_ManagerCarriesNamespaceAndBudget(t *testing.T) {
+	c, err := FromLookup(env{
 		"LLM_QUEUE_NAMESPACE": "tenant-a", "LLM_QUEUE_TOTAL_TPM": "100000", "LLM_QUEUE_TOTAL_RPM": "200",
 		"LLM_QUEUE_API_ALLOCATION_PERCENT": "50", "LLM_QUEUE_SAFETY_BUFFER_PERCENT": "20",
 		"LLM_QUEUE_WINDOW": "2s", "LLM_QUEUE_RETENTION": "1h", "LLM_QUEUE_OP_TIMEOUT": "750ms",
 	}.lookup)
 	require.NoError(t, err)
-	qm, err := NewQueueManager(miniClient(t), c.ManagerOptions()...)
+	assert.Equal(t, time.Hour, c.Manager.Retention)
+	assert.Equal(t, 750*time.Millisecond, c.Manager.OpTimeout)
+	qm, err := llmqueue.NewQueueManager(miniClient(t), &c.Manager)
 	require.NoError(t, err)
 	assert.Equal(t, "tenant-a", qm.Namespace())
 	b := qm.Budget()
@@ -486,70 +489,73 @@ func TestConfig_ManagerOptionsCarryNamespaceAndBudget(t *testing.T) {
 	assert.Equal(t, 2*time.Second, b.Window)
 	assert.EqualValues(t, 40_000, b.UsableTokens(), "100000 x 50% x (1-20%)")
 	assert.EqualValues(t, 80, b.UsableRequests())
-	assert.Equal(t, time.Hour, qm.cfg.retention)
-	assert.Equal(t, 750*time.Millisecond, qm.cfg.opTimeout)
 }
 
 func TestConfig_SafetyBufferZeroMeansNoBuffer(t *testing.T) {
 	for value, usable := range map[string]int64{"0": 100_000, "": 90_000, "10": 90_000, "25": 75_000} {
 		t.Run("buffer="+value, func(t *testing.T) {
-			c, err := ConfigFromLookup(env{"LLM_QUEUE_TOTAL_TPM": "100000", "LLM_QUEUE_SAFETY_BUFFER_PERCENT": value}.lookup)
+			c, err := FromLookup(env{"LLM_QUEUE_TOTAL_TPM": "100000", "LLM_QUEUE_SAFETY_BUFFER_PERCENT": value}.lookup)
 			require.NoError(t, err)
-			qm, err := NewQueueManager(miniClient(t), c.ManagerOptions()...)
+			qm, err := llmqueue.NewQueueManager(miniClient(t), &c.Manager)
 			require.NoError(t, err)
 			assert.Equal(t, usable, qm.Budget().UsableTokens())
 		})
 	}
 }
 
-func TestConfig_BatchOptionsCarryCycleAndConcurrency(t *testing.T) {
-	c, err := ConfigFromLookup(env{
+func TestConfig_WorkerCarriesCycleAndConcurrency(t *testing.T) {
+	c, err := FromLookup(env{
 		"LLM_QUEUE_BATCH_LOW_COUNT": "5", "LLM_QUEUE_BATCH_MEDIUM_COUNT": "3", "LLM_QUEUE_BATCH_LONG_COUNT": "2",
 		"LLM_QUEUE_CONCURRENCY": "7", "LLM_QUEUE_MAX_EMPTY_CYCLES": "9", "LLM_QUEUE_QUOTA_WAIT_DURATION": "90",
 	}.lookup)
 	require.NoError(t, err)
-	qm, err := NewQueueManager(miniClient(t), c.ManagerOptions()...)
+	assert.Equal(t, llmqueue.Cycle{Low: 5, Medium: 3, Long: 2}, c.Worker.Cycle)
+	assert.Equal(t, 9, c.Worker.MaxEmptyCycles)
+	assert.Equal(t, 90*time.Second, c.Worker.MaxBudgetWait)
+	qm, err := llmqueue.NewQueueManager(miniClient(t), &c.Manager)
 	require.NoError(t, err)
-	bp, err := NewBatchProcessor(qm, ProcessorFunc(func(context.Context, *Job) (*Result, error) { return &Result{}, nil }),
-		c.BatchOptions()...)
+	bp, err := llmqueue.NewBatchProcessor(qm, noop, &c.Worker)
 	require.NoError(t, err)
 	st := bp.Status()
 	assert.Equal(t, map[string]int{"low": 5, "medium": 3, "long": 2, "concurrency": 7}, st.BatchConfig)
-	assert.Equal(t, 9, bp.cfg.maxEmptyCycles)
-	assert.Equal(t, 90*time.Second, bp.cfg.maxBudgetWait)
 }
 
-func TestConfig_DefaultOptionsMatchLibraryDefaults(t *testing.T) {
-	qm, err := NewQueueManager(miniClient(t), DefaultConfig().ManagerOptions()...)
+// TestConfig_DefaultMatchesLibraryDefaults: an empty environment runs as
+// the zero configurations do.
+func TestConfig_DefaultMatchesLibraryDefaults(t *testing.T) {
+	d := Default()
+	qm, err := llmqueue.NewQueueManager(miniClient(t), &d.Manager)
 	require.NoError(t, err)
-	plain, err := NewQueueManager(miniClient(t))
+	plain, err := llmqueue.NewQueueManager(miniClient(t), nil)
 	require.NoError(t, err)
 	assert.Equal(t, plain.Namespace(), qm.Namespace())
-	assert.Equal(t, plain.cfg.retention, qm.cfg.retention)
-	assert.Equal(t, plain.cfg.opTimeout, qm.cfg.opTimeout)
 	assert.Equal(t, plain.Budget(), qm.Budget())
 
-	proc := ProcessorFunc(func(context.Context, *Job) (*Result, error) { return &Result{}, nil })
-	bp, err := NewBatchProcessor(qm, proc, DefaultConfig().BatchOptions()...)
+	bp, err := llmqueue.NewBatchProcessor(qm, noop, &d.Worker)
 	require.NoError(t, err)
-	bpPlain, err := NewBatchProcessor(plain, proc)
+	bpPlain, err := llmqueue.NewBatchProcessor(plain, noop, nil)
 	require.NoError(t, err)
-	assert.Equal(t, bpPlain.cfg.cycle, bp.cfg.cycle)
-	assert.Equal(t, bpPlain.cfg.concurrency, bp.cfg.concurrency)
-	assert.Equal(t, bpPlain.cfg.maxBudgetWait, bp.cfg.maxBudgetWait)
-	assert.Equal(t, bpPlain.cfg.maxEmptyCycles, bp.cfg.maxEmptyCycles)
+	assert.Equal(t, bpPlain.Status().BatchConfig, bp.Status().BatchConfig)
+	assert.Equal(t, llmqueue.DefaultMaxBudgetWait, d.Worker.MaxBudgetWait)
+	assert.Equal(t, llmqueue.DefaultMaxEmptyCycles, d.Worker.MaxEmptyCycles)
+	assert.Equal(t, llmqueue.DefaultConcurrency, d.Worker.Concurrency)
 }
+
+// noop completes every request with an empty result.
+var noop = llmqueue.ProcessorFunc(func(context.Context, *llmqueue.Job) (*llmqueue.Result, error) {
+	return &llmqueue.Result{}, nil
+})
 
 func TestConfigFromEnv_ReadsTheProcessEnvironment(t *testing.T) {
 	t.Setenv("LLM_QUEUE_TOTAL_TPM", "1234")
 	t.Setenv("LLM_QUEUE_NAMESPACE", "from-env")
-	c, err := ConfigFromEnv()
+	c, err := Load()
 	require.NoError(t, err)
-	assert.EqualValues(t, 1234, c.TotalTPM)
-	assert.Equal(t, "from-env", c.Namespace)
+	assert.EqualValues(t, 1234, c.Manager.Budget.TPM)
+	assert.Equal(t, "from-env", c.Manager.Namespace)
 
 	t.Setenv("LLM_QUEUE_CONCURRENCY", "many")
-	_, err = ConfigFromEnv()
+	_, err = Load()
 	require.ErrorContains(t, err, "LLM_QUEUE_CONCURRENCY")
 }
 
@@ -577,7 +583,6 @@ func FuzzConfigFromLookup(f *testing.F) {
 
 	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialed
 	f.Cleanup(func() { _ = client.Close() })
-	proc := ProcessorFunc(func(context.Context, *Job) (*Result, error) { return &Result{}, nil })
 
 	f.Fuzz(func(t *testing.T, redisURL, number, percent, duration, namespace, password string) {
 		values := []string{number, percent, duration}
@@ -593,7 +598,7 @@ func FuzzConfigFromLookup(f *testing.F) {
 		// finding it in an output is a leak, not a coincidence.
 		secret := "Zq9!" + password + "!9qZ"
 		e["REDIS_PASSWORD"] = secret
-		c, err := ConfigFromLookup(e.lookup)
+		c, err := FromLookup(e.lookup)
 		quoted := strconv.Quote(secret)
 		leaks := func(s string) bool {
 			for k, v := range e {
@@ -622,11 +627,11 @@ func FuzzConfigFromLookup(f *testing.F) {
 		if _, err := c.RedisOptions(); err != nil {
 			t.Fatalf("accepted config fails RedisOptions: %v", err)
 		}
-		qm, err := NewQueueManager(client, c.ManagerOptions()...)
+		qm, err := llmqueue.NewQueueManager(client, &c.Manager)
 		if err != nil {
 			t.Fatalf("accepted config fails NewQueueManager: %v\n%s", err, c)
 		}
-		if _, err := NewBatchProcessor(qm, proc, c.BatchOptions()...); err != nil {
+		if _, err := llmqueue.NewBatchProcessor(qm, noop, &c.Worker); err != nil {
 			t.Fatalf("accepted config fails NewBatchProcessor: %v\n%s", err, c)
 		}
 	})
@@ -634,12 +639,12 @@ func FuzzConfigFromLookup(f *testing.F) {
 
 func TestConfig_TLSFilesGoTogether(t *testing.T) {
 	env := map[string]string{"REDIS_TLS_CERT_FILE": "/nonexistent/client.pem"}
-	_, err := ConfigFromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	_, err := FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err == nil || !strings.Contains(err.Error(), "REDIS_TLS_CERT_FILE") {
 		t.Fatalf("want an error naming REDIS_TLS_CERT_FILE, got %v", err)
 	}
 	env["REDIS_TLS_KEY_FILE"] = "/nonexistent/client.key"
-	_, err = ConfigFromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	_, err = FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err == nil || !strings.Contains(err.Error(), "REDIS_TLS_CERT_FILE") {
 		t.Fatalf("want a load error naming REDIS_TLS_CERT_FILE, got %v", err)
 	}

@@ -1,4 +1,4 @@
-package llmqueue
+package envconfig
 
 import (
 	"strings"
@@ -57,9 +57,9 @@ func TestConfigFromLookup_KubernetesServiceVariables(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := ConfigFromLookup(tt.env.lookup)
+			c, err := FromLookup(tt.env.lookup)
 			require.NoError(t, err)
-			assert.Equal(t, tt.wantURL, c.RedisURL)
+			assert.Equal(t, tt.wantURL, c.Redis.URL)
 			o, err := c.RedisOptions()
 			require.NoError(t, err)
 			assert.Equal(t, []string{tt.wantAddr}, o.Addrs)
@@ -97,7 +97,7 @@ func TestConfigFromLookup_KubernetesVariablesRejectBadValuesByName(t *testing.T)
 			parts = append(parts, k+"="+v)
 		}
 		t.Run(strings.Join(parts, ","), func(t *testing.T) {
-			_, err := ConfigFromLookup(tt.env.lookup)
+			_, err := FromLookup(tt.env.lookup)
 			require.Error(t, err)
 			var ee *EnvError
 			require.ErrorAs(t, err, &ee)

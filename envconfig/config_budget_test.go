@@ -1,4 +1,4 @@
-package llmqueue
+package envconfig
 
 import (
 	"testing"
@@ -8,8 +8,8 @@ import (
 )
 
 // TestConfig_BudgetKeepsEveryVariable: the examples once built a Budget
-// by hand and dropped LLM_QUEUE_SAFETY_BUFFER_PERCENT; Config.Budget is
-// the one conversion.
+// by hand and dropped LLM_QUEUE_SAFETY_BUFFER_PERCENT; Manager.Budget is
+// filled by the loader itself.
 func TestConfig_BudgetKeepsEveryVariable(t *testing.T) {
 	cases := []struct {
 		name       string
@@ -24,9 +24,9 @@ func TestConfig_BudgetKeepsEveryVariable(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := ConfigFromLookup(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+			cfg, err := FromLookup(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
 			require.NoError(t, err)
-			assert.Equal(t, tc.wantUsable, cfg.Budget().UsableTokens())
+			assert.Equal(t, tc.wantUsable, cfg.Manager.Budget.UsableTokens())
 		})
 	}
 }

@@ -1,4 +1,4 @@
-package llmqueue
+package envconfig
 
 import (
 	"context"
@@ -85,7 +85,7 @@ var migrationNotes = []struct {
 // for it when it sets LLM_QUEUE_MAX_EMPTY_CYCLES, or
 // LLM_QUEUE_QUOTA_WAIT_DURATION as a bare number (the only form Python
 // reads). lookup answers like os.LookupEnv; a blank value counts as unset,
-// as in ConfigFromLookup.
+// as in FromLookup.
 func MigrationNotes(lookup func(string) (string, bool)) []MigrationNote {
 	if lookup == nil {
 		return nil
@@ -124,9 +124,9 @@ func isWholeNumber(s string) bool {
 
 // LogMigrationNotes logs MigrationNotes(lookup) on logger (slog.Default()
 // when nil), one line per note at its Level. Call it once at start-up,
-// beside ConfigFromEnv:
+// beside Load:
 //
-//	cfg, err := llmqueue.ConfigFromEnv()
+//	cfg, err := llmqueue.Load()
 //	...
 //	llmqueue.LogMigrationNotes(logger, os.LookupEnv)
 func LogMigrationNotes(logger *slog.Logger, lookup func(string) (string, bool)) {

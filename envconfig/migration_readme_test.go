@@ -1,7 +1,8 @@
-package llmqueue
+package envconfig
 
 import (
 	"encoding/json"
+	"github.com/llmqueue/llmqueue"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -25,7 +26,7 @@ const migrationHeading = "## Migrating from llm-queue-task-manager"
 // heading to the next "## " heading.
 func migrationSection(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("README.md")
+	b, err := os.ReadFile(filepath.Join("..", "README.md"))
 	require.NoError(t, err)
 	s := string(b)
 	i := strings.Index(s, "\n"+migrationHeading+"\n")
@@ -87,7 +88,7 @@ func TestMigrationREADME_PlacesEveryPythonVariable(t *testing.T) {
 			require.NotNil(t, r, "no row for %s", name)
 			require.Len(t, r, 3, "columns: Python → llmqueue, default there → here, difference")
 			assert.Contains(t, r[0], "`"+name+"` → `"+name+"`", "same name here")
-			assert.True(t, read[name], "ConfigFromLookup does not read %s", name)
+			assert.True(t, read[name], "FromLookup does not read %s", name)
 			assert.Contains(t, r[1], "→", "default there → here")
 			assert.NotEmpty(t, r[2])
 		})
@@ -125,9 +126,9 @@ func TestMigrationREADME_MapsEveryPythonName(t *testing.T) {
 		{"update_batch_config", []string{"QueueManager.SetCycle", "QueueManager.ClearCycle", "namespace-wide"}},
 		{"BaseRequestProcessor", []string{"llmqueue.Processor"}},
 		{"process_request", []string{"Processor.Process"}},
-		{"validate_request", []string{"Validator", "Validate", "WithValidator"}},
+		{"validate_request", []string{"Validator", "Validate", "Config.Validator"}},
 		{"get_required_fields", []string{"Validator"}},
-		{"estimate_tokens", []string{"Estimator", "EstimateTokens", "WithEstimator"}},
+		{"estimate_tokens", []string{"Estimator", "EstimateTokens", "Config.Estimator"}},
 		{"handle_error", []string{"ErrorClassifier", "ClassifyError"}},
 		{"preprocess_request", []string{"Preprocessor", "Preprocess"}},
 		{"postprocess_result", []string{"Postprocessor", "Postprocess"}},
@@ -137,9 +138,9 @@ func TestMigrationREADME_MapsEveryPythonName(t *testing.T) {
 		{"estimate_for_model", []string{"tiktoken.Estimator"}},
 		{"TokenEstimator.estimate_processing_time", []string{"llmqueue.EstimateProcessingTime"}},
 		{"TokenEstimator.validate_token_estimate", []string{"llmqueue.CheckEstimate"}},
-		{"RedisConfig", []string{"llmqueue.ConfigFromEnv", "Config.RedisOptions", "Config.NewRedisClient"}},
-		{"get_redis_client", []string{"llmqueue.ConfigFromEnv"}},
-		{"configure_redis", []string{"llmqueue.ConfigFromEnv"}},
+		{"RedisConfig", []string{"envconfig.Load", "envconfig.Config.RedisOptions", "envconfig.Config.NewRedisClient"}},
+		{"get_redis_client", []string{"envconfig.Load"}},
+		{"configure_redis", []string{"envconfig.Load"}},
 		{"test_redis_connection", []string{"Ping", "/v1/queue/health"}},
 		{"format_time_ago", []string{"not needed"}},
 		{"calculate_success_rate", []string{"not needed"}},
@@ -228,9 +229,10 @@ var goIdent = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]
 
 func TestMigrationREADME_GoNamesExist(t *testing.T) {
 	section := migrationSection(t)
-	root, rootMembers, files := codeNames(t, ".")
-	httpapi, _, _ := codeNames(t, "httpapi")
-	tiktoken, _, _ := codeNames(t, "tiktoken")
+	root, rootMembers, files := codeNames(t, "..")
+	httpapi, _, _ := codeNames(t, filepath.Join("..", "httpapi"))
+	tiktoken, _, _ := codeNames(t, filepath.Join("..", "tiktoken"))
+	envconfig, _, _ := codeNames(t, ".")
 	// Every name in a code span of the llmqueue column of the Code table
 	// (the rows after "**Code.**", up to the next bold paragraph).
 	start := strings.Index(section, "**Code.**")
@@ -251,6 +253,8 @@ func TestMigrationREADME_GoNamesExist(t *testing.T) {
 					pkg, inRoot, parts = httpapi, false, parts[1:]
 				case "tiktoken":
 					pkg, inRoot, parts = tiktoken, false, parts[1:]
+				case "envconfig":
+					pkg, inRoot, parts = envconfig, false, parts[1:]
 				}
 				name := strings.Join(parts, ".")
 				first := parts[0][:1]
@@ -297,8 +301,8 @@ func jsonKeys(t *testing.T, v any) map[string]bool {
 func TestMigrationREADME_PlacesEveryPythonKey(t *testing.T) {
 	rows := tableRows(migrationSection(t))
 	where := map[string]map[string]bool{
-		"`Metrics`":      jsonKeys(t, Metrics{}),
-		"`WorkerStatus`": jsonKeys(t, WorkerStatus{}),
+		"`Metrics`":      jsonKeys(t, llmqueue.Metrics{}),
+		"`WorkerStatus`": jsonKeys(t, llmqueue.WorkerStatus{}),
 	}
 	metrics := []string{"total_in_queue", "success_rate_percent",
 		"token_usage.current_usage", "token_usage.api_allocation", "token_usage.available",
@@ -329,7 +333,7 @@ func TestMigrationREADME_PlacesEveryPythonKey(t *testing.T) {
 
 func TestMigrationREADME_HTTPPathsAndTheExample(t *testing.T) {
 	section := migrationSection(t)
-	src, err := os.ReadFile(filepath.Join("httpapi", "httpapi.go"))
+	src, err := os.ReadFile(filepath.Join("..", "httpapi", "httpapi.go"))
 	require.NoError(t, err)
 	for _, route := range []string{"GET /v1/queue/health", "GET /v1/queue/metrics", "GET /v1/queue/metrics.json",
 		"POST /v1/queue/requests", "GET /v1/queue/requests/{id}", "POST /v1/queue/clear", "GET /v1/queue/info",
@@ -339,7 +343,7 @@ func TestMigrationREADME_HTTPPathsAndTheExample(t *testing.T) {
 	}
 	assert.Contains(t, section, "go run ./examples/migrate -env testdata/seed.env")
 	for _, f := range []string{"examples/migrate/main.go", "testdata/seed.env", "examples/migrate/testdata/seed.env"} {
-		_, err := os.Stat(f)
+		_, err := os.Stat(filepath.Join("..", f))
 		assert.NoError(t, err, "the section's example needs %s", f)
 	}
 }

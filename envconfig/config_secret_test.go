@@ -1,4 +1,4 @@
-package llmqueue
+package envconfig
 
 import (
 	"bytes"
@@ -53,18 +53,18 @@ func leakedPiece(out, password string) string {
 }
 
 // secretOutputs collects every text a deployment may print about a Config
-// built from env: errors of ConfigFromLookup, Validate, RedisOptions and
+// built from env: errors of FromLookup, Validate, RedisOptions and
 // NewRedisClient, and String, GoString and slog's forms of the Config.
 func secretOutputs(e env) map[string]string {
 	out := map[string]string{}
-	c, err := ConfigFromLookup(e.lookup)
+	c, err := FromLookup(e.lookup)
 	if err != nil {
-		out["ConfigFromLookup error"] = err.Error()
+		out["FromLookup error"] = err.Error()
 	}
 	// A Config built in code with the same values reaches the same checks
-	// without ConfigFromLookup's per-variable parsing in between.
-	built := DefaultConfig()
-	built.RedisURL, built.RedisPassword = e["REDIS_URL"], e["REDIS_PASSWORD"]
+	// without FromLookup's per-variable parsing in between.
+	built := Default()
+	built.Redis.URL, built.Redis.Password = e["REDIS_URL"], e["REDIS_PASSWORD"]
 	for name, cfg := range map[string]Config{"read": c, "built": built} {
 		if err := cfg.Validate(); err != nil {
 			out[name+" Validate error"] = err.Error()
