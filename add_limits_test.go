@@ -69,8 +69,8 @@ func TestAdd_RefusesOutOfRangeInputWithTypedErrors(t *testing.T) {
 			{"estimator says negative output", est(Usage{InputTokens: 1, OutputTokens: -1}), NewRequest(`{}`), ErrInvalidTokens, false},
 
 			{"5,000 meta entries", qm, NewRequest(`{}`, WithMeta(manyMeta(5000, 1))), ErrInvalidRequest, true},
-			{"one meta entry too many", qm, NewRequest(`{}`, WithMeta(manyMeta(MaxMetaEntries+1, 1))), ErrInvalidRequest, true},
-			{"meta above MaxMetaBytes", qm, NewRequest(`{}`, WithMeta(manyMeta(2, MaxMetaBytes/2))), ErrInvalidRequest, true},
+			{"one meta entry too many", qm, NewRequest(`{}`, WithMeta(manyMeta(maxMetaEntries+1, 1))), ErrInvalidRequest, true},
+			{"meta above maxMetaBytes", qm, NewRequest(`{}`, WithMeta(manyMeta(2, maxMetaBytes/2))), ErrInvalidRequest, true},
 
 			{"payload with invalid UTF-8", qm, NewRequest([]byte("{\"p\":\"\xff\xfe\"}")), ErrInvalidPayload, false},
 			{"id with invalid UTF-8", qm, NewRequest(`{}`, WithID("id-\xff")), ErrInvalidRequest, false},
@@ -80,7 +80,7 @@ func TestAdd_RefusesOutOfRangeInputWithTypedErrors(t *testing.T) {
 			{"null payload", qm, NewRequest(nil), ErrInvalidPayload, false},
 			{"null payload as JSON text", qm, NewRequest(` null `), ErrInvalidPayload, false},
 			{"payload above the configured cap", qm, NewRequest(`"` + strings.Repeat("x", 1000) + `"`), ErrInvalidPayload, true},
-			{"payload above the default 1 MiB cap", newManager(t, s, nil), NewRequest(`"` + strings.Repeat("x", DefaultMaxPayloadBytes) + `"`), ErrInvalidPayload, true},
+			{"payload above the default 1 MiB cap", newManager(t, s, nil), NewRequest(`"` + strings.Repeat("x", defaultMaxPayloadBytes) + `"`), ErrInvalidPayload, true},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -101,7 +101,7 @@ func TestAdd_RefusesOutOfRangeInputWithTypedErrors(t *testing.T) {
 }
 
 // TestAdd_AcceptsInputAtTheLimits checks the other side of each limit:
-// MaxTokens itself, exactly MaxMetaEntries entries, a payload of exactly the
+// MaxTokens itself, exactly maxMetaEntries entries, a payload of exactly the
 // cap, and a Meter's charge clamped into 0..MaxTokens.
 func TestAdd_AcceptsInputAtTheLimits(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
@@ -110,7 +110,7 @@ func TestAdd_AcceptsInputAtTheLimits(t *testing.T) {
 		ok := []*Request{
 			NewRequest(`{}`, WithEstimatedTokens(MaxTokens)),
 			NewRequest(`{}`, WithEstimatedUsage(Usage{InputTokens: MaxTokens / 2, OutputTokens: MaxTokens / 2})),
-			NewRequest(`{}`, WithMeta(manyMeta(MaxMetaEntries, 1))),
+			NewRequest(`{}`, WithMeta(manyMeta(maxMetaEntries, 1))),
 			NewRequest(`"` + strings.Repeat("x", 998) + `"`),
 			NewRequest(map[string]string{"p": "héllo ✓"}, WithID("ünïcode-✓")),
 		}
@@ -140,7 +140,7 @@ func TestLease_RequestWithManyMetaEntriesKeepsItsPayload(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, nil)
-		id, err := qm.Add(ctx, NewRequest(`{"keep":"me"}`, WithEstimatedTokens(1), WithMeta(manyMeta(MaxMetaEntries, 200))))
+		id, err := qm.Add(ctx, NewRequest(`{"keep":"me"}`, WithEstimatedTokens(1), WithMeta(manyMeta(maxMetaEntries, 200))))
 		require.NoError(t, err)
 		got := make(chan json.RawMessage, 1)
 		startProcessor(t, newManager(t, s, nil), ProcessorFunc(func(_ context.Context, j *Job) (*Result, error) {
@@ -153,6 +153,6 @@ func TestLease_RequestWithManyMetaEntriesKeepsItsPayload(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, StatusCompleted, st.Status)
 		assert.JSONEq(t, `{"keep":"me"}`, string(<-got))
-		assert.Len(t, st.Meta, MaxMetaEntries)
+		assert.Len(t, st.Meta, maxMetaEntries)
 	})
 }

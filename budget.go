@@ -63,20 +63,20 @@ type Budget struct {
 
 // Default budget settings.
 const (
-	DefaultWindow               = time.Minute
-	DefaultSafetyBufferPercent  = 10.0
-	DefaultAPIAllocationPercent = 100.0
+	defaultWindow               = time.Minute
+	defaultSafetyBufferPercent  = 10.0
+	defaultAPIAllocationPercent = 100.0
 )
 
 func (b Budget) withDefaults() Budget {
 	if b.Window <= 0 {
-		b.Window = DefaultWindow
+		b.Window = defaultWindow
 	}
 	if b.SafetyBufferPercent == 0 {
-		b.SafetyBufferPercent = DefaultSafetyBufferPercent
+		b.SafetyBufferPercent = defaultSafetyBufferPercent
 	}
 	if b.APIAllocationPercent == 0 {
-		b.APIAllocationPercent = DefaultAPIAllocationPercent
+		b.APIAllocationPercent = defaultAPIAllocationPercent
 	}
 	return b
 }

@@ -9,10 +9,10 @@ import (
 
 // Defaults for a QueueManager.
 const (
-	DefaultNamespace       = "default"
-	DefaultRetention       = 24 * time.Hour
-	DefaultOpTimeout       = 5 * time.Second
-	DefaultMaxPayloadBytes = 1 << 20
+	defaultNamespace       = "default"
+	defaultRetention       = 24 * time.Hour
+	defaultOpTimeout       = 5 * time.Second
+	defaultMaxPayloadBytes = 1 << 20
 )
 
 // Config configures a QueueManager. The zero value is ready to use: every
@@ -27,7 +27,7 @@ type Config struct {
 	// Namespace. The zero Budget limits nothing.
 	Budget Budget
 	// Thresholds split requests into low, medium and long by estimated
-	// tokens. Zero fields take DefaultLowMaxTokens and DefaultMediumMaxTokens.
+	// tokens. Zero fields mean 14,999 and 75,000.
 	Thresholds Thresholds
 	// Estimator estimates the requests that carry no estimate. nil means
 	// HeuristicEstimator.
@@ -91,7 +91,7 @@ func newManagerConfig(cfg *Config) (managerConfig, error) {
 		c.durable = &d
 	}
 	if c.namespace == "" {
-		c.namespace = DefaultNamespace
+		c.namespace = defaultNamespace
 	}
 	switch {
 	case c.retention < 0:
@@ -115,10 +115,10 @@ func newManagerConfig(cfg *Config) (managerConfig, error) {
 			c.thresholds.MediumMax, c.thresholds.LowMax)
 	}
 	if c.retention <= 0 {
-		c.retention = DefaultRetention
+		c.retention = defaultRetention
 	}
 	if c.opTimeout <= 0 {
-		c.opTimeout = DefaultOpTimeout
+		c.opTimeout = defaultOpTimeout
 	}
 	durable, err := c.durable.resolve(c.opTimeout)
 	if err != nil {
@@ -126,7 +126,7 @@ func newManagerConfig(cfg *Config) (managerConfig, error) {
 	}
 	c.durable = durable
 	if c.maxPayload <= 0 {
-		c.maxPayload = DefaultMaxPayloadBytes
+		c.maxPayload = defaultMaxPayloadBytes
 	}
 	if c.estimator == nil {
 		c.estimator = HeuristicEstimator{}

@@ -43,7 +43,7 @@ func (q *QueueManager) ResumeProcessing(ctx context.Context) error {
 
 // SetCycle changes the 3-2-1 cycle of every worker of the namespace, in
 // every process, while they run: each lease call reads it, so it holds
-// from the next call of each worker. Each class needs 1 to MaxCycleSlots
+// from the next call of each worker. Each class needs 1 to 1000
 // slots; anything else is an error matching ErrInvalidRequest. The cycle
 // is kept in Redis until ClearCycle.
 func (q *QueueManager) SetCycle(ctx context.Context, c Cycle) error {

@@ -157,7 +157,7 @@ func TestSetCycle_SeenBySecondProcessWithinOneLeaseCall(t *testing.T) {
 		}
 
 		require.ErrorIs(t, ops.SetCycle(ctx, Cycle{Low: 1, Medium: 0, Long: 4}), ErrInvalidRequest)
-		require.ErrorIs(t, ops.SetCycle(ctx, Cycle{Low: 1, Medium: 1, Long: MaxCycleSlots + 1}), ErrInvalidRequest)
+		require.ErrorIs(t, ops.SetCycle(ctx, Cycle{Low: 1, Medium: 1, Long: maxCycleSlots + 1}), ErrInvalidRequest)
 		require.NoError(t, ops.SetCycle(ctx, Cycle{Low: 1, Medium: 1, Long: 4}))
 		require.NoError(t, ops.ResumeProcessing(ctx))
 
@@ -261,10 +261,10 @@ func TestQueueInfo_DescribesConfigQueuesAndRedis(t *testing.T) {
 		require.NotNil(t, info.Processing.Cycle)
 		assert.Equal(t, 4, info.Processing.Cycle.Low)
 		require.Len(t, info.Queues, 3)
-		assert.Equal(t, QueueDescription{Class: PriorityLow, MinTokens: 0, MaxTokens: DefaultLowMaxTokens, Length: 2,
+		assert.Equal(t, QueueDescription{Class: PriorityLow, MinTokens: 0, MaxTokens: defaultLowMaxTokens, Length: 2,
 			Description: info.Queues[0].Description}, info.Queues[0])
 		assert.EqualValues(t, 0, info.Queues[1].Length)
-		assert.EqualValues(t, DefaultMediumMaxTokens+1, info.Queues[2].MinTokens)
+		assert.EqualValues(t, defaultMediumMaxTokens+1, info.Queues[2].MinTokens)
 		assert.EqualValues(t, 1, info.Queues[2].Length)
 		assert.Empty(t, info.Redis.Error)
 		if s.Backend != redistest.Mini { // miniredis's INFO has its clients section only

@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// MaxCycleSlots is the most slots one class may have in a cycle.
-const MaxCycleSlots = 1000
+// maxCycleSlots is the most slots one class may have in a cycle.
+const maxCycleSlots = 1000
 
 // defaultCycle is 3 low, 2 medium, 1 long: the seed's cycle.
 var defaultCycle = [3]int{3, 2, 1}
@@ -24,13 +24,13 @@ type Cycle struct {
 	Long   int `json:"long"`
 }
 
-// validCycle checks that every class has 1 to MaxCycleSlots slots: a
+// validCycle checks that every class has 1 to 1000 slots: a
 // class without a slot would starve.
 func validCycle(c [3]int) error {
 	for _, n := range c {
-		if n < 1 || n > MaxCycleSlots {
+		if n < 1 || n > maxCycleSlots {
 			return fmt.Errorf("%w: cycle %d,%d,%d: want 1-%d slots per class", ErrInvalidRequest,
-				c[0], c[1], c[2], MaxCycleSlots)
+				c[0], c[1], c[2], maxCycleSlots)
 		}
 	}
 	return nil

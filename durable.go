@@ -33,14 +33,14 @@ type Durability struct {
 	// write is in its memory (WAIT), which survives a crash of the master
 	// but not of both.
 	AOF bool
-	// Timeout bounds the wait. Defaults to DefaultDurableTimeout. It must
+	// Timeout bounds the wait. Defaults to one second. It must
 	// be below the manager's op timeout, which bounds the whole Add, and
 	// below the client's ReadTimeout (3 s by default in go-redis).
 	Timeout time.Duration
 }
 
-// DefaultDurableTimeout is Durability.Timeout's default.
-const DefaultDurableTimeout = time.Second
+// defaultDurableTimeout is Durability.Timeout's default.
+const defaultDurableTimeout = time.Second
 
 // Errors a DurabilityError matches, so callers can tell a Redis that
 // cannot confirm durability at all from one that did not in time.
@@ -127,7 +127,7 @@ func (d *Durability) resolve(opTimeout time.Duration) (*Durability, error) {
 	}
 	r := *d
 	if r.Timeout == 0 {
-		r.Timeout = DefaultDurableTimeout
+		r.Timeout = defaultDurableTimeout
 	}
 	switch {
 	case r.Replicas < 0:

@@ -27,7 +27,7 @@ func TestConfigDurability_RefusesWhatItCannotConfirm(t *testing.T) {
 	}
 	qm, err := NewQueueManager(rdb, &Config{Durability: Durability{Replicas: 1}})
 	require.NoError(t, err, "NewQueueManager must not talk to Redis")
-	assert.Equal(t, DefaultDurableTimeout, qm.cfg.durable.Timeout)
+	assert.Equal(t, defaultDurableTimeout, qm.cfg.durable.Timeout)
 	require.NoError(t, (&QueueManager{cfg: managerConfig{}}).CheckDurability(context.Background()),
 		"without a Durability there is nothing to check")
 }

@@ -161,7 +161,7 @@ func storeErr(err error) error {
 
 // LimitError reports a request that Add refused because one of its sizes
 // is outside the documented range: the payload (Config.MaxPayloadBytes), the
-// meta (MaxMetaEntries, MaxMetaBytes) or a token estimate (MaxTokens). It
+// meta (256 entries, 64 KiB) or a token estimate (MaxTokens). It
 // matches its sentinel, Err, with errors.Is: ErrInvalidPayload,
 // ErrInvalidRequest or ErrInvalidTokens. It is exported for errors.As.
 type LimitError struct {

@@ -68,7 +68,7 @@ func (q *QueueManager) opCtx(ctx context.Context) (context.Context, context.Canc
 // charge is clamped into that range; the payload must be valid JSON in
 // valid UTF-8, not null, and at most Config.MaxPayloadBytes long
 // (ErrInvalidPayload); the ID and meta must be valid UTF-8, and meta at
-// most MaxMetaEntries entries and MaxMetaBytes bytes (ErrInvalidRequest).
+// most 256 entries and 64 KiB (ErrInvalidRequest).
 // A size over its limit is a *LimitError.
 //
 // Add is idempotent: the ID is fixed before the first send (a new one is
@@ -181,13 +181,13 @@ func (q *QueueManager) prepare(r *Request) (redisstore.NewRequest, error) {
 	}, nil
 }
 
-// packMeta checks a request's meta against MaxMetaEntries and MaxMetaBytes
+// packMeta checks a request's meta against maxMetaEntries and maxMetaBytes
 // and marshals each value to compact JSON. Keys and values must be valid
 // UTF-8 and keys free of control characters (the compact queued form
 // separates fields with tabs and newlines).
 func packMeta(m map[string]any) (map[string][]byte, error) {
-	if len(m) > MaxMetaEntries {
-		return nil, &LimitError{What: "meta entries", Size: int64(len(m)), Limit: MaxMetaEntries, Err: ErrInvalidRequest}
+	if len(m) > maxMetaEntries {
+		return nil, &LimitError{What: "meta entries", Size: int64(len(m)), Limit: maxMetaEntries, Err: ErrInvalidRequest}
 	}
 	meta := make(map[string][]byte, len(m))
 	size := 0
@@ -202,8 +202,8 @@ func packMeta(m map[string]any) (map[string][]byte, error) {
 		if !utf8.Valid(b) {
 			return nil, fmt.Errorf("%w: meta %q: value is not valid UTF-8", ErrInvalidRequest, k)
 		}
-		if size += len(k) + len(b); size > MaxMetaBytes {
-			return nil, &LimitError{What: "meta bytes", Size: int64(size), Limit: MaxMetaBytes, Err: ErrInvalidRequest}
+		if size += len(k) + len(b); size > maxMetaBytes {
+			return nil, &LimitError{What: "meta bytes", Size: int64(size), Limit: maxMetaBytes, Err: ErrInvalidRequest}
 		}
 		meta[k] = b
 	}

@@ -31,8 +31,8 @@ func (p Priority) valid() bool {
 // Default classification thresholds: low is below 15,000 tokens, long above
 // 75,000, medium in between (both ends included).
 const (
-	DefaultLowMaxTokens    int64 = 14_999
-	DefaultMediumMaxTokens int64 = 75_000
+	defaultLowMaxTokens    int64 = 14_999
+	defaultMediumMaxTokens int64 = 75_000
 )
 
 // Thresholds classifies token estimates into priorities. A zero value uses
@@ -46,10 +46,10 @@ type Thresholds struct {
 
 func (t Thresholds) withDefaults() Thresholds {
 	if t.LowMax <= 0 {
-		t.LowMax = DefaultLowMaxTokens
+		t.LowMax = defaultLowMaxTokens
 	}
 	if t.MediumMax <= 0 {
-		t.MediumMax = DefaultMediumMaxTokens
+		t.MediumMax = defaultMediumMaxTokens
 	}
 	return t
 }
@@ -95,17 +95,17 @@ func (s Status) Terminal() bool {
 
 // Defaults for a request's options.
 const (
-	DefaultMaxRetries = 3
-	DefaultTimeout    = 10 * time.Minute
+	defaultMaxRetries = 3
+	defaultTimeout    = 10 * time.Minute
 )
 
-// Limits on a request's meta at Add: at most MaxMetaEntries keys, and at
-// most MaxMetaBytes for all keys and JSON values together. A request over
+// Limits on a request's meta at Add: at most maxMetaEntries keys, and at
+// most maxMetaBytes for all keys and JSON values together. A request over
 // either fails with a *LimitError that matches ErrInvalidRequest. Meta is
 // for small labels and progress, not data: the payload carries data.
 const (
-	MaxMetaEntries = 256
-	MaxMetaBytes   = 64 << 10
+	maxMetaEntries = 256
+	maxMetaBytes   = 64 << 10
 )
 
 // Request is one unit of work: a JSON payload and its token estimate. Build
@@ -142,7 +142,7 @@ type RequestOption func(*Request)
 // Config.MaxPayloadBytes.
 // Errors surface from QueueManager.Add, never as a panic.
 func NewRequest(payload any, opts ...RequestOption) *Request {
-	r := &Request{MaxRetries: DefaultMaxRetries}
+	r := &Request{MaxRetries: defaultMaxRetries}
 	switch p := payload.(type) {
 	case json.RawMessage:
 		r.Payload = p

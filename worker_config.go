@@ -11,14 +11,14 @@ import (
 
 // Defaults for a BatchProcessor, used where a WorkerConfig field is zero.
 const (
-	DefaultConcurrency    = 10
-	DefaultLease          = 30 * time.Second
-	DefaultPollInterval   = time.Second
-	DefaultMaxBudgetWait  = time.Minute
-	DefaultMaxRateLimited = 25
-	DefaultRateLimitWait  = time.Second
-	DefaultMaxEmptyCycles = 3
-	DefaultLeaseBatch     = 16
+	defaultConcurrency    = 10
+	defaultLease          = 30 * time.Second
+	defaultPollInterval   = time.Second
+	defaultMaxBudgetWait  = time.Minute
+	defaultMaxRateLimited = 25
+	defaultRateLimitWait  = time.Second
+	defaultMaxEmptyCycles = 3
+	defaultLeaseBatch     = 16
 )
 
 // WorkerConfig configures a BatchProcessor. The zero value is ready to use:
@@ -26,9 +26,9 @@ const (
 // envconfig fills one from the environment.
 type WorkerConfig struct {
 	// Concurrency is how many requests this process runs at once.
-	// 0 means DefaultConcurrency (10).
+	// 0 means 10.
 	Concurrency int
-	// Cycle is the slots per class in one cycle, 1 to MaxCycleSlots each.
+	// Cycle is the slots per class in one cycle, 1 to 1000 each.
 	// The zero Cycle means 3 low, 2 medium, 1 long. Every process of a
 	// namespace should use the same one; QueueManager.SetCycle overrides
 	// it for all of them while they run.
@@ -39,7 +39,7 @@ type WorkerConfig struct {
 	// 100ms.
 	Lease time.Duration
 	// LeaseBatch is the most requests one lease call takes. 0 means
-	// DefaultLeaseBatch (16).
+	// 16.
 	LeaseBatch int
 	// PollInterval is the longest sleep while every queue is empty (an Add
 	// wakes the workers at once). 0 means one second.
@@ -51,7 +51,7 @@ type WorkerConfig struct {
 	// Retry-After. 0 means one second.
 	RateLimitWait time.Duration
 	// JobTimeout bounds an attempt of a request that set no WithTimeout.
-	// 0 means DefaultTimeout (10 minutes).
+	// 0 means 10 minutes.
 	JobTimeout time.Duration
 	// MaxRateLimited is how many provider 429s one request may see before
 	// it dies; 429s do not spend retries. 0 means 25.
@@ -123,16 +123,16 @@ func newBatchConfig(q *QueueManager, wc *WorkerConfig) (batchConfig, error) {
 		wc = &WorkerConfig{}
 	}
 	c := batchConfig{
-		concurrency:    orDefault(wc.Concurrency, DefaultConcurrency),
+		concurrency:    orDefault(wc.Concurrency, defaultConcurrency),
 		cycle:          [3]int{wc.Cycle.Low, wc.Cycle.Medium, wc.Cycle.Long},
-		lease:          orDefault(wc.Lease, DefaultLease),
-		pollInterval:   orDefault(wc.PollInterval, DefaultPollInterval),
-		maxBudgetWait:  orDefault(wc.MaxBudgetWait, DefaultMaxBudgetWait),
-		rateLimitWait:  orDefault(wc.RateLimitWait, DefaultRateLimitWait),
-		defaultTimeout: orDefault(wc.JobTimeout, DefaultTimeout),
-		maxRateLimited: orDefault(wc.MaxRateLimited, DefaultMaxRateLimited),
-		leaseBatch:     orDefault(wc.LeaseBatch, DefaultLeaseBatch),
-		maxEmptyCycles: orDefault(wc.MaxEmptyCycles, DefaultMaxEmptyCycles),
+		lease:          orDefault(wc.Lease, defaultLease),
+		pollInterval:   orDefault(wc.PollInterval, defaultPollInterval),
+		maxBudgetWait:  orDefault(wc.MaxBudgetWait, defaultMaxBudgetWait),
+		rateLimitWait:  orDefault(wc.RateLimitWait, defaultRateLimitWait),
+		defaultTimeout: orDefault(wc.JobTimeout, defaultTimeout),
+		maxRateLimited: orDefault(wc.MaxRateLimited, defaultMaxRateLimited),
+		leaseBatch:     orDefault(wc.LeaseBatch, defaultLeaseBatch),
+		maxEmptyCycles: orDefault(wc.MaxEmptyCycles, defaultMaxEmptyCycles),
 		backoff:        wc.Backoff,
 		middleware:     wc.Middleware,
 		workerID:       wc.WorkerID,

@@ -45,7 +45,7 @@ func (l *startLog) process(_ context.Context, job *llmqueue.Job) (*llmqueue.Resu
 // utilPerWindow requests of utilTokens with the default safety buffer.
 func utilizationBudget(window time.Duration) llmqueue.Budget {
 	want := int64(utilPerWindow * utilTokens)
-	tpm := int64(math.Ceil(float64(want) / (1 - llmqueue.DefaultSafetyBufferPercent/100)))
+	tpm := int64(math.Ceil(float64(want) / (1 - 10/100)))
 	bud := llmqueue.Budget{TPM: tpm, Window: window}
 	for bud.UsableTokens() < want { // guard against rounding down
 		bud.TPM++

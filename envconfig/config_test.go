@@ -536,9 +536,9 @@ func TestConfig_DefaultMatchesLibraryDefaults(t *testing.T) {
 	bpPlain, err := llmqueue.NewBatchProcessor(plain, noop, nil)
 	require.NoError(t, err)
 	assert.Equal(t, bpPlain.Status().BatchConfig, bp.Status().BatchConfig)
-	assert.Equal(t, llmqueue.DefaultMaxBudgetWait, d.Worker.MaxBudgetWait)
-	assert.Equal(t, llmqueue.DefaultMaxEmptyCycles, d.Worker.MaxEmptyCycles)
-	assert.Equal(t, llmqueue.DefaultConcurrency, d.Worker.Concurrency)
+	assert.Equal(t, time.Minute, d.Worker.MaxBudgetWait)
+	assert.Equal(t, 3, d.Worker.MaxEmptyCycles)
+	assert.Equal(t, 10, d.Worker.Concurrency)
 }
 
 // noop completes every request with an empty result.

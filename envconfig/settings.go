@@ -121,8 +121,8 @@ func Default() Config {
 			},
 		},
 		Worker: llmqueue.WorkerConfig{
-			Concurrency: llmqueue.DefaultConcurrency, Cycle: llmqueue.Cycle{Low: 3, Medium: 2, Long: 1},
-			MaxEmptyCycles: llmqueue.DefaultMaxEmptyCycles, MaxBudgetWait: llmqueue.DefaultMaxBudgetWait,
+			Concurrency: 10, Cycle: llmqueue.Cycle{Low: 3, Medium: 2, Long: 1},
+			MaxEmptyCycles: 3, MaxBudgetWait: time.Minute,
 		},
 	}
 }

@@ -80,7 +80,7 @@ func coolDownCases() []coolDownCase {
 					bedrock.WithConfig(aws.Config{Region: providertest.TestRegion, Credentials: srv.Credentials()}))
 				require.NoError(t, err)
 				// Bedrock sends no wait: the queue's default cool-down applies.
-				return p, llmqueue.DefaultRateLimitWait
+				return p, time.Second
 			},
 			payload: bedrockPayload,
 		},

@@ -105,8 +105,8 @@ func parseFlags(args []string, cfg envconfig.Config, stderr io.Writer) (options,
 	fs.StringVar(&o.namespace, "namespace", cfg.Manager.Namespace, "queue namespace")
 	fs.StringVar(&o.processor, "processor", "echo", "processor: echo or sleep")
 	fs.StringVar(&o.record, "record", "", `append "id attempt pid" per successful run to this file`)
-	fs.DurationVar(&o.lease, "lease", llmqueue.DefaultLease, "lease duration")
-	fs.DurationVar(&o.poll, "poll", llmqueue.DefaultPollInterval, "longest idle sleep")
+	fs.DurationVar(&o.lease, "lease", 30*time.Second, "lease duration (the library default)")
+	fs.DurationVar(&o.poll, "poll", time.Second, "longest idle sleep (the library default)")
 	fs.DurationVar(&o.startTimeout, "start-timeout", 0, "give up when Redis has not answered for this long at start-up (0: wait until a signal)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

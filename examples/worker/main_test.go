@@ -26,9 +26,9 @@ import (
 func TestParseFlags(t *testing.T) {
 	o, err := parseFlags(nil, envconfig.Default(), &bytes.Buffer{})
 	require.NoError(t, err)
-	assert.Equal(t, options{grace: 30 * time.Second, concurrency: llmqueue.DefaultConcurrency,
-		namespace: llmqueue.DefaultNamespace, processor: "echo", lease: llmqueue.DefaultLease,
-		poll: llmqueue.DefaultPollInterval}, o)
+	assert.Equal(t, options{grace: 30 * time.Second, concurrency: 10,
+		namespace: "default", processor: "echo", lease: 30 * time.Second,
+		poll: time.Second}, o)
 
 	// The environment sets the defaults; flags override it.
 	cfg, err := envconfig.FromLookup(env(map[string]string{
