@@ -14,6 +14,7 @@ import (
 // only when its charge fits all of them, and the lease names the one that
 // binds.
 func TestBudget_EveryDimensionBinds(t *testing.T) {
+	t.Parallel() // its own servers; most of its time is spent waiting on windows
 	const window = 2 * time.Second
 	cases := []struct {
 		name   string

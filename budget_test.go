@@ -42,6 +42,7 @@ func TestMaxInWindow(t *testing.T) {
 }
 
 func TestBudget_NeverExceedsWindowAcrossProcesses(t *testing.T) {
+	t.Parallel() // its own servers; most of its time is spent waiting on windows
 	const window = time.Second
 	cases := []struct {
 		name   string
@@ -112,6 +113,7 @@ func TestBudget_NeverExceedsWindowAcrossProcesses(t *testing.T) {
 // unused part of the estimate, so more calls run in the same window;
 // OpenAIMeter keeps what OpenAI charged at arrival.
 func TestBudget_SettleFollowsTheMeter(t *testing.T) {
+	t.Parallel() // its own servers; most of its time is spent waiting on windows
 	const window = 2 * time.Second
 	budget := Budget{TPM: 10_000, SafetyBufferPercent: -1, Window: window} // usable 10,000
 	run := func(t *testing.T, s *redistest.Server, meter Meter, factor float64) (int, int64) {

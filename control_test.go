@@ -141,6 +141,7 @@ func TestPauseProcessing_AcrossProcesses(t *testing.T) {
 }
 
 func TestSetCycle_SeenBySecondProcessWithinOneLeaseCall(t *testing.T) {
+	t.Parallel() // its own servers; most of its time is spent waiting on windows
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		ops := newManager(t, s, nil)
@@ -276,6 +277,7 @@ func TestQueueInfo_DescribesConfigQueuesAndRedis(t *testing.T) {
 }
 
 func TestProcessorStatus_SeedCycleAndQuotaKeys(t *testing.T) {
+	t.Parallel() // its own servers; most of its time is spent waiting on windows
 	s := redistest.StartMini(t)
 	qm := newManager(t, s, &Config{Budget: Budget{TPM: 1_000, SafetyBufferPercent: -1, Window: 3 * time.Second}})
 	bp := startProcessor(t, qm, newRecorder(0), &WorkerConfig{PollInterval: 20 * time.Millisecond})

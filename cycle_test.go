@@ -70,6 +70,7 @@ func addClass(t *testing.T, qm *QueueManager, n int, tokens int64) {
 }
 
 func TestCycle_RatioHoldsAcrossProcesses(t *testing.T) {
+	t.Parallel() // its own servers; most of its time is spent waiting on windows
 	cases := []struct {
 		name                     string
 		low, medium, long        int // queued per class

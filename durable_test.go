@@ -37,6 +37,7 @@ func TestConfigDurability_RefusesWhatItCannotConfirm(t *testing.T) {
 // it returns; with the replica gone, Add still queues the request but
 // says it is not confirmed, and says so again once the replica is back.
 func TestDurableAdd_WaitsForTheReplica(t *testing.T) {
+	t.Parallel() // its own servers; most of its time is spent waiting on windows
 	master := redistest.StartReal(t)
 	replica := master.StartReplica(t)
 	ctx := context.Background()

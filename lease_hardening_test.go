@@ -183,6 +183,7 @@ func (h *hungOnce) Process(ctx context.Context, job *Job) (*Result, error) {
 // lease forever: the heartbeat stops extending a job at timeout + grace,
 // the lease expires and another worker runs the request.
 func TestBatchProcessor_HungProcessorLosesItsLease(t *testing.T) {
+	t.Parallel() // its own servers; most of its time is spent waiting on windows
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		logs := &lockedbuf.Buffer{}

@@ -187,6 +187,7 @@ func TestLifecycle_CancelQueuedSuspendedActive(t *testing.T) {
 }
 
 func TestLifecycle_RateLimitPausesEveryWorkerWithoutSpendingRetries(t *testing.T) {
+	t.Parallel() // its own servers; most of its time is spent waiting on windows
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, nil)

@@ -136,6 +136,7 @@ func TestWait_SubscriberKilledWithCompletion(t *testing.T) {
 // connection (not 10,000, which also hits redis-server's maxclients), and
 // the fan-out wakes each when its request completes.
 func TestWait_TenThousandOnOneConnection(t *testing.T) {
+	t.Parallel() // its own servers; most of its time is spent waiting on windows
 	const n = 10_000
 	s := redistest.StartReal(t)
 	qm := newManager(t, s, nil)
