@@ -9,9 +9,10 @@ FUZZMINIMIZETIME ?= 5s
 
 .PHONY: test lint bench fuzz
 
-# -parallel 4: the slow root tests (t.Parallel) each start their own servers
-# and mostly wait on budget windows; 4 at a time took the root package from
-# 342 s to 237 s with the cluster suites on (2 cores, -race).
+# -parallel 4: the root tests that start their own servers (redistest.Each:
+# miniredis, redis-server and a 3-node cluster) run in parallel; they mostly
+# wait on cluster start-up and budget windows. 4 at a time took the root
+# package from 342 s to 128 s with the cluster suites on (2 cores, -race).
 # The providers package runs after the rest, alone: its meter acceptance runs
 # hold worker processes at a provider's limit with a 100 ms margin, which
 # the root package's tests crowd on a 2-core machine.

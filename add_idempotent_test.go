@@ -46,6 +46,7 @@ func queuedCount(t *testing.T, qm *QueueManager) int64 {
 // it is still queued or already leased, answers success without queueing it
 // twice; a different request under that ID is still ErrDuplicateID.
 func TestAdd_IdenticalReplayAnswersSuccessAndADifferentRequestIsADuplicate(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, nil)
@@ -108,6 +109,7 @@ func TestAdd_IdenticalReplayAnswersSuccessAndADifferentRequestIsADuplicate(t *te
 // stored the request, and the second must answer success, not
 // ErrDuplicateID.
 func TestAdd_ResentAfterALostReplyAnswersSuccess(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm, proxy := lossyManager(t, s, 3)
@@ -130,6 +132,7 @@ func TestAdd_ResentAfterALostReplyAnswersSuccess(t *testing.T) {
 // adding the same request again under that ID then answers success without
 // a second copy.
 func TestAdd_UnansweredAddReportsUnknownOutcomeWithItsID(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm, proxy := lossyManager(t, s, -1)

@@ -45,6 +45,7 @@ func manyMeta(n, size int) map[string]any {
 // valid UTF-8 in payloads, ids and meta, no null payload, and a payload size
 // cap. Each refusal matches its sentinel; the size limits are *LimitError.
 func TestAdd_RefusesOutOfRangeInputWithTypedErrors(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, &Config{MaxPayloadBytes: 1000}) // no budget: no TPM check
@@ -104,6 +105,7 @@ func TestAdd_RefusesOutOfRangeInputWithTypedErrors(t *testing.T) {
 // MaxTokens itself, exactly maxMetaEntries entries, a payload of exactly the
 // cap, and a Meter's charge clamped into 0..MaxTokens.
 func TestAdd_AcceptsInputAtTheLimits(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, &Config{MaxPayloadBytes: 1000})
@@ -137,6 +139,7 @@ func TestAdd_AcceptsInputAtTheLimits(t *testing.T) {
 // to end: a request with as much meta as Add allows is leased, run and
 // completed with its payload and meta intact.
 func TestLease_RequestWithManyMetaEntriesKeepsItsPayload(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, nil)

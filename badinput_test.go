@@ -68,6 +68,7 @@ func TestQueueManager_UnknownIDIsNotFound(t *testing.T) {
 }
 
 func TestQueueManager_CorruptHashIsTypedAndDoesNotStopWork(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, nil)

@@ -57,6 +57,7 @@ func TestBudget_EveryDimensionBinds(t *testing.T) {
 // A request whose charge exceeds a usable dimension on its own could never
 // run: Add refuses it.
 func TestBudget_AddRefusesWhatCanNeverFit(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		qm := newManager(t, s, &Config{Budget: Budget{ITPM: 5_000, OTPM: 1_000, SafetyBufferPercent: -1}})
 		for _, u := range []Usage{{InputTokens: 5_001}, {InputTokens: 10, OutputTokens: 1_001}} {

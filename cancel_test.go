@@ -15,6 +15,7 @@ import (
 // retrying after a lost reply, two operators clicking) answers canceled
 // again and counts the cancel once; a finished request still refuses.
 func TestCancel_CanceledRequestAgainSucceeds(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, nil)

@@ -88,6 +88,7 @@ func (g *gated) classes() []Priority {
 }
 
 func TestPauseProcessing_AcrossProcesses(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		// Three clients stand for three processes: two workers and an
@@ -186,6 +187,7 @@ func TestSetCycle_SeenBySecondProcessWithinOneLeaseCall(t *testing.T) {
 }
 
 func TestClearQueues_LeavesActiveRequestsAlone(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, nil)
@@ -245,6 +247,7 @@ func TestClearQueues_LeavesActiveRequestsAlone(t *testing.T) {
 }
 
 func TestQueueInfo_DescribesConfigQueuesAndRedis(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, &Config{Namespace: "info", Budget: Budget{TPM: 1_000_000, APIAllocationPercent: 40}})

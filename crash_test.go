@@ -25,6 +25,7 @@ func leaseDirect(t *testing.T, qm *QueueManager, lease time.Duration) redisstore
 }
 
 func TestCrash_AbandonedLeaseIsRecoveredAndCompletedOnce(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, nil)
@@ -69,6 +70,7 @@ func TestCrash_AbandonedLeaseIsRecoveredAndCompletedOnce(t *testing.T) {
 }
 
 func TestCrash_LeaseExpiryAfterRetriesSpentIsDead(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, nil)
@@ -90,6 +92,7 @@ func TestCrash_LeaseExpiryAfterRetriesSpentIsDead(t *testing.T) {
 // client does after a lost reply: the replay must answer the first call's
 // outcome, not lease more work or call the ack stale.
 func TestStore_RetriedCallsAreIdempotent(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, nil)

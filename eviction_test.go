@@ -18,6 +18,7 @@ import (
 // miniredis does not know CONFIG GET, like a managed Redis that forbids
 // it: the check then stays quiet and Start works.
 func TestStart_WarnsWhenRedisMayEvictKeys(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		if s.Mini == nil {

@@ -85,6 +85,7 @@ func TestDeadSet_ExpiredIDsArePrunedAndNotCounted(t *testing.T) {
 // hand (or evicted) leave ids behind in the dead set; a page skips them and
 // keeps filling, so it is never empty while live entries remain.
 func TestListDead_PageSkipsIDsWhoseRequestIsGone(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, &Config{Retention: time.Hour})
@@ -112,6 +113,7 @@ func TestListDead_PageSkipsIDsWhoseRequestIsGone(t *testing.T) {
 // TestListSuspended_PageSkipsIDsWhoseRequestIsGone is the same for the
 // suspended set, whose requests never expire but can be deleted.
 func TestListSuspended_PageSkipsIDsWhoseRequestIsGone(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, nil)

@@ -12,6 +12,7 @@ import (
 )
 
 func TestInspector_ListsEveryIndexedStateByCursor(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, nil)

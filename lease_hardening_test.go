@@ -74,6 +74,7 @@ func isLeaseCall(cmd redis.Cmder) bool {
 // the replay never matched, and with no retries left the request died
 // "lease expired; retries spent" without ever running.
 func TestLease_LostReplyIsReplayed(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		client := s.Client(t)
@@ -102,6 +103,7 @@ func TestLease_LostReplyIsReplayed(t *testing.T) {
 // set back (an INCR lost to an AOF everysec restart or an async failover),
 // or a stale worker's ack could end another worker's live run.
 func TestLease_TokensDoNotRepeatWhenTheCounterIsLost(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, &Config{Namespace: "tokens"})
@@ -124,6 +126,7 @@ func TestLease_TokensDoNotRepeatWhenTheCounterIsLost(t *testing.T) {
 // Issue 9, item 5: a second live worker with the same id is refused; it
 // would share the first one's idempotency key and run everything twice.
 func TestBatchProcessor_SecondLiveWorkerWithTheSameIDIsRefused(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		qm := newManager(t, s, &Config{Namespace: "same-id"})
 		startProcessor(t, qm, newRecorder(0), &WorkerConfig{WorkerID: "w1", Lease: 300 * time.Millisecond})
@@ -142,6 +145,7 @@ func TestBatchProcessor_SecondLiveWorkerWithTheSameIDIsRefused(t *testing.T) {
 // Issue 9, item 5: a worker restarted under its old id waits for the dead
 // process's registration to expire instead of being refused.
 func TestBatchProcessor_RestartUnderTheSameIDWaitsForTheOldRegistration(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, &Config{Namespace: "restart-id"})
@@ -284,6 +288,7 @@ func (hugeUsage) Process(context.Context, *Job) (*Result, error) {
 // Issue 9, item 1: usage past the documented range is capped before the
 // ack, which completes instead of failing after its first write.
 func TestAck_HugeUsageIsCappedAndCompletes(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, &Config{Namespace: "huge-usage", Budget: Budget{TPM: 1_000_000, SafetyBufferPercent: -1}})

@@ -16,6 +16,7 @@ import (
 // running sums: with nothing left in the logs to expire, the sums used to
 // stay at the limit forever and every lease answered "tokens".
 func TestLedger_LeasesAgainWhenTheLogIsGoneButSumsRemain(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, nil)
@@ -45,6 +46,7 @@ func TestLedger_LeasesAgainWhenTheLogIsGoneButSumsRemain(t *testing.T) {
 // TestLedger_MetricsDoNotReportStaleSumsOfAnEmptyLog: Metrics runs the same
 // trim, so with no lease at all it reports the empty log as empty.
 func TestLedger_MetricsDoNotReportStaleSumsOfAnEmptyLog(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, &Config{Budget: Budget{TPM: 10_000, SafetyBufferPercent: -1}})

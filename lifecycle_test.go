@@ -27,6 +27,7 @@ func wait(t *testing.T, qm *QueueManager, id string) *RequestStatus {
 func fastRetry(int) time.Duration { return 10 * time.Millisecond }
 
 func TestLifecycle_RetriesThenDeadThenRequeue(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, nil)
@@ -90,6 +91,7 @@ func TestLifecycle_TimeoutIsRetriedThenDead(t *testing.T) {
 }
 
 func TestLifecycle_SuspendResumeComplete(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, nil)
@@ -127,6 +129,7 @@ func TestLifecycle_SuspendResumeComplete(t *testing.T) {
 }
 
 func TestLifecycle_CancelQueuedSuspendedActive(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, nil)
@@ -267,6 +270,7 @@ func TestLifecycle_ExpiredDeadLettersLeaveTheList(t *testing.T) {
 }
 
 func TestWorkers_RegistryShowsLiveWorkersOnly(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, nil)

@@ -11,6 +11,7 @@ import (
 )
 
 func TestQueueManager_AddProcessComplete(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, &Config{Budget: Budget{TPM: 1_000_000}})

@@ -28,6 +28,7 @@ func suspendDirect(t *testing.T, qm *QueueManager, reason string) string {
 // failed attempt. With one retry allowed, a request that was suspended,
 // resumed, then lost its worker still has its retry left.
 func TestSuspend_ResumeThenCrashDoesNotSpendARetry(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, nil)
@@ -57,6 +58,7 @@ func TestSuspend_ResumeThenCrashDoesNotSpendARetry(t *testing.T) {
 // describes a suspended request; once resumed (and completed) or canceled
 // it must not linger.
 func TestSuspend_ReasonClearedWhenTheRequestLeavesSuspension(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, nil)
@@ -110,6 +112,7 @@ func TestStatus_SuspendReasonOnlyWhileSuspended(t *testing.T) {
 // nil (no answer) is refused and leaves the request suspended, while
 // JSON null given on purpose is an answer.
 func TestResume_RequiresAnInput(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		qm := newManager(t, s, nil)

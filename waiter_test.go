@@ -181,6 +181,7 @@ func TestWait_TenThousandOnOneConnection(t *testing.T) {
 // whose event never reached the subscriber is found by the slow fallback
 // poll.
 func TestWait_PollFindsUnpublishedCompletion(t *testing.T) {
+	t.Parallel()
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		qm := newManager(t, s, nil)
 		setWaitPoll(qm, 200*time.Millisecond)
