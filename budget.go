@@ -5,61 +5,31 @@ import (
 	"time"
 )
 
-// Budget is the token and request budget that every process of a namespace
-// shares: the provider's own limits, in the provider's own terms.
-//
-// The ledger is a sliding log: when a request is leased, its charge is
-// reserved at that instant, in the same atomic script that leases it; after
-// the call the reservation is settled the way the provider's own meter
-// settles it (see Meter: OpenAI keeps what it charged at arrival, Bedrock
-// settles to input + output x burndown, Anthropic settles output tokens to
-// the real output), keeping its original time, and the provider's
-// rate-limit headers are booked in the same step. An entry counts for one
-// Window and then drops out, so a crashed worker cannot hold budget. The
-// lease script admits a request only when its charge fits under every
-// usable limit, so no span of Window ever holds more than the usable
-// tokens or requests, however many processes share the namespace. A fixed
-// minute or a token bucket would let up to twice the limit through around a
-// boundary.
-//
-// Each dimension is optional: TPM (combined tokens), ITPM and OTPM (input
-// and output tokens, limited separately by Anthropic), RPM, and the per-day
-// TPD and RPD (OpenAI, Bedrock, Gemini), which use a 24-hour sliding log.
-//
-// Usable = limit x APIAllocationPercent/100 x (1 - SafetyBufferPercent/100).
-// The allocation keeps a share of the provider's limit for traffic that
-// does not go through the queue; the buffer absorbs estimation error. With
-// exact estimates and the provider's Meter, no buffer is needed: set
-// SafetyBufferPercent to a negative value.
-//
-// The zero value means no limit at all.
+// Budget is the provider's limits, shared by every process of a namespace;
+// a zero limit is unlimited and the zero Budget limits nothing. Usable =
+// limit x APIAllocationPercent/100 x (1 - SafetyBufferPercent/100).
 type Budget struct {
-	// TPM is the provider's token limit per Window (input + output). 0
-	// means unlimited.
-	TPM int64
-	// RPM is the provider's request limit per Window. 0 means unlimited.
-	RPM int64
-	// ITPM is the provider's input-token limit per Window. 0 means
-	// unlimited.
-	ITPM int64
-	// OTPM is the provider's output-token limit per Window. 0 means
-	// unlimited.
-	OTPM int64
-	// TPD is the provider's token limit per day (a 24-hour sliding
-	// window). 0 means unlimited.
-	TPD int64
-	// RPD is the provider's request limit per day. 0 means unlimited.
-	RPD int64
-	// Window is the length of the sliding window of TPM, RPM, ITPM and
-	// OTPM. Defaults to one minute; tests use a second or two.
-	Window time.Duration
-	// SafetyBufferPercent is held back from the allocation. Defaults to 10;
-	// set a negative value for no buffer.
-	SafetyBufferPercent float64
-	// APIAllocationPercent is the share of the limit the queue may use.
-	// Defaults to 100.
-	APIAllocationPercent float64
+	TPM, RPM   int64 // tokens (input + output) and requests per Window
+	ITPM, OTPM int64 // input and output tokens per Window (Anthropic)
+	TPD, RPD   int64 // tokens and requests per 24-hour sliding window
+
+	Window               time.Duration // of TPM, RPM, ITPM, OTPM; 0 means one minute
+	SafetyBufferPercent  float64       // held back; 0 means 10, negative means none
+	APIAllocationPercent float64       // share the queue may use; 0 means 100
 }
+
+// How the ledger works: a sliding log. When a request is leased
+// its charge is reserved at that instant, in the script that leases it;
+// after the call it is settled the way the provider's Meter settles it,
+// keeping its original time, with the provider's rate-limit headers booked
+// in the same step. An entry counts for one Window and then drops out, so
+// a crashed worker cannot hold budget, and the lease script admits a
+// request only when its charge fits under every usable limit: no span of
+// Window ever holds more than the usable amount, however many processes
+// share the namespace (a fixed minute or a token bucket would let up to
+// twice the limit through around a boundary). The allocation keeps a share
+// for traffic outside the queue; the buffer absorbs estimation error, and
+// with exact estimates and the provider's Meter none is needed.
 
 // Default budget settings.
 const (

@@ -17,18 +17,16 @@ var (
 )
 
 // DefaultOutputAllowance is the output tokens the built-in estimators
-// assume when a payload sets no maximum (no max_tokens or the like).
-// Providers charge the output allowance against the rate limit when a call
-// arrives, and without a maximum some reserve the model's whole output
-// limit (Bedrock: up to 64K), so 0 would let the queue admit far more than
-// the provider will; 1,024 covers a typical reply. Set the estimator's
-// DefaultMaxTokens to your model's real default, or better, set max_tokens
-// in every payload.
+// reserve when a payload sets no maximum (max_tokens or the like).
 const DefaultOutputAllowance = 1024
 
 // outputAllowance reads a DefaultMaxTokens setting: 0 means
 // DefaultOutputAllowance, negative means none.
 func outputAllowance(def int64) int64 {
+	// Providers charge the output allowance when a call arrives, and without
+	// a maximum some reserve the model's whole output limit (Bedrock: up to
+	// 64K), so 0 would admit far more than the provider will; 1,024 covers
+	// a typical reply.
 	if def == 0 {
 		return DefaultOutputAllowance
 	}
@@ -38,64 +36,35 @@ func outputAllowance(def int64) int64 {
 // defaultCharsPerToken is OpenAI's rule of thumb for English text.
 const defaultCharsPerToken = 4
 
-// HeuristicEstimator estimates a request's token cost from the length of its
-// text, without a tokenizer. It is cheap, provider-neutral (OpenAI,
-// Anthropic, Bedrock Converse) and never fails on valid JSON, which makes it
-// a safe default; use package github.com/llmqueue/llmqueue/tiktoken
-// (tiktoken.Estimator) when exact OpenAI counts matter.
-//
-// For an object payload it counts the characters (Unicode code points) of the
-// prompt text it recognises:
-//
-//   - "messages": each message's "content", either a string or an array of
-//     parts whose "text" field is a string (OpenAI {"type":"text","text":…},
-//     Anthropic and Bedrock {"text":…});
-//   - "system": a string or an array of such parts;
-//   - "prompt": a string or an array of strings;
-//   - "input": a string, an array of strings, or an array of messages (the
-//     OpenAI Responses API);
-//   - "instructions": a string.
-//
-// The estimate is ceil(characters / CharsPerToken) plus the output budget:
-// the largest of "max_completion_tokens", "max_tokens", "max_output_tokens"
-// (OpenAI, Anthropic), "maxTokens" (providers/bedrock's Payload) and
-// "inferenceConfig"."maxTokens" (Bedrock Converse), DefaultMaxTokens when
-// none is set, multiplied by "n" when it asks for several choices, because
-// providers reserve the whole completion budget against the rate limit up
-// front. The budget is counted once, never scaled up: a reply cannot be
-// longer than its maximum, so input + maximum is already the most a call
-// can cost at arrival (see the README, "Estimating tokens and time").
-//
-// Images, audio, tool definitions and tool calls are not counted, so the
-// estimate is a lower bound for such requests. Counting code points rather
-// than bytes also underestimates scripts that tokenize densely (CJK is about
-// one token per character); lower CharsPerToken for such traffic.
-//
-// When the payload has none of those shapes (a JSON array, a bare string, an
-// object with other fields) the estimate is ceil(len(payload) /
-// CharsPerToken). Invalid JSON yields an error wrapping ErrInvalidPayload.
-//
-// The zero value is ready to use and safe for concurrent use.
+// HeuristicEstimator estimates tokens from the prompt text's characters
+// (messages, system, prompt, input, instructions) plus the payload's output
+// maximum, without a tokenizer. The zero value is ready and safe for
+// concurrent use; see the README, "Estimating tokens and time".
 type HeuristicEstimator struct {
-	// CharsPerToken is how many characters make one token. Zero, negative
-	// and non-finite values mean 4.
-	CharsPerToken float64
-	// DefaultMaxTokens is the output budget assumed when the payload sets
-	// no maximum. Zero means DefaultOutputAllowance; negative values mean
-	// none.
-	DefaultMaxTokens int64
+	CharsPerToken    float64 // characters per token; 0 (or not positive) means 4
+	DefaultMaxTokens int64   // output budget when the payload sets none; 0 means DefaultOutputAllowance, negative none
 }
 
-// EstimateTokens returns the estimated prompt plus output tokens of payload.
-// It never returns a negative count and never panics.
+// EstimateTokens returns the estimated prompt plus output tokens.
 func (h HeuristicEstimator) EstimateTokens(payload json.RawMessage) (int64, error) {
 	u, err := h.EstimateUsage(payload)
 	return addTokensSat(u.InputTokens, u.OutputTokens), err
 }
 
-// EstimateUsage returns the estimate split into prompt (input) tokens and
-// the output budget.
+// EstimateUsage returns the estimate split into input and output tokens;
+// invalid JSON fails with ErrInvalidPayload.
 func (h HeuristicEstimator) EstimateUsage(payload json.RawMessage) (Usage, error) {
+	// What it counts, for an object payload: the characters (code points)
+	// of "messages" (each content: a string, or parts with a "text"),
+	// "system", "prompt", "input" (string, strings or messages, as the
+	// OpenAI Responses API) and "instructions"; ceil(chars/CharsPerToken)
+	// plus the output budget: the largest of max_completion_tokens,
+	// max_tokens, max_output_tokens, maxTokens and
+	// inferenceConfig.maxTokens (else DefaultMaxTokens), times "n". The
+	// budget is counted once, never scaled: a reply cannot be longer than
+	// its maximum. Images, audio and tools are not counted (a lower bound
+	// then), and dense scripts (CJK, about one token per character) want a
+	// lower CharsPerToken. Any other shape counts len(payload).
 	obj, isObject, err := decodePayload(payload)
 	if err != nil {
 		return Usage{}, err

@@ -136,8 +136,8 @@ func TestMigrationREADME_MapsEveryPythonName(t *testing.T) {
 		{"get_processor_info", []string{"ProcessorInfo"}},
 		{"TokenEstimator", []string{"llmqueue.HeuristicEstimator", "tiktoken.Estimator"}},
 		{"estimate_for_model", []string{"tiktoken.Estimator"}},
-		{"TokenEstimator.estimate_processing_time", []string{"llmqueue.EstimateProcessingTime"}},
-		{"TokenEstimator.validate_token_estimate", []string{"llmqueue.CheckEstimate"}},
+		{"TokenEstimator.estimate_processing_time", []string{"estimate.ProcessingTime"}},
+		{"TokenEstimator.validate_token_estimate", []string{"estimate.Check"}},
 		{"RedisConfig", []string{"envconfig.Load", "envconfig.Config.RedisOptions", "envconfig.Config.NewRedisClient"}},
 		{"get_redis_client", []string{"envconfig.Load"}},
 		{"configure_redis", []string{"envconfig.Load"}},
@@ -233,6 +233,7 @@ func TestMigrationREADME_GoNamesExist(t *testing.T) {
 	httpapi, _, _ := codeNames(t, filepath.Join("..", "httpapi"))
 	tiktoken, _, _ := codeNames(t, filepath.Join("..", "tiktoken"))
 	envconfig, _, _ := codeNames(t, ".")
+	estimate, _, _ := codeNames(t, filepath.Join("..", "estimate"))
 	// Every name in a code span of the llmqueue column of the Code table
 	// (the rows after "**Code.**", up to the next bold paragraph).
 	start := strings.Index(section, "**Code.**")
@@ -255,6 +256,8 @@ func TestMigrationREADME_GoNamesExist(t *testing.T) {
 					pkg, inRoot, parts = tiktoken, false, parts[1:]
 				case "envconfig":
 					pkg, inRoot, parts = envconfig, false, parts[1:]
+				case "estimate":
+					pkg, inRoot, parts = estimate, false, parts[1:]
 				}
 				name := strings.Join(parts, ".")
 				first := parts[0][:1]

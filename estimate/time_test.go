@@ -1,4 +1,4 @@
-package llmqueue_test
+package estimate_test
 
 import (
 	"math"
@@ -6,37 +6,38 @@ import (
 	"time"
 
 	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/estimate"
 )
 
-func TestEstimateProcessingTime(t *testing.T) {
-	fast := llmqueue.SpeedProfile{Latency: 200 * time.Millisecond, InputTokensPerSecond: 10000, OutputTokensPerSecond: 100}
+func TestProcessingTime(t *testing.T) {
+	fast := estimate.SpeedProfile{Latency: 200 * time.Millisecond, InputTokensPerSecond: 10000, OutputTokensPerSecond: 100}
 	tests := []struct {
 		name  string
 		usage llmqueue.Usage
-		speed llmqueue.SpeedProfile
+		speed estimate.SpeedProfile
 		want  time.Duration
 	}{
 		// Defaults: 1 s + input / 5,000/s + output / 50/s.
-		{"nothing is the latency", llmqueue.Usage{}, llmqueue.SpeedProfile{}, time.Second},
-		{"input is fast", llmqueue.Usage{InputTokens: 10000}, llmqueue.SpeedProfile{}, 3 * time.Second},
-		{"output is slow", llmqueue.Usage{OutputTokens: 1000}, llmqueue.SpeedProfile{}, 21 * time.Second},
-		{"both", llmqueue.Usage{InputTokens: 2000, OutputTokens: 500}, llmqueue.SpeedProfile{}, 11400 * time.Millisecond},
-		{"cache writes are read", llmqueue.Usage{CacheCreationInputTokens: 5000}, llmqueue.SpeedProfile{}, 2 * time.Second},
-		{"cache reads are skipped", llmqueue.Usage{CacheReadInputTokens: 1_000_000}, llmqueue.SpeedProfile{}, time.Second},
+		{"nothing is the latency", llmqueue.Usage{}, estimate.SpeedProfile{}, time.Second},
+		{"input is fast", llmqueue.Usage{InputTokens: 10000}, estimate.SpeedProfile{}, 3 * time.Second},
+		{"output is slow", llmqueue.Usage{OutputTokens: 1000}, estimate.SpeedProfile{}, 21 * time.Second},
+		{"both", llmqueue.Usage{InputTokens: 2000, OutputTokens: 500}, estimate.SpeedProfile{}, 11400 * time.Millisecond},
+		{"cache writes are read", llmqueue.Usage{CacheCreationInputTokens: 5000}, estimate.SpeedProfile{}, 2 * time.Second},
+		{"cache reads are skipped", llmqueue.Usage{CacheReadInputTokens: 1_000_000}, estimate.SpeedProfile{}, time.Second},
 		{"calibrated", llmqueue.Usage{InputTokens: 2000, OutputTokens: 500}, fast, 5400 * time.Millisecond},
-		{"negative latency means none", llmqueue.Usage{OutputTokens: 50}, llmqueue.SpeedProfile{Latency: -1}, time.Second},
+		{"negative latency means none", llmqueue.Usage{OutputTokens: 50}, estimate.SpeedProfile{Latency: -1}, time.Second},
 		{"bad speeds mean the defaults", llmqueue.Usage{InputTokens: 5000, OutputTokens: 50},
-			llmqueue.SpeedProfile{InputTokensPerSecond: math.NaN(), OutputTokensPerSecond: -3}, 3 * time.Second},
+			estimate.SpeedProfile{InputTokensPerSecond: math.NaN(), OutputTokensPerSecond: -3}, 3 * time.Second},
 		{"infinite speeds mean the defaults", llmqueue.Usage{InputTokens: 5000, OutputTokens: 50},
-			llmqueue.SpeedProfile{InputTokensPerSecond: math.Inf(1), OutputTokensPerSecond: math.Inf(-1)}, 3 * time.Second},
-		{"negative counts are zero", llmqueue.Usage{InputTokens: -5000, OutputTokens: -50, CacheCreationInputTokens: -1}, llmqueue.SpeedProfile{}, time.Second},
-		{"rounded to the millisecond", llmqueue.Usage{OutputTokens: 1}, llmqueue.SpeedProfile{Latency: -1, OutputTokensPerSecond: 3}, 333 * time.Millisecond},
-		{"saturates", llmqueue.Usage{OutputTokens: math.MaxInt64}, llmqueue.SpeedProfile{OutputTokensPerSecond: 1e-300}, math.MaxInt64},
+			estimate.SpeedProfile{InputTokensPerSecond: math.Inf(1), OutputTokensPerSecond: math.Inf(-1)}, 3 * time.Second},
+		{"negative counts are zero", llmqueue.Usage{InputTokens: -5000, OutputTokens: -50, CacheCreationInputTokens: -1}, estimate.SpeedProfile{}, time.Second},
+		{"rounded to the millisecond", llmqueue.Usage{OutputTokens: 1}, estimate.SpeedProfile{Latency: -1, OutputTokensPerSecond: 3}, 333 * time.Millisecond},
+		{"saturates", llmqueue.Usage{OutputTokens: math.MaxInt64}, estimate.SpeedProfile{OutputTokensPerSecond: 1e-300}, math.MaxInt64},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := llmqueue.EstimateProcessingTime(tt.usage, tt.speed); got != tt.want {
-				t.Errorf("EstimateProcessingTime(%+v, %+v) = %v; want %v", tt.usage, tt.speed, got, tt.want)
+			if got := estimate.ProcessingTime(tt.usage, tt.speed); got != tt.want {
+				t.Errorf("ProcessingTime(%+v, %+v) = %v; want %v", tt.usage, tt.speed, got, tt.want)
 			}
 		})
 	}
@@ -44,11 +45,11 @@ func TestEstimateProcessingTime(t *testing.T) {
 
 // Doubling the reply nearly doubles a call; doubling the prompt barely
 // moves it.
-func TestEstimateProcessingTime_OutputDominates(t *testing.T) {
+func TestProcessingTime_OutputDominates(t *testing.T) {
 	base := llmqueue.Usage{InputTokens: 4000, OutputTokens: 800}
-	t0 := llmqueue.EstimateProcessingTime(base, llmqueue.SpeedProfile{})
-	moreIn := llmqueue.EstimateProcessingTime(llmqueue.Usage{InputTokens: 8000, OutputTokens: 800}, llmqueue.SpeedProfile{})
-	moreOut := llmqueue.EstimateProcessingTime(llmqueue.Usage{InputTokens: 4000, OutputTokens: 1600}, llmqueue.SpeedProfile{})
+	t0 := estimate.ProcessingTime(base, estimate.SpeedProfile{})
+	moreIn := estimate.ProcessingTime(llmqueue.Usage{InputTokens: 8000, OutputTokens: 800}, estimate.SpeedProfile{})
+	moreOut := estimate.ProcessingTime(llmqueue.Usage{InputTokens: 4000, OutputTokens: 1600}, estimate.SpeedProfile{})
 	if grow := float64(moreIn-t0) / float64(t0); grow > 0.05 {
 		t.Errorf("doubling the input grew %v to %v (%.0f%%); want under 5%%", t0, moreIn, grow*100)
 	}
@@ -57,7 +58,7 @@ func TestEstimateProcessingTime_OutputDominates(t *testing.T) {
 	}
 }
 
-func TestBudget_DrainTime(t *testing.T) {
+func TestDrainTime(t *testing.T) {
 	noBuffer := -1.0
 	minute := time.Minute + time.Minute/50 // a reservation is held Window + 2%
 	tests := []struct {
@@ -97,7 +98,7 @@ func TestBudget_DrainTime(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.budget.DrainTime(tt.backlog, tt.requests); got != tt.want {
+			if got := estimate.DrainTime(tt.budget, tt.backlog, tt.requests); got != tt.want {
 				t.Errorf("DrainTime(%+v, %d) under %v = %v; want %v", tt.backlog, tt.requests, tt.budget, got, tt.want)
 			}
 		})
