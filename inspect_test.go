@@ -48,7 +48,7 @@ func killMany(t *testing.T, qm *QueueManager, n int, retention time.Duration) []
 // dead expire with the retention; their ids must leave the dead set too,
 // and Metrics must not count them meanwhile.
 func TestDeadSet_ExpiredIDsArePrunedAndNotCounted(t *testing.T) {
-	t.Parallel() // its own servers; most of its time is spent waiting on windows
+	// Not parallel: a 300 ms retention must outlast reading 150 statuses.
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		const retention = 300 * time.Millisecond
