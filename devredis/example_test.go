@@ -12,7 +12,7 @@ import (
 // With no Redis configured, Connect starts an embedded one, and Describe
 // says so.
 func ExampleConnect() {
-	cfg := envconfig.Default() // as llmqueue.ConfigFromEnv reads it with REDIS_URL unset
+	cfg := envconfig.Default() // as envconfig.Load reads it with REDIS_URL unset
 	conn, err := devredis.Connect(cfg, cfg.Redis.URL != "")
 	if err != nil {
 		fmt.Println(err)

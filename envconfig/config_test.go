@@ -546,7 +546,7 @@ var noop = llmqueue.ProcessorFunc(func(context.Context, *llmqueue.Job) (*llmqueu
 	return &llmqueue.Result{}, nil
 })
 
-func TestConfigFromEnv_ReadsTheProcessEnvironment(t *testing.T) {
+func TestLoad_ReadsTheProcessEnvironment(t *testing.T) {
 	t.Setenv("LLM_QUEUE_TOTAL_TPM", "1234")
 	t.Setenv("LLM_QUEUE_NAMESPACE", "from-env")
 	c, err := Load()

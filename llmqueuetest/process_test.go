@@ -136,7 +136,7 @@ func TestProcessOnce_RunsOnceEvenWhenARetryIsDueAtOnce(t *testing.T) {
 	assert.Equal(t, int32(1), h.calls.Load())
 }
 
-func TestProcessOnce_UsesTheManagerOptions(t *testing.T) {
+func TestProcessOnce_UsesTheManagerConfig(t *testing.T) {
 	var reserved llmqueue.Charge
 	proc := llmqueue.ProcessorFunc(func(ctx context.Context, job *llmqueue.Job) (*llmqueue.Result, error) {
 		reserved = job.Reserved
