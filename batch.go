@@ -12,22 +12,25 @@ import (
 	"github.com/llmqueue/llmqueue/internal/redisstore"
 )
 
-// BatchProcessor leases requests from a namespace and runs them through a
-// Processor, up to its concurrency at a time.
-//
-// Leasing follows the 3-2-1 cycle (3 low, 2 medium, 1 long by default); the
-// cycle's position lives in Redis, so the ratio holds across every process
-// of the namespace, and a class with nothing queued gives its slot to the
-// next. A request is leased only when the shared budget can afford its
-// estimate; when it cannot, the processor sleeps exactly as long as the
-// lease script says it takes for enough budget to free up.
-//
-// Leases are kept alive by heartbeats; when a process dies, any other
-// recovers its requests after the lease expires (the attempt counts).
-// Failed attempts are retried with exponential backoff and jitter, and die
-// when retries are spent or the error is Permanent. A BatchProcessor is
-// safe for concurrent use; Start it once and Shutdown it once.
+// BatchProcessor leases requests from a namespace in the 3-2-1 cycle, within
+// the shared budget, and runs them through a Processor. It is safe for
+// concurrent use; Start it once and Shutdown it once.
 type BatchProcessor struct {
+	// How it works:
+	//
+	// Leasing follows the 3-2-1 cycle (3 low, 2 medium, 1 long by default);
+	// the cycle's position lives in Redis, so the ratio holds across every
+	// process of the namespace, and a class with nothing queued gives its
+	// slot to the next. A request is leased only when the shared budget can
+	// afford its estimate; when it cannot, the processor sleeps exactly as
+	// long as the lease script says it takes for enough budget to free up
+	// (see leaseLoop).
+	//
+	// Leases are kept alive by heartbeats; when a process dies, any other
+	// recovers its requests after the lease expires (the attempt counts).
+	// Failed attempts are retried with exponential backoff and jitter, and
+	// die when retries are spent or the error is Permanent.
+
 	qm    *QueueManager
 	store *redisstore.Store
 	proc  Processor
@@ -74,9 +77,8 @@ var (
 	errShutdown       = errors.New("llmqueue: processor shutting down")
 )
 
-// NewBatchProcessor returns a processor that runs proc on q's namespace.
-// It does nothing until Start. A nil cfg is the zero WorkerConfig: every
-// default.
+// NewBatchProcessor returns a processor that runs proc on q's namespace; it
+// does nothing until Start. A nil cfg takes every default.
 func NewBatchProcessor(q *QueueManager, proc Processor, cfg *WorkerConfig) (*BatchProcessor, error) {
 	if q == nil || proc == nil {
 		return nil, errors.New("llmqueue: nil QueueManager or Processor")
@@ -132,18 +134,18 @@ func (b *BatchProcessor) Start(ctx context.Context) error {
 	return nil
 }
 
-// Shutdown stops leasing, waits for the requests in flight until ctx ends,
-// then cancels the rest and hands them back to the queue (their attempt is
-// not counted) for another worker. It returns promptly when ctx ends: the
-// canceled calls get shutdownGrace (50ms) to return, and a processor that
-// ignores the cancellation is left behind, to finish in the background
-// (its late outcome is recorded if its lease still holds) or to have its
-// lease expire, after which another worker runs its request and that
-// attempt counts. It returns
-// nil when everything in flight finished, or an error, matching ctx.Err(),
-// that says how many requests were handed back and how many of them were
-// still running.
+// Shutdown stops leasing and waits for the requests in flight until ctx
+// ends, then hands the rest back to the queue without counting the attempt.
+// It returns nil when all finished, else an error matching ctx.Err().
 func (b *BatchProcessor) Shutdown(ctx context.Context) error {
+	// When ctx ends the running calls are canceled and handed back for
+	// another worker (their attempt is not counted). Shutdown returns
+	// promptly: the canceled calls get shutdownGrace (50ms) to return, and a
+	// processor that ignores the cancellation is left behind, to finish in
+	// the background (its late outcome is recorded if its lease still
+	// holds) or to have its lease expire, after which another worker runs
+	// its request and that attempt counts. The error says how many requests
+	// were handed back and how many of them were still running.
 	b.mu.Lock()
 	if !b.started || b.stopping {
 		b.mu.Unlock()

@@ -6,7 +6,7 @@ import (
 )
 
 // Budget is the provider's limits, shared by every process of a namespace;
-// a zero limit is unlimited and the zero Budget limits nothing. Usable =
+// a zero limit is unlimited. Each usable limit is
 // limit x APIAllocationPercent/100 x (1 - SafetyBufferPercent/100).
 type Budget struct {
 	TPM, RPM   int64 // tokens (input + output) and requests per Window
@@ -81,28 +81,22 @@ func (b Budget) usable(limit int64) int64 {
 	return int64(u)
 }
 
-// UsableTokens returns the tokens the queue may reserve per Window, or 0
-// when tokens are unlimited.
+// UsableTokens returns the usable TPM, or 0 when unlimited.
 func (b Budget) UsableTokens() int64 { return b.usable(b.TPM) }
 
-// UsableRequests returns the requests the queue may start per Window, or 0
-// when requests are unlimited.
+// UsableRequests returns the usable RPM, or 0 when unlimited.
 func (b Budget) UsableRequests() int64 { return b.usable(b.RPM) }
 
-// UsableInputTokens returns the input tokens the queue may reserve per
-// Window, or 0 when they are unlimited.
+// UsableInputTokens returns the usable ITPM, or 0 when unlimited.
 func (b Budget) UsableInputTokens() int64 { return b.usable(b.ITPM) }
 
-// UsableOutputTokens returns the output tokens the queue may reserve per
-// Window, or 0 when they are unlimited.
+// UsableOutputTokens returns the usable OTPM, or 0 when unlimited.
 func (b Budget) UsableOutputTokens() int64 { return b.usable(b.OTPM) }
 
-// UsableTokensPerDay returns the tokens the queue may reserve in any 24
-// hours, or 0 when they are unlimited.
+// UsableTokensPerDay returns the usable TPD, or 0 when unlimited.
 func (b Budget) UsableTokensPerDay() int64 { return b.usable(b.TPD) }
 
-// UsableRequestsPerDay returns the requests the queue may start in any 24
-// hours, or 0 when they are unlimited.
+// UsableRequestsPerDay returns the usable RPD, or 0 when unlimited.
 func (b Budget) UsableRequestsPerDay() int64 { return b.usable(b.RPD) }
 
 // limit is one dimension of a Budget.
@@ -160,9 +154,9 @@ func (b Budget) ledgerWindow() time.Duration {
 }
 
 // String describes the usable budget, e.g. "90000 tokens, 0 requests per
-// 1m0s (usable; 0 = unlimited)"; the input, output and per-day limits are
-// named only when set.
+// 1m0s (usable; 0 = unlimited)".
 func (b Budget) String() string {
+	// The input, output and per-day limits are named only when set.
 	b = b.withDefaults()
 	s := fmt.Sprintf("%d tokens, %d requests", b.UsableTokens(), b.UsableRequests())
 	if b.ITPM > 0 || b.OTPM > 0 {

@@ -9,52 +9,38 @@ import (
 
 // Defaults for a QueueManager.
 const (
-	defaultNamespace       = "default"
-	defaultRetention       = 24 * time.Hour
-	defaultOpTimeout       = 5 * time.Second
+	defaultNamespace = "default"
+	defaultRetention = 24 * time.Hour
+	// defaultOpTimeout is short so that Add fails fast when Redis is down.
+	defaultOpTimeout = 5 * time.Second
+	// defaultMaxPayloadBytes is 1 MiB, the HTTP API's body limit.
 	defaultMaxPayloadBytes = 1 << 20
 )
 
-// Config configures a QueueManager. The zero value is ready to use: every
-// zero field takes the default named in its comment. Package envconfig fills
-// a Config from the environment.
+// Config configures a QueueManager; the zero value takes every default.
+// Package envconfig fills one from the environment.
 type Config struct {
-	// Namespace is one budget domain and one Redis Cluster slot: every
-	// process with the same Namespace on the same Redis shares the queues
-	// and the budget. 1-64 of [A-Za-z0-9_.:-]; "" means "default".
+	// Namespace names the shared queues and budget: 1-64 of [A-Za-z0-9_.:-]; "" means "default".
 	Namespace string
-	// Budget is the provider's limits, shared by every process of the
-	// Namespace. The zero Budget limits nothing.
+	// Budget is the provider's limits for the namespace; the zero Budget limits nothing.
 	Budget Budget
-	// Thresholds split requests into low, medium and long by estimated
-	// tokens. Zero fields mean 14,999 and 75,000.
+	// Thresholds split low, medium and long by estimate; zero fields mean 14,999 and 75,000.
 	Thresholds Thresholds
-	// Estimator estimates the requests that carry no estimate. nil means
-	// HeuristicEstimator.
+	// Estimator estimates requests that carry no estimate; nil means HeuristicEstimator.
 	Estimator Estimator
-	// Meter says how the provider counts a call (see Meter). nil lets the
-	// Processor decide when it implements Metered, else the Estimator when
-	// it does, else ExactMeter.
+	// Meter is how the provider counts a call; nil means the Processor's or Estimator's (Metered), else ExactMeter.
 	Meter Meter
-	// Validator, when set, checks each payload before Add queues it.
+	// Validator, when set, checks each payload before Add queues it; nil checks nothing.
 	Validator Validator
-	// Retention is how long completed, dead and canceled requests are kept.
-	// 0 means 24 hours.
+	// Retention is how long completed, dead and canceled requests are kept; 0 means 24h.
 	Retention time.Duration
-	// OpTimeout bounds each Redis call the manager makes, so Add fails fast
-	// when Redis is down. 0 means 5 seconds.
+	// OpTimeout bounds each Redis call the manager makes; 0 means 5s.
 	OpTimeout time.Duration
-	// MaxPayloadBytes is the largest payload Add accepts; a larger one fails
-	// with a *LimitError matching ErrInvalidPayload. 0 means 1 MiB, the HTTP
-	// API's body limit.
+	// MaxPayloadBytes is the largest payload Add accepts; 0 means 1 MiB.
 	MaxPayloadBytes int
-	// Durability, when not zero, makes Add wait until Redis confirms it
-	// (WAIT, or WAITAOF on Redis 7.2+) and fail with a *DurabilityError when
-	// it cannot, although the request is queued. The zero value answers once
-	// the master has the write. CheckDurability tells at start-up whether
-	// Redis can confirm it.
+	// Durability is what Add waits for Redis to confirm; the zero value waits for nothing.
 	Durability Durability
-	// Logger receives the manager's logs. nil means slog.Default().
+	// Logger receives the manager's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -70,10 +56,19 @@ type managerConfig struct {
 	logger     *slog.Logger
 	maxPayload int // bytes
 
-	// durable is nil when Add does not wait.
+	// durable is nil when Add does not wait: the zero Durability answers
+	// once the master has applied the write (in its memory only). When set,
+	// Add waits after the add script until Redis confirms it (WAIT, or
+	// WAITAOF on Redis 7.2+) and fails with a *DurabilityError when it
+	// cannot, although the request is queued. CheckDurability tells at
+	// start-up whether Redis can confirm it at all.
 	durable *Durability
 }
 
+// namespacePattern bounds Config.Namespace. A namespace is one budget
+// domain and one Redis Cluster slot: every key carries it as a hash tag, and
+// every process with the same Namespace on the same Redis shares the queues
+// and the budget.
 var namespacePattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
 
 func newManagerConfig(cfg *Config) (managerConfig, error) {

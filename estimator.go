@@ -36,10 +36,9 @@ func outputAllowance(def int64) int64 {
 // defaultCharsPerToken is OpenAI's rule of thumb for English text.
 const defaultCharsPerToken = 4
 
-// HeuristicEstimator estimates tokens from the prompt text's characters
-// (messages, system, prompt, input, instructions) plus the payload's output
-// maximum, without a tokenizer. The zero value is ready and safe for
-// concurrent use; see the README, "Estimating tokens and time".
+// HeuristicEstimator estimates tokens from the prompt text's characters plus
+// the payload's output maximum, without a tokenizer. The zero value is ready
+// and safe for concurrent use; see the README, "Estimating tokens and time".
 type HeuristicEstimator struct {
 	CharsPerToken    float64 // characters per token; 0 (or not positive) means 4
 	DefaultMaxTokens int64   // output budget when the payload sets none; 0 means DefaultOutputAllowance, negative none

@@ -5,13 +5,11 @@ import (
 	"math"
 )
 
-// A Meter says how a provider counts a call against its rate limits, so
-// the ledger counts it the same way: Reserve when the call is leased,
-// Settle when it ends, Refused after a 429. It must be safe for concurrent
-// use; when in doubt it should charge more.
+// A Meter says how a provider counts a call against its rate limits, so the
+// ledger counts it the same way. It must be safe for concurrent use.
 type Meter interface {
-	Reserve(estimate Usage) Charge             // taken when the call arrives
-	Settle(reserved Charge, used Usage) Charge // what the call costs in the end
+	Reserve(estimate Usage) Charge             // taken when the call is leased
+	Settle(reserved Charge, used Usage) Charge // what the call costs when it ends
 	Refused(reserved Charge) Charge            // what a 429 costs
 }
 
@@ -24,9 +22,10 @@ type Meter interface {
 // queue reserves Reserve(estimate) in the same atomic step that leases a
 // request and books Settle or Refused in the step that records the
 // outcome. A refund the provider does not make would let the queue admit
-// work the provider refuses; a charge it does not take only wastes budget.
+// work the provider refuses; a charge it does not take only wastes budget:
+// so when in doubt a Meter should charge more.
 
-// Metered is implemented by a Processor (or Estimator) that knows its
+// Metered is implemented by a Processor or Estimator that knows its
 // provider's Meter for a payload; Config.Meter overrides it. MeterFor must
 // not fail: for a payload it cannot read it returns the common case.
 type Metered interface {
@@ -39,13 +38,12 @@ type UsageEstimator interface {
 	EstimateUsage(payload json.RawMessage) (Usage, error)
 }
 
-// Charge is what one call costs against the Budget: Tokens against TPM and
-// TPD, InputTokens against ITPM, OutputTokens against OTPM (and always one
-// request against RPM and RPD).
+// Charge is what one call costs against the Budget, besides one request
+// against RPM and RPD.
 type Charge struct {
-	Tokens       int64 `json:"tokens"`
-	InputTokens  int64 `json:"input_tokens"`
-	OutputTokens int64 `json:"output_tokens"`
+	Tokens       int64 `json:"tokens"`        // against TPM and TPD
+	InputTokens  int64 `json:"input_tokens"`  // against ITPM
+	OutputTokens int64 `json:"output_tokens"` // against OTPM
 }
 
 // MaxTokens bounds every token count the queue accepts or books (1e12).

@@ -26,9 +26,8 @@ type QueueManager struct {
 	waits waitHub // serves Wait; see waiter.go
 }
 
-// NewQueueManager returns a manager on rdb, which may be a single client, a
-// Sentinel failover client or a Cluster client. A nil cfg is the zero
-// Config: every default.
+// NewQueueManager returns a manager on rdb (a single, Sentinel failover or
+// Cluster client). A nil cfg takes every default.
 func NewQueueManager(rdb redis.UniversalClient, cfg *Config) (*QueueManager, error) {
 	if rdb == nil {
 		return nil, errors.New("llmqueue: nil redis client")
@@ -58,30 +57,34 @@ func (q *QueueManager) opCtx(ctx context.Context) (context.Context, context.Canc
 }
 
 // Add validates, estimates, classifies and queues one request and returns
-// its ID. A negative estimate fails with ErrInvalidTokens, a payload that
-// is not JSON with ErrInvalidPayload, an estimate above the usable limit
-// with ErrOverBudget.
-//
-// Limits, checked before anything is sent, with or without a Budget:
-// every estimate (the caller's or the Estimator's, input, output and their
-// sum) must be within 0..MaxTokens (ErrInvalidTokens), and the Meter's
-// charge is clamped into that range; the payload must be valid JSON in
-// valid UTF-8, not null, and at most Config.MaxPayloadBytes long
-// (ErrInvalidPayload); the ID and meta must be valid UTF-8, and meta at
-// most 256 entries and 64 KiB (ErrInvalidRequest).
-// A size over its limit is a *LimitError.
-//
-// Add is idempotent: the ID is fixed before the first send (a new one is
-// generated when the request has none), and adding a request that is
-// already stored under its ID, with the same payload and options, answers
-// success with that ID and queues nothing twice; a different request
-// under a stored ID fails with ErrDuplicateID. A stored request counts
-// until its retention ends. When Redis gives no answer (a timeout or a
-// broken connection after the call was sent), Add cannot know whether the
-// request was stored: it fails with *AddOutcomeUnknownError, which names
-// the ID and matches ErrUnavailable. Retry with the same ID (WithID) to
-// be sure it is queued exactly once.
+// its ID. Adding the same request under a stored ID succeeds without queueing
+// it twice: after an *AddOutcomeUnknownError, retry with WithID.
 func (q *QueueManager) Add(ctx context.Context, req *Request) (string, error) {
+	// Errors: a negative estimate fails with ErrInvalidTokens, a payload
+	// that is not JSON with ErrInvalidPayload, an estimate above the usable
+	// limit with ErrOverBudget.
+	//
+	// Limits, checked before anything is sent, with or without a Budget
+	// (see prepare, packMeta, estimate and Request.validate): every
+	// estimate (the caller's or the Estimator's, input, output and their
+	// sum) must be within 0..MaxTokens (ErrInvalidTokens), and the Meter's
+	// charge is clamped into that range; the payload must be valid JSON in
+	// valid UTF-8, not null, and at most Config.MaxPayloadBytes long
+	// (ErrInvalidPayload); the ID and meta must be valid UTF-8, and meta at
+	// most 256 entries and 64 KiB (ErrInvalidRequest). A size over its
+	// limit is a *LimitError.
+	//
+	// Idempotence: the ID is fixed before the first send (a new one is
+	// generated when the request has none), and adding a request that is
+	// already stored under its ID, with the same payload and options,
+	// answers success with that ID and queues nothing twice; a different
+	// request under a stored ID fails with ErrDuplicateID. A stored request
+	// counts until its retention ends. When Redis gives no answer (a
+	// timeout or a broken connection after the call was sent), Add cannot
+	// know whether the request was stored: it fails with
+	// *AddOutcomeUnknownError, which names the ID and matches
+	// ErrUnavailable. A retry with the same ID (WithID) makes sure it is
+	// queued exactly once.
 	ids, err := q.AddMany(ctx, []*Request{req})
 	if err != nil {
 		return "", err
@@ -89,11 +92,12 @@ func (q *QueueManager) Add(ctx context.Context, req *Request) (string, error) {
 	return ids[0], nil
 }
 
-// AddMany queues a batch atomically in one round trip: either every
-// request is queued or none is. Requests already stored under their ID
-// with the same content count as queued (see Add), so a batch can be
-// retried after an *AddOutcomeUnknownError, whose IDs are the batch's.
+// AddMany queues a batch atomically in one round trip: every request or
+// none. Like Add, it can be retried with the same IDs.
 func (q *QueueManager) AddMany(ctx context.Context, reqs []*Request) ([]string, error) {
+	// Requests already stored under their ID with the same content count
+	// as queued (see Add), so a batch can be retried after an
+	// *AddOutcomeUnknownError, whose IDs are the batch's.
 	if len(reqs) == 0 {
 		return nil, nil
 	}
@@ -218,10 +222,10 @@ func newID() string {
 	return strconv.FormatInt(time.Now().UnixMilli(), 16) + hex.EncodeToString(b[:])
 }
 
-// Status returns a request's current state. It fails with ErrNotFound for
-// an unknown or expired ID and ErrCorrupt when the stored hash cannot be
-// decoded.
+// Status returns a request's current state, or ErrNotFound for an unknown
+// or expired ID.
 func (q *QueueManager) Status(ctx context.Context, id string) (*RequestStatus, error) {
+	// A stored hash that cannot be decoded fails with ErrCorrupt.
 	ctx, cancel := q.opCtx(ctx)
 	defer cancel()
 	rec, err := q.store.Get(ctx, id)
@@ -232,14 +236,15 @@ func (q *QueueManager) Status(ctx context.Context, id string) (*RequestStatus, e
 	return statusFromRecord(id, rec, err)
 }
 
-// Cancel cancels a request. A queued, retrying or suspended request is
-// canceled at once and Cancel returns StatusCanceled. An active one is
-// flagged and Cancel returns StatusActive: the process that runs it cancels
-// its processor's context and it ends canceled (Wait tells when). A
-// request already canceled is canceled again without effect: Cancel
-// returns StatusCanceled, so a retry after a lost reply succeeds. Cancel
-// fails with ErrInvalidState on a completed or dead request.
+// Cancel cancels a request and returns StatusCanceled, or StatusActive when
+// it is running: its processor's context is then canceled (Wait tells when
+// it ends). A completed or dead request fails with ErrInvalidState.
 func (q *QueueManager) Cancel(ctx context.Context, id string) (Status, error) {
+	// A queued, retrying or suspended request is canceled at once. An
+	// active one is flagged: the process that runs it cancels its
+	// processor's context and it ends canceled. A request already canceled
+	// is canceled again without effect and Cancel returns StatusCanceled,
+	// so a retry after a lost reply succeeds.
 	ctx, cancel := q.opCtx(ctx)
 	defer cancel()
 	res, err := q.store.Cancel(ctx, id, q.cfg.retention.Milliseconds())
@@ -252,13 +257,14 @@ func (q *QueueManager) Cancel(ctx context.Context, id string) (Status, error) {
 	return StatusCanceled, nil
 }
 
-// Resume queues a suspended request again; the processor sees input as
-// Job.ResumeInput and its saved state as Job.State. input is marshalled to
-// JSON (a json.RawMessage is taken as is). input is the answer the request
-// was suspended for, so it is required: nil (or an empty json.RawMessage)
-// fails with ErrInvalidPayload and leaves the request suspended. Pass
-// json.RawMessage("null") to answer JSON null on purpose.
+// Resume queues a suspended request again; its processor gets input,
+// marshalled to JSON, as Job.ResumeInput. A nil input fails with
+// ErrInvalidPayload; json.RawMessage("null") answers JSON null.
 func (q *QueueManager) Resume(ctx context.Context, id string, input any) error {
+	// The processor sees its saved state as Job.State. A json.RawMessage is
+	// taken as is. input is the answer the request was suspended for, so it
+	// is required: nil (or an empty json.RawMessage) fails with
+	// ErrInvalidPayload and leaves the request suspended.
 	b, err := marshalInput(input)
 	if err != nil {
 		return fmt.Errorf("llmqueue: resume %s: %w", id, err)

@@ -10,6 +10,23 @@ import (
 )
 
 // Defaults for a BatchProcessor, used where a WorkerConfig field is zero.
+//
+// Notes on the WorkerConfig fields, kept here out of the API docs:
+//   - Cycle: every process of a namespace should use the same one;
+//     QueueManager.SetCycle overrides it for all of them while they run.
+//   - Lease: heartbeats come every third of it, and a worker that dies
+//     loses its requests to the others after this long.
+//   - PollInterval: an Add wakes idle workers at once (pub/sub), so this
+//     is only the fallback.
+//   - MaxBudgetWait: the lease script says how long to wait for the
+//     budget; this only bounds it.
+//   - MaxRateLimited: provider 429s do not spend a request's retries, so
+//     this is what stops a request that is refused forever.
+//   - Backoff: attempt is 1 for the first retry.
+//   - AttemptHooks: prom's Collector.Observe is one; hooks run on the
+//     worker goroutine, so they must be fast; a hook that panics is logged
+//     and skipped for that attempt, and nil entries are dropped (see
+//     newBatchConfig).
 const (
 	defaultConcurrency    = 10
 	defaultLease          = 30 * time.Second
@@ -21,58 +38,38 @@ const (
 	defaultLeaseBatch     = 16
 )
 
-// WorkerConfig configures a BatchProcessor. The zero value is ready to use:
-// every zero field takes the default named in its comment. Package
-// envconfig fills one from the environment.
+// WorkerConfig configures a BatchProcessor; the zero value takes every
+// default. Package envconfig fills one from the environment.
 type WorkerConfig struct {
-	// Concurrency is how many requests this process runs at once.
-	// 0 means 10.
+	// Concurrency is how many requests this process runs at once; 0 means 10.
 	Concurrency int
-	// Cycle is the slots per class in one cycle, 1 to 1000 each.
-	// The zero Cycle means 3 low, 2 medium, 1 long. Every process of a
-	// namespace should use the same one; QueueManager.SetCycle overrides
-	// it for all of them while they run.
+	// Cycle is the slots per class, 1-1000 each; the zero Cycle means 3 low, 2 medium, 1 long.
 	Cycle Cycle
-	// Lease is how long a leased request stays this worker's without a
-	// heartbeat (they come every third of it): a worker that dies loses its
-	// requests to the others after this long. 0 means 30 seconds; at least
-	// 100ms.
+	// Lease is how long a lease lasts without a heartbeat; 0 means 30s, the least is 100ms.
 	Lease time.Duration
-	// LeaseBatch is the most requests one lease call takes. 0 means
-	// 16.
+	// LeaseBatch is the most requests one lease call takes; 0 means 16.
 	LeaseBatch int
-	// PollInterval is the longest sleep while every queue is empty (an Add
-	// wakes the workers at once). 0 means one second.
+	// PollInterval is the longest sleep while every queue is empty; 0 means 1s.
 	PollInterval time.Duration
-	// MaxBudgetWait caps one sleep while the budget is short: the lease
-	// script says how long to wait, this bounds it. 0 means one minute.
+	// MaxBudgetWait caps one sleep while the budget is short; 0 means 1m.
 	MaxBudgetWait time.Duration
-	// RateLimitWait is the cool-down after a provider 429 that named no
-	// Retry-After. 0 means one second.
+	// RateLimitWait is the cool-down after a 429 without Retry-After; 0 means 1s.
 	RateLimitWait time.Duration
-	// JobTimeout bounds an attempt of a request that set no WithTimeout.
-	// 0 means 10 minutes.
+	// JobTimeout bounds an attempt of a request without WithTimeout; 0 means 10m.
 	JobTimeout time.Duration
-	// MaxRateLimited is how many provider 429s one request may see before
-	// it dies; 429s do not spend retries. 0 means 25.
+	// MaxRateLimited is how many 429s a request may see before it dies; 0 means 25.
 	MaxRateLimited int
-	// MaxEmptyCycles is how many empty lease calls in a row make Status
-	// report the worker idle. 0 means 3.
+	// MaxEmptyCycles is how many empty lease calls in a row make Status say idle; 0 means 3.
 	MaxEmptyCycles int
-	// Backoff is the delay before retry number attempt (1 for the first).
-	// nil means ExponentialBackoff(time.Second, 5*time.Minute).
+	// Backoff is the delay before retry number attempt; nil means ExponentialBackoff(time.Second, 5*time.Minute).
 	Backoff func(attempt int) time.Duration
-	// Middleware wraps every attempt; the first is the outermost.
+	// Middleware wraps every attempt, the first outermost; nil means none.
 	Middleware []Middleware
-	// AttemptHooks are called, in order, after every attempt whose outcome
-	// was recorded (prom's Collector.Observe is one). They run on the
-	// worker goroutine: keep them fast. A hook that panics is logged and
-	// skipped for that attempt. nil entries are ignored.
+	// AttemptHooks run in order after each recorded attempt, on the worker goroutine; nil means none.
 	AttemptHooks []func(AttemptEvent)
-	// WorkerID names this process in the worker registry. "" means
-	// host-pid-random.
+	// WorkerID names this process in the worker registry; "" means host-pid-random.
 	WorkerID string
-	// Logger receives the processor's logs. nil means the manager's.
+	// Logger receives the processor's logs; nil means the manager's.
 	Logger *slog.Logger
 }
 
@@ -95,10 +92,11 @@ type batchConfig struct {
 	logger         *slog.Logger
 }
 
-// ExponentialBackoff returns base x 2^(attempt-1), capped at max, with full
-// jitter (a uniform draw between half and all of it), so retries of many
-// requests that failed together spread out.
+// ExponentialBackoff returns base x 2^(attempt-1), capped at max, with jitter:
+// a uniform draw between half and all of it.
 func ExponentialBackoff(base, max time.Duration) func(attempt int) time.Duration {
+	// The jitter spreads out the retries of many requests that failed
+	// together, so they do not all come back at once.
 	return func(attempt int) time.Duration {
 		if attempt < 1 {
 			attempt = 1
@@ -171,16 +169,17 @@ func newBatchConfig(q *QueueManager, wc *WorkerConfig) (batchConfig, error) {
 	return c, nil
 }
 
-// AttemptEvent describes one finished attempt, for metrics and tracing.
+// AttemptEvent describes one finished attempt, for metrics and tracing
+// (WorkerConfig.AttemptHooks).
 type AttemptEvent struct {
-	ID        string
-	Priority  Priority
-	Attempt   int
-	Status    Status // the request's status after the attempt
-	Duration  time.Duration
-	Estimated int64
-	Usage     Usage
-	Err       error
+	ID        string        // the request's ID
+	Priority  Priority      // the request's class
+	Attempt   int           // 1 for the first attempt
+	Status    Status        // the request's status after the attempt
+	Duration  time.Duration // how long the attempt ran
+	Estimated int64         // the tokens reserved for it
+	Usage     Usage         // the usage the Processor reported, on success
+	Err       error         // the attempt's error, nil on success
 }
 
 // orDefault returns v, or def when v is zero.
