@@ -91,40 +91,33 @@ func (s *processorStats) leased(res redisstore.LeaseResult) {
 	s.endPos.Store(int64(res.EndPos))
 }
 
-// WorkerStatus is a BatchProcessor's own view of itself. Its JSON keys
-// match the Python seed's processor status.
+// WorkerStatus is a BatchProcessor's view of itself, from its own counters.
+// Its JSON keys match the Python package's processor status.
 type WorkerStatus struct {
-	IsProcessing            bool       `json:"is_processing"`
-	WorkerID                string     `json:"worker_id"`
-	UptimeSeconds           float64    `json:"uptime_seconds"`
-	CurrentCyclePosition    int        `json:"current_cycle_position"`
-	CurrentTaskType         Priority   `json:"current_task_type"`
-	CycleSequence           []Priority `json:"cycle_sequence"`
-	ConsecutiveEmptyCycles  int64      `json:"consecutive_empty_cycles"`
-	TotalRequestsProcessed  int64      `json:"total_requests_processed"`
-	Completed               int64      `json:"completed"`
-	Failed                  int64      `json:"failed"`
-	InFlight                int        `json:"in_flight"`
-	StaleAcks               int64      `json:"stale_acks"`
-	BudgetWaits             int64      `json:"budget_waits"`
-	LateRestamps            int64      `json:"late_restamps"`
-	LastProcessedTime       *time.Time `json:"last_processed_time"`
-	ProcessingRatePerMinute float64    `json:"processing_rate_per_minute"`
-	// BatchConfig is the cycle in force (SetCycle's, else WorkerConfig.Cycle)
-	// and the concurrency.
-	BatchConfig map[string]int `json:"batch_config"`
-	// RequestsProcessedThisCycle counts the requests this process leased
-	// in the current round of the shared cycle.
-	RequestsProcessedThisCycle int64 `json:"requests_processed_this_cycle"`
-	// ConsecutiveQuotaFailures counts this process's lease calls in a row
-	// that leased nothing because the budget or a cool-down refused.
-	ConsecutiveQuotaFailures int64        `json:"consecutive_quota_failures"`
-	Paused                   bool         `json:"paused"`
-	QuotaStatus              string       `json:"quota_status"`
-	ConsecutiveErrors        int64        `json:"consecutive_errors"`
-	HealthStatus             WorkerHealth `json:"health_status"`
-	// ProcessorInfo is the Processor's own ProcessorInfo, when it has one.
-	ProcessorInfo map[string]any `json:"processor_info,omitempty"`
+	IsProcessing               bool           `json:"is_processing"` // between Start and Shutdown
+	WorkerID                   string         `json:"worker_id"`
+	UptimeSeconds              float64        `json:"uptime_seconds"`
+	CurrentCyclePosition       int            `json:"current_cycle_position"`   // the shared slot, from 0
+	CurrentTaskType            Priority       `json:"current_task_type"`        // the class of that slot
+	CycleSequence              []Priority     `json:"cycle_sequence"`           // the cycle in force, slot by slot
+	ConsecutiveEmptyCycles     int64          `json:"consecutive_empty_cycles"` // lease calls in a row that found nothing
+	TotalRequestsProcessed     int64          `json:"total_requests_processed"` // attempts acknowledged
+	Completed                  int64          `json:"completed"`
+	Failed                     int64          `json:"failed"` // went dead
+	InFlight                   int            `json:"in_flight"`
+	StaleAcks                  int64          `json:"stale_acks"`    // outcomes dropped: the lease was lost
+	BudgetWaits                int64          `json:"budget_waits"`  // lease calls the budget or a cool-down refused
+	LateRestamps               int64          `json:"late_restamps"` // reservations moved to a late call's start
+	LastProcessedTime          *time.Time     `json:"last_processed_time"`
+	ProcessingRatePerMinute    float64        `json:"processing_rate_per_minute"`    // attempts acknowledged in the last minute
+	BatchConfig                map[string]int `json:"batch_config"`                  // the cycle in force and "concurrency"
+	RequestsProcessedThisCycle int64          `json:"requests_processed_this_cycle"` // this process's leases in the current round
+	ConsecutiveQuotaFailures   int64          `json:"consecutive_quota_failures"`    // lease calls in a row the budget left empty
+	Paused                     bool           `json:"paused"`                        // by PauseProcessing
+	QuotaStatus                string         `json:"quota_status"`                  // "available" or "limited: <reason>"
+	ConsecutiveErrors          int64          `json:"consecutive_errors"`            // failed lease calls in a row
+	HealthStatus               WorkerHealth   `json:"health_status"`
+	ProcessorInfo              map[string]any `json:"processor_info,omitempty"` // the Processor's ProcessorInfo, if any
 }
 
 // WorkerHealth is what WorkerStatus.HealthStatus says of a worker.
@@ -133,15 +126,15 @@ type WorkerHealth string
 // The health a worker reports, worst first.
 const (
 	HealthStopped      WorkerHealth = "stopped"
-	HealthDegraded     WorkerHealth = "degraded" // three Redis errors in a row or more
-	HealthPaused       WorkerHealth = "paused"   // PauseProcessing paused the namespace
-	HealthQuotaLimited WorkerHealth = "quota_limited"
-	HealthIdle         WorkerHealth = "idle"
+	HealthDegraded     WorkerHealth = "degraded"      // three failed lease calls in a row or more
+	HealthPaused       WorkerHealth = "paused"        // PauseProcessing paused the namespace
+	HealthQuotaLimited WorkerHealth = "quota_limited" // the budget or a cool-down refused the last lease call
+	HealthIdle         WorkerHealth = "idle"          // WorkerConfig.MaxEmptyCycles empty lease calls, nothing running
 	HealthHealthy      WorkerHealth = "healthy"
 )
 
-// Status reports what this process is doing, from its own counters; the
-// cycle position is the namespace's, read from Redis with a short timeout.
+// Status reports what this process is doing. It is safe to call at any time;
+// only the cycle position is read from Redis, with a short timeout.
 func (b *BatchProcessor) Status() WorkerStatus {
 	s := &b.st
 	cycle := b.cfg.cycle

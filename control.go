@@ -6,47 +6,45 @@ import (
 	"time"
 )
 
-// ProcessingState is what an operator set for every worker of a namespace
-// through PauseProcessing and SetCycle.
+// ProcessingState is what PauseProcessing and SetCycle set for every worker
+// of a namespace.
 type ProcessingState struct {
-	// Paused is true while no worker of the namespace leases anything.
-	Paused bool `json:"paused"`
-	// PausedAt is when PauseProcessing was called; nil unless Paused.
-	PausedAt *time.Time `json:"paused_at,omitempty"`
-	// Cycle is the cycle SetCycle made every worker's; nil when each
-	// worker uses the one it was built with (WorkerConfig.Cycle).
-	Cycle *Cycle `json:"cycle,omitempty"`
-	// CycleSetAt is when SetCycle was called; nil unless Cycle is set.
-	CycleSetAt *time.Time `json:"cycle_set_at,omitempty"`
+	Paused     bool       `json:"paused"`
+	PausedAt   *time.Time `json:"paused_at,omitempty"`    // nil unless Paused
+	Cycle      *Cycle     `json:"cycle,omitempty"`        // nil: each worker's WorkerConfig.Cycle
+	CycleSetAt *time.Time `json:"cycle_set_at,omitempty"` // nil unless Cycle is set
 }
 
-// PauseProcessing stops every worker of the namespace, in every process,
-// from leasing requests, from its next lease call on. Workers stay up and
-// keep their registrations; requests already running finish and are
-// acknowledged as usual; Add keeps queueing. Leases of workers that died
-// still expire and go back to their queues. The pause is kept in Redis,
-// so it outlives the process that set it and holds for workers started
-// later, until ResumeProcessing. Pausing a paused namespace is a no-op.
+// PauseProcessing stops every worker of the namespace, in every process and
+// those started later, from leasing until ResumeProcessing; running requests
+// finish and Add still queues. Pausing a paused namespace is a no-op.
 func (q *QueueManager) PauseProcessing(ctx context.Context) error {
+	// Each worker sees the pause at its next lease call; workers stay up
+	// and keep their registrations, and what they run is acknowledged as
+	// usual. Leases of workers that died still expire and go back to their
+	// queues. Kept in Redis, the pause outlives the process that set it and
+	// holds for workers started later.
 	ctx, cancel := q.opCtx(ctx)
 	defer cancel()
 	return q.wrapControl("pause processing", q.store.SetPaused(ctx, true))
 }
 
-// ResumeProcessing lets every worker of the namespace lease again and
-// wakes the idle ones. Resuming a namespace that is not paused is a no-op.
+// ResumeProcessing lets every worker of the namespace lease again; resuming a
+// namespace that is not paused is a no-op.
 func (q *QueueManager) ResumeProcessing(ctx context.Context) error {
+	// The store also wakes the idle workers, so none sleeps out its poll
+	// interval first.
 	ctx, cancel := q.opCtx(ctx)
 	defer cancel()
 	return q.wrapControl("resume processing", q.store.SetPaused(ctx, false))
 }
 
-// SetCycle changes the 3-2-1 cycle of every worker of the namespace, in
-// every process, while they run: each lease call reads it, so it holds
-// from the next call of each worker. Each class needs 1 to 1000
-// slots; anything else is an error matching ErrInvalidRequest. The cycle
-// is kept in Redis until ClearCycle.
+// SetCycle sets the cycle of every worker of the namespace, in every process,
+// from its next lease call until ClearCycle. Each class needs 1-1000 slots,
+// else the error matches ErrInvalidRequest.
 func (q *QueueManager) SetCycle(ctx context.Context, c Cycle) error {
+	// The cycle is kept in Redis and each lease call reads it, so running
+	// workers switch without a restart.
 	if err := validCycle(c.array()); err != nil {
 		return err
 	}
@@ -55,16 +53,15 @@ func (q *QueueManager) SetCycle(ctx context.Context, c Cycle) error {
 	return q.wrapControl("set cycle", q.store.SetCycle(ctx, c.String()))
 }
 
-// ClearCycle drops the cycle SetCycle set: each worker goes back to the
-// cycle it was built with.
+// ClearCycle drops SetCycle's cycle: each worker goes back to its
+// WorkerConfig.Cycle.
 func (q *QueueManager) ClearCycle(ctx context.Context) error {
 	ctx, cancel := q.opCtx(ctx)
 	defer cancel()
 	return q.wrapControl("clear cycle", q.store.SetCycle(ctx, ""))
 }
 
-// ProcessingState reports whether the namespace is paused and which cycle
-// was set for all of its workers.
+// ProcessingState reads what PauseProcessing and SetCycle set.
 func (q *QueueManager) ProcessingState(ctx context.Context) (ProcessingState, error) {
 	ctx, cancel := q.opCtx(ctx)
 	defer cancel()

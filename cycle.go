@@ -14,10 +14,9 @@ const maxCycleSlots = 1000
 // defaultCycle is 3 low, 2 medium, 1 long: the seed's cycle.
 var defaultCycle = [3]int{3, 2, 1}
 
-// Cycle is the 3-2-1 cycle's slots per class: the BatchProcessor leases
-// Low requests from the low queue, then Medium from the medium one, then
-// Long from the long one, and repeats; a class with nothing queued gives
-// its slot to the next.
+// Cycle is the lease cycle's slots per class (3-2-1 by default): Low leases
+// from the low queue, then Medium from the medium, then Long from the long,
+// and again; an empty class gives its slots to the next.
 type Cycle struct {
 	Low    int `json:"low"`
 	Medium int `json:"medium"`

@@ -9,24 +9,21 @@ import (
 )
 
 // Inspector reads and repairs a namespace for operators: queue depths,
-// requests by state a page at a time, one request, live workers, and
-// requeueing dead requests. Get one from QueueManager.Inspector; it is
-// safe for concurrent use.
+// requests by state a page at a time, live workers, dead requests. Get one
+// from QueueManager.Inspector; it is safe for concurrent use.
 type Inspector struct{ q *QueueManager }
 
 // Inspector returns the namespace's Inspector.
 func (q *QueueManager) Inspector() *Inspector { return &Inspector{q: q} }
 
 // QueueCounts is how many requests of a namespace are in each state that
-// has an index. Finished requests (completed, canceled) have none: Metrics
-// counts them.
+// has an index; Metrics counts the completed and canceled ones.
 type QueueCounts struct {
 	Queued    map[Priority]int64 `json:"queued"`
-	Active    int64              `json:"active"`
-	Scheduled int64              `json:"scheduled"`
+	Active    int64              `json:"active"`    // leased
+	Scheduled int64              `json:"scheduled"` // waiting for a retry
 	Suspended int64              `json:"suspended"`
-	// Dead counts the dead requests still kept (see Config.Retention).
-	Dead int64 `json:"dead"`
+	Dead      int64              `json:"dead"` // still kept (Config.Retention)
 }
 
 // Counts reports the namespace's queue depths in one atomic read.
@@ -44,31 +41,28 @@ func (in *Inspector) Counts(ctx context.Context) (QueueCounts, error) {
 	}, nil
 }
 
-// Page is one page of request IDs. Next is the cursor of the following
-// page, empty after the last.
+// Page is one page of request IDs, from Inspector.List.
 type Page struct {
 	IDs  []string `json:"ids"`
-	Next string   `json:"next,omitempty"`
+	Next string   `json:"next,omitempty"` // the next page's cursor; "" after the last
 }
 
-// ErrNotIndexed is returned by List for a state that has no index to page
-// through: completed and canceled requests are kept only as their own
-// records until their retention ends (Status reads one).
+// ErrNotIndexed is returned by Inspector.List for completed and canceled:
+// those states have no index to page through.
 var ErrNotIndexed = errors.New("llmqueue: state has no index")
 
-// List returns up to limit (1-1000) IDs of requests in state, from cursor
-// ("" for the first page):
-//
-//   - queued: the low, then medium, then long queue, each head first (the
-//     order they are leased in within a class);
-//   - active: by lease deadline; retrying: by the time the retry is due;
-//   - suspended and dead: oldest first; dead IDs past the retention and
-//     IDs whose request was deleted are pruned on the way.
-//
-// A page is a snapshot: a request that moves between two calls may be
-// skipped or seen twice. Completed and canceled fail with ErrNotIndexed; a
-// bad state, cursor or limit with ErrInvalidRequest.
+// List returns up to limit (1-1000) IDs in state from cursor ("" first):
+// queued in lease order, active by deadline, retrying by due time, the rest
+// oldest first. Completed and canceled fail with ErrNotIndexed, bad
+// arguments with ErrInvalidRequest.
 func (in *Inspector) List(ctx context.Context, state Status, cursor string, limit int) (Page, error) {
+	// Queued pages through the low, then medium, then long queue, each head
+	// first (the order they are leased in within a class). Dead IDs past
+	// the retention or whose request was deleted are pruned on the way.
+	// Completed and canceled requests are kept only as their own records
+	// until their retention ends (Status reads one), hence ErrNotIndexed.
+	// Each page is its own snapshot, so a request that moves between two
+	// calls may be skipped or seen twice.
 	if limit < 1 || limit > 1000 {
 		return Page{}, fmt.Errorf("%w: limit %d: want 1-1000", ErrInvalidRequest, limit)
 	}
@@ -180,13 +174,12 @@ func (in *Inspector) Workers(ctx context.Context) ([]WorkerInfo, error) {
 	return workersOf(snap.Workers), nil
 }
 
-// Requeue puts a dead request back in its queue with its attempts reset,
-// as QueueManager.Requeue does.
+// Requeue queues a dead request again with its attempts reset, as
+// QueueManager.Requeue does.
 func (in *Inspector) Requeue(ctx context.Context, id string) error { return in.q.Requeue(ctx, id) }
 
-// RequeueDead requeues every dead request still kept and returns how many
-// it requeued. A request that another caller requeued or that expired
-// meanwhile is skipped, not an error.
+// RequeueDead requeues every dead request still kept and returns how many;
+// one requeued by another caller or expired meanwhile is skipped.
 func (in *Inspector) RequeueDead(ctx context.Context) (int, error) {
 	n := 0
 	for {

@@ -6,14 +6,15 @@ import (
 	"math"
 )
 
-// Metrics is a snapshot of a namespace. Its JSON keys include those of the
-// Python seed this library replaces, so dashboards keep working.
+// Metrics is a snapshot of a namespace, read by QueueManager.Metrics. Its
+// JSON keys include the Python package's, so its dashboards keep working.
 type Metrics struct {
+	// Requests queued now: in all, then per class.
 	TotalInQueue  int64 `json:"total_in_queue"`
 	LowInQueue    int64 `json:"low_in_queue"`
 	MediumInQueue int64 `json:"medium_in_queue"`
 	LongInQueue   int64 `json:"long_in_queue"`
-
+	// Per class, since the namespace began: completed, failed (dead) and queued (added).
 	LowCompleted    int64 `json:"low_completed"`
 	LowFailed       int64 `json:"low_failed"`
 	LowQueued       int64 `json:"low_queued"`
@@ -23,53 +24,50 @@ type Metrics struct {
 	LongCompleted   int64 `json:"long_completed"`
 	LongFailed      int64 `json:"long_failed"`
 	LongQueued      int64 `json:"long_queued"`
-
-	TotalQueued     int64            `json:"total_queued"`
-	TotalCompleted  int64            `json:"total_completed"`
-	TotalFailed     int64            `json:"total_failed"`
-	TotalProcessing int64            `json:"total_processing"`
-	TotalRetried    int64            `json:"total_retried"`
-	TotalCanceled   int64            `json:"total_canceled"`
-	TotalRateLimit  int64            `json:"total_rate_limited"`
-	TotalRecovered  int64            `json:"total_recovered"`
-	QueueLengths    map[string]int64 `json:"queue_lengths"`
-	Scheduled       int64            `json:"scheduled"`
-	// Dead counts the dead requests still kept, those that died within
-	// the retention; Inspector.List(ctx, StatusDead, ...) pages through them.
-	Dead      int64 `json:"dead"`
-	Suspended int64 `json:"suspended"`
-
-	SuccessRatePercent float64      `json:"success_rate_percent"`
-	TokenUsage         TokenUsage   `json:"token_usage"`
-	RequestsInWindow   int64        `json:"requests_in_window"`
-	RequestLimit       int64        `json:"request_limit"`
-	CooldownSeconds    float64      `json:"cooldown_seconds"`
-	CyclePosition      int          `json:"cycle_position"`
-	Workers            []WorkerInfo `json:"workers"`
-	SystemHealth       SystemHealth `json:"system_health"`
+	// Over all classes since the namespace began, except the counts marked "now".
+	TotalQueued        int64            `json:"total_queued"`
+	TotalCompleted     int64            `json:"total_completed"`
+	TotalFailed        int64            `json:"total_failed"`
+	TotalProcessing    int64            `json:"total_processing"`     // leased now
+	TotalRetried       int64            `json:"total_retried"`        // retries scheduled
+	TotalCanceled      int64            `json:"total_canceled"`       // includes ClearQueues
+	TotalRateLimit     int64            `json:"total_rate_limited"`   // provider 429s
+	TotalRecovered     int64            `json:"total_recovered"`      // expired leases requeued
+	QueueLengths       map[string]int64 `json:"queue_lengths"`        // now queued, by class
+	Scheduled          int64            `json:"scheduled"`            // now waiting for a retry
+	Dead               int64            `json:"dead"`                 // now dead and kept (Config.Retention)
+	Suspended          int64            `json:"suspended"`            // now waiting for Resume
+	SuccessRatePercent float64          `json:"success_rate_percent"` // completed / (completed + failed); 100 before any
+	// The current budget window, and what is left of a provider 429's cool-down.
+	TokenUsage       TokenUsage   `json:"token_usage"`
+	RequestsInWindow int64        `json:"requests_in_window"`
+	RequestLimit     int64        `json:"request_limit"`
+	CooldownSeconds  float64      `json:"cooldown_seconds"`
+	CyclePosition    int          `json:"cycle_position"` // the shared slot of the cycle, from 0
+	Workers          []WorkerInfo `json:"workers"`        // the live workers, by ID
+	SystemHealth     SystemHealth `json:"system_health"`
 }
 
-// TokenUsage is the ledger's state for the current window.
+// TokenUsage is the budget's token use in the current window.
 type TokenUsage struct {
-	Used               int64   `json:"used"`
-	Limit              int64   `json:"limit"`
-	UtilizationPercent float64 `json:"utilization_percent"`
+	Used               int64   `json:"used"`                // charged in the window; CurrentUsage repeats it
+	Limit              int64   `json:"limit"`               // Budget.UsableTokens; 0 means unlimited
+	UtilizationPercent float64 `json:"utilization_percent"` // Used / Limit
 	CurrentUsage       int64   `json:"current_usage"`
-	APIAllocation      int64   `json:"api_allocation"`
-	Available          int64   `json:"available"`
-	SafetyBuffer       int64   `json:"safety_buffer"`
+	APIAllocation      int64   `json:"api_allocation"` // TPM × APIAllocationPercent
+	Available          int64   `json:"available"`      // Limit - Used, at least 0
+	SafetyBuffer       int64   `json:"safety_buffer"`  // APIAllocation - Limit
 }
 
-// SystemHealth scores the namespace like the seed did: 100 minus 30/15 for
-// token use over 90/70%, 25/10 for more than 200/100 queued, 20/10 for a
-// success rate under 90/95%; 80 and up is healthy, 60 and up warning, the
-// rest critical.
+// SystemHealth scores the namespace from 100 down for high token use, a long
+// backlog and a low success rate; Status is "healthy" from a Score of 80,
+// "warning" from 60, else "critical".
 type SystemHealth struct {
 	Status           string  `json:"status"`
 	Score            int     `json:"score"`
-	TokenUtilization float64 `json:"token_utilization"`
-	QueueBacklog     int64   `json:"queue_backlog"`
-	SuccessRate      float64 `json:"success_rate"`
+	TokenUtilization float64 `json:"token_utilization"` // TokenUsage.UtilizationPercent
+	QueueBacklog     int64   `json:"queue_backlog"`     // Metrics.TotalInQueue
+	SuccessRate      float64 `json:"success_rate"`      // Metrics.SuccessRatePercent
 }
 
 // Metrics reads a consistent snapshot of the namespace.
@@ -126,6 +124,9 @@ func (q *QueueManager) tokenUsage(used int64) TokenUsage {
 	return u
 }
 
+// health scores m like the Python seed did: 100 minus 30/15 for token use
+// over 90/70%, 25/10 for more than 200/100 queued, 20/10 for a success rate
+// under 90/95%; 80 and up is healthy, 60 and up warning, the rest critical.
 func health(m *Metrics) SystemHealth {
 	h := SystemHealth{Score: 100, TokenUtilization: m.TokenUsage.UtilizationPercent,
 		QueueBacklog: m.TotalInQueue, SuccessRate: m.SuccessRatePercent}

@@ -10,28 +10,26 @@ const clearedMessage = "canceled: its queue was cleared"
 
 // ClearReport says what ClearQueues removed.
 type ClearReport struct {
-	// Removed counts, per class, the queued requests that were canceled.
-	Removed map[Priority]int64 `json:"removed"`
-	// Total is the sum of Removed.
-	Total int64 `json:"total"`
+	Removed map[Priority]int64 `json:"removed"` // the queued requests canceled, per class
+	Total   int64              `json:"total"`   // the sum of Removed
 }
 
-// ClearQueues empties the queues of the given classes (all three when
-// none is given), as the Python package's clear_all_queues did, and
-// reports what it removed. Every request it takes off ends canceled with
-// an error saying its queue was cleared, so callers waiting on it wake
-// and Status tells them why; each is counted in its class's canceled
-// metric.
-//
-// Only queued requests are touched. Requests running, waiting for a
-// retry or suspended are left alone (Cancel them one by one), and so are
-// requests added while ClearQueues runs beyond the length each queue had
-// when it started: a long queue is cleared in bounded steps, so Redis is
-// never blocked for long, and a producer adding all the while cannot keep
-// ClearQueues running. An unknown class is an error matching
-// ErrInvalidRequest, before anything is removed. On an error the report
-// counts what was removed before it.
+// ClearQueues cancels the requests queued in the given classes (all when none
+// is given); running, retrying and suspended ones stay. An unknown class fails
+// with ErrInvalidRequest; on an error the report counts what was removed.
 func (q *QueueManager) ClearQueues(ctx context.Context, classes ...Priority) (ClearReport, error) {
+	// This is the Python package's clear_all_queues. Every request taken
+	// off ends canceled with clearedMessage as its error, so callers
+	// waiting on it wake and Status tells them why; each is counted in its
+	// class's canceled metric.
+	//
+	// Only queued requests are touched. Requests running, waiting for a
+	// retry or suspended are left alone (Cancel them one by one), and so
+	// are requests added while ClearQueues runs beyond the length each
+	// queue had when it started: a long queue is cleared in bounded steps,
+	// so Redis is never blocked for long, and a producer adding all the
+	// while cannot keep ClearQueues running. Every class is checked before
+	// anything is removed.
 	if len(classes) == 0 {
 		classes = Priorities
 	}

@@ -5,55 +5,45 @@ import (
 	"strconv"
 )
 
-// QueueInfo describes a namespace for operators, like the Python
-// package's get_queue_info: the configuration this QueueManager works
-// with, what an operator set for every worker, each queue, and the Redis
-// server.
+// QueueInfo describes a namespace for operators, like the Python package's
+// get_queue_info: this manager's configuration, the pause and cycle set for
+// every worker, each queue, and the Redis server.
 type QueueInfo struct {
-	Namespace string `json:"namespace"`
-	// Budget is this manager's Budget with its defaults applied, and
-	// Usable what the lease script admits per window and per day.
-	Budget BudgetInfo `json:"budget"`
-	// Processing is the namespace's pause and cycle override.
-	Processing ProcessingState `json:"processing"`
-	// Queues describes the three classes in cycle order.
-	Queues []QueueDescription `json:"queues"`
-	// RetentionSeconds is how long finished requests are kept (0: kept).
-	RetentionSeconds float64   `json:"retention_seconds"`
-	Redis            RedisInfo `json:"redis"`
+	Namespace        string             `json:"namespace"`
+	Budget           BudgetInfo         `json:"budget"`            // this manager's Budget, defaults applied
+	Processing       ProcessingState    `json:"processing"`        // the pause and the cycle override
+	Queues           []QueueDescription `json:"queues"`            // low, medium, long
+	RetentionSeconds float64            `json:"retention_seconds"` // Config.Retention, defaults applied
+	Redis            RedisInfo          `json:"redis"`
 }
 
-// BudgetInfo is a Budget as QueueInfo reports it: the provider's limits
-// (0: unlimited), the shares held back, and the usable amounts.
+// BudgetInfo is a Budget as QueueInfo reports it.
 type BudgetInfo struct {
-	TPM                  int64   `json:"tpm"`
-	RPM                  int64   `json:"rpm"`
-	ITPM                 int64   `json:"itpm"`
-	OTPM                 int64   `json:"otpm"`
-	TPD                  int64   `json:"tpd"`
-	RPD                  int64   `json:"rpd"`
-	WindowSeconds        float64 `json:"window_seconds"`
-	APIAllocationPercent float64 `json:"api_allocation_percent"`
-	// SafetyBufferPercent is 0 when no buffer is held back.
-	SafetyBufferPercent float64          `json:"safety_buffer_percent"`
-	Usable              map[string]int64 `json:"usable"`
+	// The provider's limits; 0 means unlimited.
+	TPM                  int64            `json:"tpm"`
+	RPM                  int64            `json:"rpm"`
+	ITPM                 int64            `json:"itpm"`
+	OTPM                 int64            `json:"otpm"`
+	TPD                  int64            `json:"tpd"`
+	RPD                  int64            `json:"rpd"`
+	WindowSeconds        float64          `json:"window_seconds"`
+	APIAllocationPercent float64          `json:"api_allocation_percent"`
+	SafetyBufferPercent  float64          `json:"safety_buffer_percent"` // 0 when none is held back
+	Usable               map[string]int64 `json:"usable"`                // admitted per window or day, by key ("tpm", ...)
 }
 
 // QueueDescription is one class's queue.
 type QueueDescription struct {
 	Class Priority `json:"class"`
-	// MinTokens and MaxTokens bound the estimates classified into it;
-	// MaxTokens is 0 for the long class, which has no upper bound.
-	// WithPriority places a request in any class whatever its estimate.
+	// The estimates classified into the class; MaxTokens is 0 for long (no bound).
 	MinTokens   int64  `json:"min_tokens"`
 	MaxTokens   int64  `json:"max_tokens"`
 	Length      int64  `json:"length"`
 	Description string `json:"description"`
 }
 
-// RedisInfo is what the Redis server says of itself (from INFO, of the
-// node that answered on a cluster). Error is set, and the rest empty,
-// when INFO could not be read; QueueInfo still answers.
+// RedisInfo is what the Redis server says of itself in INFO (on a cluster,
+// the node that answered). When INFO fails, only Error is set.
 type RedisInfo struct {
 	Version          string `json:"version,omitempty"`
 	Mode             string `json:"mode,omitempty"`
@@ -65,10 +55,8 @@ type RedisInfo struct {
 	Error            string `json:"error,omitempty"`
 }
 
-// QueueInfo reports the namespace's configuration, queues and Redis
-// server. It fails only when the queues cannot be read; a Redis that
-// refuses INFO (some managed services rename it) leaves RedisInfo.Error
-// set instead.
+// QueueInfo reports the namespace's configuration, queues and Redis server.
+// It fails only when the queues cannot be read; a failed INFO sets RedisInfo.Error.
 func (q *QueueManager) QueueInfo(ctx context.Context) (*QueueInfo, error) {
 	ctx, cancel := q.opCtx(ctx)
 	defer cancel()
@@ -120,6 +108,9 @@ func budgetInfo(b Budget) BudgetInfo {
 	}
 }
 
+// redisInfo reads INFO. A Redis that refuses it (some managed services
+// rename the command) leaves RedisInfo.Error set, and QueueInfo still
+// answers.
 func (q *QueueManager) redisInfo(ctx context.Context) RedisInfo {
 	f, err := q.store.ServerInfo(ctx)
 	if err != nil {

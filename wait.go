@@ -6,19 +6,20 @@ import (
 	"fmt"
 )
 
-// Wait blocks until the request reaches a terminal status (completed,
-// dead or canceled) or ctx ends, and returns its final status; a suspended
-// request keeps Wait waiting until it is resumed and finishes. All Waits of
-// a manager share one pub/sub subscription, started by the first Wait and
-// stopped by Close: Wait re-reads the status when an event names its
-// request, after every reconnect of the subscription, and on a slow
-// fallback poll (every 5 seconds), so a lost event delays Wait by at most
-// that interval.
-//
-// Wait fails at once if its first read does; a later read that finds
-// Redis unreachable is retried at the next wake instead, since the request
-// is known to exist.
+// Wait blocks until the request is completed, dead or canceled (a suspended
+// one waits for Resume) or ctx ends, and returns its final status. An unknown
+// ID fails with ErrNotFound. All Waits share one subscription; see Close.
 func (q *QueueManager) Wait(ctx context.Context, id string) (*RequestStatus, error) {
+	// All Waits of a manager share one pub/sub subscription, started by the
+	// first Wait and stopped by Close: Wait re-reads the status when an
+	// event names its request, after every reconnect of the subscription,
+	// and on a slow fallback poll (waitPollDefault, 5 seconds), so a lost
+	// event delays Wait by at most that interval.
+	//
+	// Wait fails at once if its first read does; a later read that finds
+	// Redis unreachable is retried at the next wake instead, since the
+	// request is known to exist.
+	//
 	// Register before the first read, so an event between the two wakes
 	// this Wait; one published before the subscription is up is caught by
 	// the read the subscriber triggers once it is.
@@ -50,10 +51,8 @@ func (q *QueueManager) Wait(ctx context.Context, id string) (*RequestStatus, err
 	}
 }
 
-// Close releases the pub/sub connection that serves Wait; call it when
-// done with the manager. Waits in progress and later ones fail. Close does
-// not close the Redis client, which the caller owns. Calling it more than
-// once does nothing.
+// Close releases the pub/sub connection that serves Wait and WaitEach, which
+// then fail; the Redis client stays open. Calling it again does nothing.
 func (q *QueueManager) Close() error {
 	q.waits.close()
 	return nil

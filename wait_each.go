@@ -8,43 +8,22 @@ import (
 	"sync"
 )
 
-// WaitEach waits for many requests at once and yields the final status of
-// each (completed, dead or canceled) as it finishes, in the order they
-// finish; the requests that had finished already come first, in the
-// order of ids. A repeated ID is yielded once.
+// WaitEach yields each request's final status as it finishes (finished ones
+// first, a repeated ID once), with no goroutine per request. It ends after an
+// error, such as ErrNotFound or ctx's.
 //
 //	for st, err := range qm.WaitEach(ctx, ids) {
-//		if err != nil {
-//			return err // the sequence ends after an error
-//		}
+//		if err != nil { return err }
 //		fmt.Println(st.ID, st.Status)
 //	}
-//
-// It runs in the caller's goroutine and starts none of its own: all of
-// ids wait on the manager's one pub/sub subscription, the one Wait uses,
-// and only the requests an event (or the fallback poll, see Wait) names
-// are read again. So it suits thousands of requests where a Wait per
-// request would need a goroutine each. Breaking out of the loop stops
-// the waiting.
-//
-// It fails at once with a yielded error when its first read fails (a
-// pipelined read of every ID's status); a request that does not exist
-// fails it with ErrNotFound, then or when it disappears later. A later
-// read that finds Redis unreachable is retried at the next wake, as in
-// Wait. When ctx ends, or Close is called, it yields an error saying how
-// many requests are unfinished. Whatever error ends it, the statuses
-// yielded before it stand.
 func (q *QueueManager) WaitEach(ctx context.Context, ids []string) iter.Seq2[*RequestStatus, error] {
 	return func(yield func(*RequestStatus, error) bool) {
 		q.waitEach(ctx, ids, yield)
 	}
 }
 
-// WaitAll waits until every request in ids reaches a terminal status, and
-// returns the final statuses by ID. It is WaitEach collected: one
-// subscription for all of ids, no goroutine per request. When it fails
-// (ctx ends, a request does not exist, the first read fails), it returns
-// the statuses of the requests that finished so far with the error.
+// WaitAll is WaitEach collected: the final statuses by ID, or with an error
+// those of the requests that finished before it.
 func (q *QueueManager) WaitAll(ctx context.Context, ids []string) (map[string]*RequestStatus, error) {
 	out := make(map[string]*RequestStatus, len(ids))
 	for st, err := range q.WaitEach(ctx, ids) {
@@ -56,6 +35,22 @@ func (q *QueueManager) WaitAll(ctx context.Context, ids []string) (map[string]*R
 	return out, nil
 }
 
+// waitEach is WaitEach's body. The requests that had finished already come
+// first, in the order of ids; the rest in the order they finish.
+//
+// It starts no goroutine of its own: all of ids wait on the manager's one
+// pub/sub subscription, the one Wait uses, and only the requests an event
+// (or the fallback poll, see waitHub) names are read again. So it suits
+// thousands of requests where a Wait per request would need a goroutine
+// each. Breaking out of the loop stops the waiting.
+//
+// It fails at once with a yielded error when its first read fails (a
+// pipelined read of every ID's status); a request that does not exist
+// fails it with ErrNotFound, then or when it disappears later. A later
+// read that finds Redis unreachable is retried at the next wake, as in
+// Wait. When ctx ends, or Close is called, it yields an error saying how
+// many requests are unfinished. Whatever error ends it, the statuses
+// yielded before it stand.
 func (q *QueueManager) waitEach(ctx context.Context, ids []string, yield func(*RequestStatus, error) bool) {
 	ids = uniqueIDs(ids)
 	if len(ids) == 0 {

@@ -14,14 +14,15 @@ import (
 // Shutdown; an entry of a process that died expires within one lease.
 // Metrics and Inspector.Workers read it.
 
-// WorkerInfo is what a live worker reports in the registry.
+// WorkerInfo is a live BatchProcessor's entry in the namespace's worker
+// registry, renewed with each heartbeat.
 type WorkerInfo struct {
-	ID          string    `json:"id"`
+	ID          string    `json:"id"` // WorkerConfig.WorkerID
 	Host        string    `json:"host"`
 	PID         int       `json:"pid"`
-	InFlight    int       `json:"in_flight"`
+	InFlight    int       `json:"in_flight"` // as of the last heartbeat
 	Concurrency int       `json:"concurrency"`
-	Processed   int64     `json:"processed"`
+	Processed   int64     `json:"processed"` // WorkerStatus.TotalRequestsProcessed
 	StartedAt   time.Time `json:"started_at"`
 }
 
