@@ -10,72 +10,32 @@ import (
 	"github.com/llmqueue/llmqueue/internal/redisstore"
 )
 
-// Durability says what an Add waits for, beyond Redis's own persistence
-// settings, before it reports success. By default Add answers as soon as
-// the master has applied the write, which is in its memory only: with
-// appendfsync everysec a crash of the master can lose about the last
-// second of Adds, and an asynchronous failover whatever the replica had
-// not yet received (see the README's "Durability"). Config.Durability makes
-// Add wait until the write is where Durability asks, or report that it
-// could not confirm it.
-//
-// Durability is confirmed with WAIT or WAITAOF after the add script has
-// run: a confirmed Add survives what its Durability survives, and an
-// unconfirmed one is still queued (see DurabilityError).
+// Durability is what Add waits for before it reports success, set in
+// Config.Durability. An Add not confirmed within Timeout fails with a
+// *DurabilityError, but its requests are queued.
 type Durability struct {
-	// Replicas is how many replicas must have the write before Add
-	// answers. 0 asks for none (then AOF must be set).
-	Replicas int
-	// AOF counts a write only once it is fsynced to an append-only file:
-	// the master's own, and each of the Replicas'. It uses WAITAOF, which
-	// needs Redis 7.2 or later and appendonly yes (on the master, and on
-	// the replicas that count). Without AOF, a replica counts once the
-	// write is in its memory (WAIT), which survives a crash of the master
-	// but not of both.
-	AOF bool
-	// Timeout bounds the wait. Defaults to one second. It must
-	// be below the manager's op timeout, which bounds the whole Add, and
-	// below the client's ReadTimeout (3 s by default in go-redis).
-	Timeout time.Duration
+	Replicas int           // replicas that must have the write (0: none, then set AOF)
+	AOF      bool          // also wait for AOF fsyncs (WAITAOF: Redis 7.2+, appendonly yes)
+	Timeout  time.Duration // default 1s; below the op timeout and the client's ReadTimeout
 }
 
 // defaultDurableTimeout is Durability.Timeout's default.
 const defaultDurableTimeout = time.Second
 
-// Errors a DurabilityError matches, so callers can tell a Redis that
-// cannot confirm durability at all from one that did not in time.
+// Errors a DurabilityError matches.
 var (
-	// ErrNotDurable means the write was not confirmed within the timeout:
-	// fewer replicas (or no local fsync) acknowledged it, or the wait
-	// itself failed.
-	ErrNotDurable = errors.New("durability not confirmed")
-	// ErrDurabilityUnsupported means this Redis or client cannot confirm
-	// the Durability asked for: WAITAOF is missing (Redis before 7.2),
-	// appendonly is off, or the client cannot pin the write's connection.
-	ErrDurabilityUnsupported = errors.New("durability not supported by this Redis")
+	ErrNotDurable            = errors.New("durability not confirmed")               // too few acks, or the wait failed
+	ErrDurabilityUnsupported = errors.New("durability not supported by this Redis") // WAITAOF missing or appendonly off
 )
 
-// DurabilityError reports requests that Add stored but whose Durability
-// was not confirmed. The requests are queued and will run like any other;
-// what is not known is whether they would survive a crash or failover
-// right now. A caller that must not go on without durability can Cancel
-// them by IDs, or wait and ask CheckDurability. It matches ErrNotDurable
-// or ErrDurabilityUnsupported, and the Redis error if there was one, with
-// errors.Is.
+// DurabilityError reports requests Add stored and queued, but whose Durability
+// was not confirmed. It matches Kind and, when set, Err.
 type DurabilityError struct {
-	// IDs are the stored requests (none from CheckDurability).
-	IDs []string
-	// Want is what was asked for.
-	Want Durability
-	// Local and Replicas are the acknowledgements received: the master's
-	// AOF fsync (0 or 1) and the replicas'. -1 means unknown, when the wait
-	// itself failed.
-	Local, Replicas int
-	// Kind is ErrNotDurable or ErrDurabilityUnsupported.
-	Kind error
-	// Err is the Redis error or the reason, or nil when Redis answered
-	// with too few acknowledgements.
-	Err error
+	IDs             []string   // the stored requests; none from CheckDurability
+	Want            Durability // what was asked for
+	Local, Replicas int        // acks: the master's fsync (0 or 1), the replicas'; -1 if unknown
+	Kind            error      // ErrNotDurable or ErrDurabilityUnsupported
+	Err             error      // the Redis error or reason; nil when too few acked
 }
 
 // Error says what was stored and what was not confirmed.
@@ -111,7 +71,7 @@ func (e *DurabilityError) Unwrap() []error {
 	return []error{e.Kind, e.Err}
 }
 
-// String describes the Durability as the command that confirms it.
+// String describes d as the command that confirms it, e.g. "WAIT 1 within 1s".
 func (d Durability) String() string {
 	if d.AOF {
 		return fmt.Sprintf("WAITAOF 1 %d within %s", d.Replicas, d.Timeout)
@@ -121,6 +81,18 @@ func (d Durability) String() string {
 
 // resolve applies the default timeout and checks d against the manager's
 // op timeout. A nil d (a zero Config.Durability) stays nil.
+//
+// Why Durability exists: by default Add answers as soon as the master has
+// applied the write, which is in its memory only. With appendfsync everysec
+// a crash of the master can lose about the last second of Adds, and an
+// asynchronous failover whatever the replica had not yet received (see the
+// README's "Durability"). Durability is confirmed with WAIT or WAITAOF after
+// the add script has run: a confirmed Add survives what its Durability
+// survives, and an unconfirmed one is still queued. Without AOF a replica
+// counts once the write is in its memory (WAIT), which survives a crash of
+// the master but not of both. The timeout must stay below the op timeout,
+// which bounds the whole Add, and below the client's ReadTimeout (3s by
+// default in go-redis).
 func (d *Durability) resolve(opTimeout time.Duration) (*Durability, error) {
 	if d == nil {
 		return nil, nil
@@ -157,13 +129,12 @@ func (q *QueueManager) confirmDurable(ctx context.Context, ids []string) error {
 	return nil
 }
 
-// CheckDurability confirms once, with nothing added, that Redis gives
-// what Config.Durability asks for, so a deployment can learn at start-up
-// (rather than from its first Add) that its Redis is older than 7.2,
-// runs without appendonly, or has too few replicas. It returns nil
-// without a Config.Durability, else nil or a *DurabilityError. It talks to
-// Redis; NewQueueManager does not.
+// CheckDurability confirms once, adding nothing, that Redis gives what
+// Config.Durability asks: nil if so or unset, else a *DurabilityError.
 func (q *QueueManager) CheckDurability(ctx context.Context) error {
+	// It exists so a deployment learns at start-up, rather than from its
+	// first Add, that its Redis is older than 7.2, runs without appendonly,
+	// or has too few replicas: NewQueueManager does not talk to Redis.
 	d := q.cfg.durable
 	if d == nil {
 		return nil
@@ -178,7 +149,12 @@ func (q *QueueManager) CheckDurability(ctx context.Context) error {
 
 // waitDurable confirms d for the writes the namespace's master has
 // applied so far (see redisstore.Store.WaitDurable), marking the check
-// with the last of ids.
+// with the last of ids. ErrDurabilityUnsupported means WAITAOF is missing
+// (Redis before 7.2), appendonly is off, or the client cannot pin the
+// write's connection; ErrNotDurable that fewer replicas (or no local fsync)
+// acknowledged within the timeout, or that the wait itself failed, when
+// Local and Replicas are -1. A caller that must not go on without
+// durability can Cancel the IDs, or wait and ask CheckDurability.
 func (q *QueueManager) waitDurable(ctx context.Context, ids []string, d Durability) *DurabilityError {
 	fail := func(kind error, local, replicas int, err error) *DurabilityError {
 		return &DurabilityError{Want: d, Kind: kind, Local: local, Replicas: replicas, Err: err}

@@ -12,49 +12,28 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Sentinel errors that callers branch on with errors.Is. The operations
-// wrap them with their name and the request's ID, e.g.
-// "llmqueue: status 123: request not found".
+// Sentinel errors, matched with errors.Is. Operations wrap them with their
+// name and the request's ID: "llmqueue: status 123: request not found".
 var (
-	// ErrNotFound means no request with that ID exists (or it expired).
-	ErrNotFound = errors.New("request not found")
-	// ErrOverBudget means the request's estimate exceeds the usable token
-	// limit, so it could never run.
-	ErrOverBudget = errors.New("estimate exceeds the usable token limit")
-	// ErrInvalidPayload means the payload is not valid JSON or was refused
-	// by the Validator.
-	ErrInvalidPayload = errors.New("invalid payload")
-	// ErrInvalidTokens means a negative token estimate.
-	ErrInvalidTokens = errors.New("invalid token estimate")
-	// ErrInvalidRequest means a request option is out of range (for example
-	// negative retries or timeout).
-	ErrInvalidRequest = errors.New("invalid request")
-	// ErrDuplicateID means a request with that ID is already stored.
-	ErrDuplicateID = errors.New("duplicate request id")
-	// ErrCorrupt means the request's hash in Redis could not be decoded.
-	ErrCorrupt = errors.New("corrupt request data")
-	// ErrInvalidState means the operation does not apply to the request's
-	// current status (for example Resume on a completed request).
-	ErrInvalidState = errors.New("operation not allowed in this state")
-	// ErrStaleLease means an ack came from a lease that was recovered and
-	// given to another worker; the ack is rejected.
-	ErrStaleLease = errors.New("stale lease")
-	// ErrUnavailable means Redis did not answer: down, unreachable, or
-	// slower than the manager's operation timeout. Retry later.
-	ErrUnavailable = errors.New("redis unavailable")
-	// ErrClosed means the BatchProcessor is shut down or not started.
-	ErrClosed = errors.New("processor closed")
-	// ErrAlreadyStarted means Start was called twice.
-	ErrAlreadyStarted = errors.New("processor already started")
-	// ErrWorkerIDInUse means another live process is registered under the
-	// worker id given as WorkerConfig.WorkerID. Two processes sharing an id would
-	// share its idempotency keys; give each its own id.
-	ErrWorkerIDInUse = errors.New("worker id in use by another live process")
+	ErrNotFound       = errors.New("request not found")                       // no request with that ID, or it expired
+	ErrOverBudget     = errors.New("estimate exceeds the usable token limit") // the estimate can never fit the budget
+	ErrInvalidPayload = errors.New("invalid payload")                         // not JSON, or refused by the Validator
+	ErrInvalidTokens  = errors.New("invalid token estimate")                  // negative or above MaxTokens
+	ErrInvalidRequest = errors.New("invalid request")                         // an option, ID or meta out of range
+	ErrDuplicateID    = errors.New("duplicate request id")                    // another request has that ID
+
+	ErrCorrupt      = errors.New("corrupt request data")                // the stored request cannot be decoded
+	ErrInvalidState = errors.New("operation not allowed in this state") // e.g. Resume on a completed request
+	ErrStaleLease   = errors.New("stale lease")                         // the lease went to another worker
+	ErrUnavailable  = errors.New("redis unavailable")                   // Redis down or too slow; retry later
+
+	ErrClosed         = errors.New("processor closed")                         // the BatchProcessor is not running
+	ErrAlreadyStarted = errors.New("processor already started")                // Start was called twice
+	ErrWorkerIDInUse  = errors.New("worker id in use by another live process") // WorkerConfig.WorkerID is taken
 )
 
-// PermanentError marks a failure that retrying cannot fix (bad request,
-// authentication). The request goes to the dead letters at once. It is
-// exported for test assertions with errors.As.
+// PermanentError marks a failure retrying cannot fix (bad request, auth): the
+// request is dead-lettered at once. Make it with Permanent; Err is the cause.
 type PermanentError struct{ Err error }
 
 // Error reports the wrapped error as permanent.
@@ -66,16 +45,12 @@ func (e *PermanentError) Unwrap() error { return e.Err }
 // Permanent wraps err so the request fails without retries.
 func Permanent(err error) error { return &PermanentError{Err: err} }
 
-// RateLimitedError reports a provider 429. RetryAfter is how long the
-// provider asked to wait (zero when it did not say); every worker of the
-// namespace pauses that long and the request is queued again without
-// spending a retry.
+// RateLimitedError reports a provider 429: the namespace pauses for RetryAfter
+// and the request is queued again without spending a retry. See RateLimited.
 type RateLimitedError struct {
-	RetryAfter time.Duration
-	Err        error
-	// Info is what the 429's headers said about the provider's limits,
-	// when they said anything; the queue books it like a success's.
-	Info *RateLimitInfo
+	RetryAfter time.Duration  // the wait the provider asked for; 0 when it did not say
+	Err        error          // the cause
+	Info       *RateLimitInfo // the 429's limit headers, if any; booked like a success's
 }
 
 // Error reports the wait and the wrapped error.
@@ -94,13 +69,11 @@ func RateLimited(retryAfter time.Duration, err error) error {
 	return &RateLimitedError{RetryAfter: retryAfter, Err: err}
 }
 
-// RetryableError marks a transient failure explicitly (5xx, timeouts,
-// network errors). Any error that is not Permanent, RateLimited or Suspend
-// is retried too; Retryable exists so adapters can say so and set a minimum
-// delay.
+// RetryableError marks a transient failure (5xx, timeout, network); any error
+// not Permanent, RateLimited or Suspend is retried anyway. See Retryable.
 type RetryableError struct {
-	After time.Duration
-	Err   error
+	After time.Duration // least delay before the next attempt, when positive
+	Err   error         // the cause
 }
 
 // Error reports the wrapped error as retryable.
@@ -109,26 +82,22 @@ func (e *RetryableError) Error() string { return "retryable: " + errString(e.Err
 // Unwrap returns the wrapped error.
 func (e *RetryableError) Unwrap() error { return e.Err }
 
-// Retryable wraps err as a transient failure; after, when positive, is the
-// least delay before the next attempt.
+// Retryable wraps err as a transient failure, retried no sooner than after.
 func Retryable(after time.Duration, err error) error {
 	return &RetryableError{After: after, Err: err}
 }
 
-// SuspendError parks a request until QueueManager.Resume: a human has to
-// approve or answer. State is saved with the request and handed back to
-// the processor (Job.State) when it runs again with the human's input
-// (Job.ResumeInput).
+// SuspendError parks a request until QueueManager.Resume; the next run gets
+// State as Job.State and Resume's input as Job.ResumeInput. See Suspend.
 type SuspendError struct {
-	Reason string
-	State  []byte
+	Reason string // shown as RequestStatus.SuspendReason
+	State  []byte // saved with the request: JSON or nil
 }
 
 // Error reports the suspend reason.
 func (e *SuspendError) Error() string { return "suspended: " + e.Reason }
 
-// Suspend returns an error that parks the request with a reason and optional
-// saved state (JSON or nil).
+// Suspend parks the request with a reason and saved state (JSON or nil).
 func Suspend(reason string, state []byte) error {
 	return &SuspendError{Reason: reason, State: state}
 }
@@ -159,18 +128,12 @@ func storeErr(err error) error {
 	return err
 }
 
-// LimitError reports a request that Add refused because one of its sizes
-// is outside the documented range: the payload (Config.MaxPayloadBytes), the
-// meta (256 entries, 64 KiB) or a token estimate (MaxTokens). It
-// matches its sentinel, Err, with errors.Is: ErrInvalidPayload,
-// ErrInvalidRequest or ErrInvalidTokens. It is exported for errors.As.
+// LimitError reports a size Add refused: payload (Config.MaxPayloadBytes),
+// meta (256 entries, 64 KiB) or token estimate (MaxTokens). It matches Err.
 type LimitError struct {
-	// What names what was measured, e.g. "payload bytes" or "meta entries".
-	What string
-	// Size is what the request had; Limit is the most allowed.
-	Size, Limit int64
-	// Err is the sentinel the error matches.
-	Err error
+	What        string // what was measured, e.g. "payload bytes" or "meta entries"
+	Size, Limit int64  // the request's size and the most allowed
+	Err         error  // ErrInvalidPayload, ErrInvalidRequest or ErrInvalidTokens
 }
 
 // Error names the size and the limit.
@@ -181,24 +144,21 @@ func (e *LimitError) Error() string {
 // Unwrap returns the sentinel.
 func (e *LimitError) Unwrap() error { return e.Err }
 
-// AddOutcomeUnknownError reports an Add or AddMany whose call reached for
-// Redis but got no answer (a timeout, a dropped connection, a canceled
-// context): the requests may or may not be stored, and stored requests run.
-// IDs are their IDs, fixed before the first send. Adding the same requests
-// again under those IDs is safe, because an identical request already
-// stored counts as added; or ask Status. When Redis was unreachable or slow
-// the error also matches ErrUnavailable with errors.Is.
+// AddOutcomeUnknownError reports an Add or AddMany Redis did not answer: the
+// requests may be stored, and then run. Adding them again under the same IDs
+// is safe. It matches ErrUnavailable when Redis was down or slow.
 type AddOutcomeUnknownError struct {
-	// ID is the first request's ID: Add's.
-	ID string
-	// IDs are every request's ID, in the order given to AddMany.
-	IDs []string
-	// Err is the cause.
-	Err error
+	ID  string   // the first request's ID: Add's
+	IDs []string // every request's ID, in AddMany's order
+	Err error    // the cause
 }
 
 // Error says the outcome is unknown and names the ID.
 func (e *AddOutcomeUnknownError) Error() string {
+	// The call reached for Redis but got no answer (a timeout, a dropped
+	// connection, a canceled context). The IDs were fixed before the first
+	// send, so adding the same requests again under them is safe: an
+	// identical request already stored counts as added.
 	more := ""
 	if len(e.IDs) > 1 {
 		more = fmt.Sprintf(" and %d more", len(e.IDs)-1)

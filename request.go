@@ -8,9 +8,8 @@ import (
 	"unicode/utf8"
 )
 
-// Priority is a request's size class. The BatchProcessor serves the classes
-// in a repeating cycle (3 low, 2 medium, 1 long by default) so that one huge
-// prompt cannot starve many small ones.
+// Priority is a request's size class. Classes are served in a cycle (3 low,
+// 2 medium, 1 long by default) so one huge prompt cannot starve small ones.
 type Priority string
 
 // The three size classes.
@@ -35,13 +34,10 @@ const (
 	defaultMediumMaxTokens int64 = 75_000
 )
 
-// Thresholds classifies token estimates into priorities. A zero value uses
-// the defaults.
+// Thresholds classifies token estimates; a zero value uses the defaults.
 type Thresholds struct {
-	// LowMax is the largest estimate that is still low. Defaults to 14,999.
-	LowMax int64
-	// MediumMax is the largest estimate that is still medium. Defaults to 75,000.
-	MediumMax int64
+	LowMax    int64 // the largest low estimate; default 14,999
+	MediumMax int64 // the largest medium estimate; default 75,000
 }
 
 func (t Thresholds) withDefaults() Thresholds {
@@ -67,13 +63,9 @@ func (t Thresholds) Classify(tokens int64) Priority {
 	}
 }
 
-// Status is a request's place in its lifecycle:
-//
-//	queued -> active -> completed
-//	             |  -> retrying (backoff) -> queued
-//	             |  -> dead (retries spent or permanent error) -> queued via Requeue
-//	             |  -> suspended (awaiting input) -> queued via Resume
-//	queued/suspended/active -> canceled
+// Status is a request's place in its lifecycle: queued, active, then
+// completed, retrying (queued after a backoff), dead (until Requeue) or
+// suspended (until Resume). A status that is not Terminal can be canceled.
 type Status string
 
 // Request statuses.
@@ -87,9 +79,15 @@ const (
 	StatusCanceled  Status = "canceled"
 )
 
-// Terminal reports whether no further transition happens without a caller
-// acting (completed, dead, canceled).
+// Terminal reports whether s is completed, dead or canceled.
 func (s Status) Terminal() bool {
+	// The lifecycle:
+	//
+	//	queued -> active -> completed
+	//	             |  -> retrying (backoff) -> queued
+	//	             |  -> dead (retries spent or permanent error) -> queued via Requeue
+	//	             |  -> suspended (awaiting input) -> queued via Resume
+	//	queued/retrying/suspended/active -> canceled
 	return s == StatusCompleted || s == StatusDead || s == StatusCanceled
 }
 
@@ -108,40 +106,34 @@ const (
 	maxMetaBytes   = 64 << 10
 )
 
-// Request is one unit of work: a JSON payload and its token estimate. Build
-// it with NewRequest; the zero value is not useful.
+// Request is one unit of work: a JSON payload and its token estimate. Build it
+// with NewRequest and its options (estimates set on the fields are ignored).
 type Request struct {
-	ID              string
-	Payload         json.RawMessage
-	EstimatedTokens int64
-	// EstimatedUsage splits the estimate into input and output tokens
-	// when WithEstimatedUsage set it.
-	EstimatedUsage Usage
+	ID              string          // WithID; empty gets a new ID at Add
+	Payload         json.RawMessage // the JSON payload
+	EstimatedTokens int64           // WithEstimatedTokens, or the sum of EstimatedUsage
+	EstimatedUsage  Usage           // WithEstimatedUsage: the estimate split into input and output
 	// estimated reports whether EstimatedTokens was set by the caller.
 	estimated bool
 	// split reports whether EstimatedUsage was set by the caller.
 	split      bool
-	MaxRetries int
-	Timeout    time.Duration
-	Meta       map[string]any
-	// Priority, when set by WithPriority, is the class the request is
-	// queued in whatever its estimate; empty classifies the estimate.
-	Priority Priority
-	err      error
+	MaxRetries int            // WithMaxRetries; default 3
+	Timeout    time.Duration  // WithTimeout; 0: WorkerConfig.JobTimeout
+	Meta       map[string]any // WithMeta
+	Priority   Priority       // WithPriority; empty classifies the estimate
+	err        error
 }
 
 // RequestOption configures a Request.
 type RequestOption func(*Request)
 
-// NewRequest builds a request from a payload: a json.RawMessage or []byte
-// is taken as JSON text (and validated at Add), anything else is marshalled.
-// A Go string is taken as JSON text too, not marshalled: NewRequest(`{"a":1}`)
-// queues an object, and text meant as a JSON string must be marshalled first.
-// Add refuses a payload that is not valid JSON in valid UTF-8, is JSON
-// null (a nil payload), or is larger than the manager's
-// Config.MaxPayloadBytes.
-// Errors surface from QueueManager.Add, never as a panic.
+// NewRequest builds a request from a payload: json.RawMessage, []byte and
+// string are JSON text (NewRequest(`{"a":1}`) queues an object), the rest is
+// marshalled. Add refuses invalid JSON, null, or over Config.MaxPayloadBytes.
 func NewRequest(payload any, opts ...RequestOption) *Request {
+	// A Go string is JSON text too, not marshalled: text meant as a JSON
+	// string must be marshalled first. Nothing is checked here; errors
+	// surface from QueueManager.Add (see validate), never as a panic.
 	r := &Request{MaxRetries: defaultMaxRetries}
 	switch p := payload.(type) {
 	case json.RawMessage:
@@ -163,25 +155,19 @@ func NewRequest(payload any, opts ...RequestOption) *Request {
 	return r
 }
 
-// WithID sets the request's ID (default: a new time-ordered random ID): at
-// most 200 bytes of UTF-8 without control characters. Adding a different
-// request under an ID that is stored fails with ErrDuplicateID; adding the
-// same request again answers success, so an Add can be retried safely (see
-// QueueManager.Add).
+// WithID sets the request's ID (default: a new time-ordered random ID): up to
+// 200 bytes of UTF-8, no control characters. Adding the same request again
+// succeeds, so Add can be retried; a different one fails with ErrDuplicateID.
 func WithID(id string) RequestOption { return func(r *Request) { r.ID = id } }
 
 // WithEstimatedTokens sets the token estimate that is classified and
-// reserved. Without it the manager's Estimator (default: the heuristic) is
-// asked.
+// reserved; without it the manager's Estimator is asked.
 func WithEstimatedTokens(n int64) RequestOption {
 	return func(r *Request) { r.EstimatedTokens, r.estimated = n, true }
 }
 
-// WithEstimatedUsage sets the estimate split into input tokens and output
-// tokens (the output allowance, such as max_tokens), which budgets with
-// separate input and output limits need; EstimatedTokens becomes their
-// sum. Without it the manager's Estimator is asked (and its split used when
-// it implements UsageEstimator).
+// WithEstimatedUsage sets the estimate split into input tokens and the output
+// allowance (max_tokens), for split budgets; EstimatedTokens is their sum.
 func WithEstimatedUsage(u Usage) RequestOption {
 	return func(r *Request) {
 		r.EstimatedUsage, r.split = u, true
@@ -189,22 +175,18 @@ func WithEstimatedUsage(u Usage) RequestOption {
 	}
 }
 
-// WithMaxRetries sets how many times a failed attempt is retried (default 3;
-// 0 means one attempt only).
+// WithMaxRetries sets how many times a failed attempt is retried (default 3).
 func WithMaxRetries(n int) RequestOption { return func(r *Request) { r.MaxRetries = n } }
 
-// WithTimeout sets the time one attempt may run before its context is
-// canceled (default: the processor's, 10 minutes unless configured).
+// WithTimeout sets an attempt's time limit (default WorkerConfig.JobTimeout).
 func WithTimeout(d time.Duration) RequestOption { return func(r *Request) { r.Timeout = d } }
 
-// WithPriority queues the request in class p (low, medium or long)
-// whatever its estimate says, like the Python package's task_type: a
-// short prompt that must wait behind the long ones, or a large one that
-// should not. The estimate still decides what the budget reserves, so an
-// override never lets a request spend more than it is charged.
+// WithPriority queues the request in class p (low, medium or long) whatever
+// its estimate; the estimate still decides what the budget reserves.
 func WithPriority(p Priority) RequestOption { return func(r *Request) { r.Priority = p } }
 
-// WithMeta sets initial meta values, visible through Status.
+// WithMeta sets initial meta values, visible through Status: small labels,
+// at most 256 keys and 64 KiB of JSON in all.
 func WithMeta(meta map[string]any) RequestOption {
 	return func(r *Request) {
 		if r.Meta == nil {
@@ -244,6 +226,11 @@ func (r *Request) validate() error {
 			return &LimitError{What: "estimated tokens", Size: n, Limit: MaxTokens, Err: ErrInvalidTokens}
 		}
 	}
+	// WithPriority overrides the class only, like the Python package's
+	// task_type (a short prompt that must wait behind the long ones, or a
+	// large one that should not): the estimate still decides what the budget
+	// reserves, so an override never lets a request spend more than it is
+	// charged.
 	if r.Priority != "" && !r.Priority.valid() {
 		return fmt.Errorf("%w: priority %q is not low, medium or long", ErrInvalidRequest, r.Priority)
 	}

@@ -80,22 +80,22 @@ func (s *stamp) renewIfLate() {
 // wait returns once every renewal has finished.
 func (s *stamp) wait() { s.pending.Wait() }
 
-// BeforeSend tells the queue that the call of the job whose context ctx is
-// is about to leave for the provider. When the job's reservation was made
-// a while ago it is moved to now, beside the call, so the ledger holds it
-// as long as the provider will; nothing happens when it is fresh. Provider
-// adapters call it as late as they can: in their HTTP client, and again
-// when the request has its connection (httptrace's GotConn), because
-// opening a connection can take longer than the ledger's margin. The
-// adapters in providers/ do both. Outside a BatchProcessor's job it does nothing. It is
-// safe to call more than once.
-//
-// It also marks the attempt as sent: an attempt that fails after
-// BeforeSend (a 5xx, a timeout, a broken connection) keeps its
-// reservation for the window, because providers count a call when it
-// arrives, whatever its outcome; one that fails before it is released.
-// A 429 is settled by the Meter's Refused either way.
+// BeforeSend tells the queue the call of the job under ctx is about to leave
+// for the provider; adapters call it as late as they can. Safe to repeat; a
+// no-op outside a BatchProcessor's job.
 func BeforeSend(ctx context.Context) {
+	// A stale reservation is moved to now, beside the call, so the ledger
+	// holds it as long as the provider will; nothing happens when it is
+	// fresh. Adapters call it in their HTTP client and again when the
+	// request has its connection (httptrace's GotConn), because opening a
+	// connection can take longer than the ledger's margin; the adapters in
+	// providers/ do both.
+	//
+	// It also marks the attempt as sent: an attempt that fails after
+	// BeforeSend (a 5xx, a timeout, a broken connection) keeps its
+	// reservation for the window, because providers count a call when it
+	// arrives, whatever its outcome; one that fails before it is released.
+	// A 429 is settled by the Meter's Refused either way.
 	if s, ok := ctx.Value(stampKey{}).(*stamp); ok {
 		s.sent.Store(true)
 		s.renewIfLate()

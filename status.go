@@ -9,28 +9,27 @@ import (
 	"github.com/llmqueue/llmqueue/internal/redisstore"
 )
 
-// RequestStatus is a snapshot of one request. SuspendReason is the reason
-// given to Suspend while the request is suspended, empty otherwise.
+// RequestStatus is a snapshot of one request, as Status and Wait return it.
 type RequestStatus struct {
-	ID              string                     `json:"id"`
-	Status          Status                     `json:"status"`
-	Priority        Priority                   `json:"priority"`
-	Payload         json.RawMessage            `json:"payload,omitempty"`
-	EstimatedTokens int64                      `json:"estimated_tokens"`
-	Attempts        int                        `json:"attempts"`
-	MaxRetries      int                        `json:"max_retries"`
-	Timeout         time.Duration              `json:"-"`
-	TimeoutMS       int64                      `json:"timeout_ms,omitempty"`
-	Result          json.RawMessage            `json:"result,omitempty"`
-	Usage           Usage                      `json:"usage"`
-	Error           string                     `json:"error,omitempty"`
-	SuspendReason   string                     `json:"suspend_reason,omitempty"`
-	CancelRequested bool                       `json:"cancel_requested,omitempty"`
-	Meta            map[string]json.RawMessage `json:"meta,omitempty"`
-	CreatedAt       time.Time                  `json:"created_at"`
-	UpdatedAt       time.Time                  `json:"updated_at"`
-	StartedAt       time.Time                  `json:"started_at,omitzero"`
-	FinishedAt      time.Time                  `json:"finished_at,omitzero"`
+	ID              string                     `json:"id"`                         // the request's ID
+	Status          Status                     `json:"status"`                     // where it is now
+	Priority        Priority                   `json:"priority"`                   // its size class
+	Payload         json.RawMessage            `json:"payload,omitempty"`          // the JSON payload as added
+	EstimatedTokens int64                      `json:"estimated_tokens"`           // the reserved estimate
+	Attempts        int                        `json:"attempts"`                   // attempts started so far
+	MaxRetries      int                        `json:"max_retries"`                // the retry limit
+	Timeout         time.Duration              `json:"-"`                          // per attempt; 0: WorkerConfig.JobTimeout
+	TimeoutMS       int64                      `json:"timeout_ms,omitempty"`       // Timeout in ms, for JSON
+	Result          json.RawMessage            `json:"result,omitempty"`           // a completed request's Output
+	Usage           Usage                      `json:"usage"`                      // the completing call's usage
+	Error           string                     `json:"error,omitempty"`            // the last failure's message
+	SuspendReason   string                     `json:"suspend_reason,omitempty"`   // Suspend's reason, while suspended
+	CancelRequested bool                       `json:"cancel_requested,omitempty"` // Cancel asked while it ran
+	Meta            map[string]json.RawMessage `json:"meta,omitempty"`             // meta values as JSON
+	CreatedAt       time.Time                  `json:"created_at"`                 // when added
+	UpdatedAt       time.Time                  `json:"updated_at"`                 // the last change
+	StartedAt       time.Time                  `json:"started_at,omitzero"`        // the latest lease; zero before
+	FinishedAt      time.Time                  `json:"finished_at,omitzero"`       // when terminal; zero before
 }
 
 // statusFromRecord turns a stored request into its status. The store has

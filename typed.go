@@ -6,23 +6,18 @@ import (
 	"fmt"
 )
 
-// TypedProcessor returns a Processor that decodes each job's payload into
-// an In, calls f, and stores the Out it returns, marshalled to JSON, as
-// the request's result, with the Usage it returns. Callers queue an In
-// with NewRequest(in) (an In that is a Go string excepted: NewRequest
-// takes a string as JSON text) and read the Out back with DecodeResult.
-//
-// A payload that does not decode into In (encoding/json's rules: unknown
-// fields are ignored) fails the request at once: the error is Permanent
-// and matches ErrInvalidPayload. So does an Out that cannot be
-// marshalled. An error from f means what it means from Process:
-// Permanent, RateLimited, Retryable and Suspend work, and f reads
-// job.ResumeInput, job.State and job.Meta as Process would; its Out and
-// Usage are then ignored.
-//
-// For the provider's rate-limit headers (Result.RateLimit), or for the
-// optional interfaces such as Preprocessor, implement Processor instead.
+// TypedProcessor returns a Processor that decodes each payload into an In,
+// calls f and stores its Out (as JSON) and Usage; f's errors mean what
+// Process's do. An undecodable payload fails permanently (ErrInvalidPayload).
 func TypedProcessor[In, Out any](f func(ctx context.Context, job *Job, in In) (Out, Usage, error)) Processor {
+	// Callers queue an In with NewRequest(in) (an In that is a Go string
+	// excepted: NewRequest takes a string as JSON text) and read the Out
+	// back with DecodeResult. Decoding follows encoding/json's rules
+	// (unknown fields are ignored); an Out that cannot be marshalled fails
+	// permanently too. f reads job.ResumeInput, job.State and job.Meta as
+	// Process would; on an error its Out and Usage are ignored. For the
+	// provider's rate-limit headers (Result.RateLimit), or for the optional
+	// interfaces such as Preprocessor, implement Processor instead.
 	return ProcessorFunc(func(ctx context.Context, job *Job) (*Result, error) {
 		var in In
 		if err := json.Unmarshal(job.Payload, &in); err != nil {
@@ -40,16 +35,9 @@ func TypedProcessor[In, Out any](f func(ctx context.Context, job *Job, in In) (O
 	})
 }
 
-// DecodeResult decodes a completed request's result into a T: the Out of
-// a TypedProcessor, or any processor's Output. Pair it with Wait:
-//
-//	st, err := qm.Wait(ctx, id)
-//	...
-//	summary, err := llmqueue.DecodeResult[Summary](st)
-//
-// It fails with ErrInvalidState, naming the status and the request's
-// error, when the request is not completed (dead, canceled, or not yet
-// finished), and when a completed request has no result.
+// DecodeResult decodes the result of a completed request, as Wait returns it,
+// into a T (a TypedProcessor's Out). It fails with ErrInvalidState unless the
+// request completed with a result.
 func DecodeResult[T any](st *RequestStatus) (T, error) {
 	var out T
 	switch {
