@@ -142,7 +142,7 @@ func (b *BatchProcessor) Status() WorkerStatus {
 		cycle = c.array()
 	}
 	seq := make([]Priority, 0, cycle[0]+cycle[1]+cycle[2])
-	for i, p := range Priorities {
+	for i, p := range priorities {
 		for range cycle[i] {
 			seq = append(seq, p)
 		}

@@ -116,7 +116,7 @@ func (in *Inspector) listQueued(ctx context.Context, cursor string, limit int64)
 		class, offset = Priority(c), n
 	}
 	var p Page
-	for i, c := range Priorities {
+	for i, c := range priorities {
 		if i < classIndex(class) {
 			continue
 		}
@@ -138,7 +138,7 @@ func (in *Inspector) listQueued(ctx context.Context, cursor string, limit int64)
 }
 
 func classIndex(p Priority) int {
-	for i, c := range Priorities {
+	for i, c := range priorities {
 		if c == p {
 			return i
 		}

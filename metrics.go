@@ -90,7 +90,7 @@ func (q *QueueManager) Metrics(ctx context.Context) (*Metrics, error) {
 		RequestsInWindow: snap.RequestsInWindow, RequestLimit: q.cfg.budget.UsableRequests(),
 		CooldownSeconds: snap.Cooldown.Seconds(),
 	}
-	for _, p := range Priorities {
+	for _, p := range priorities {
 		m.TotalQueued += s[string(p)+"_added"]
 		m.TotalCompleted += s[string(p)+"_completed"]
 		m.TotalFailed += s[string(p)+"_failed"]

@@ -31,7 +31,7 @@ func (q *QueueManager) ClearQueues(ctx context.Context, classes ...Priority) (Cl
 	// while cannot keep ClearQueues running. Every class is checked before
 	// anything is removed.
 	if len(classes) == 0 {
-		classes = Priorities
+		classes = priorities
 	}
 	for _, c := range classes {
 		if !c.valid() {

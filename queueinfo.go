@@ -81,7 +81,7 @@ func (q *QueueManager) QueueInfo(ctx context.Context) (*QueueInfo, error) {
 		PriorityMedium: "standard requests",
 		PriorityLong:   "large prompts: one slot a cycle, so they cannot starve the rest",
 	}
-	for _, p := range Priorities {
+	for _, p := range priorities {
 		n, err := q.store.QueueLen(ctx, string(p))
 		if err != nil {
 			return nil, q.wrapControl("queue info", err)

@@ -19,8 +19,8 @@ const (
 	PriorityLong   Priority = "long"
 )
 
-// Priorities lists the classes in cycle order.
-var Priorities = []Priority{PriorityLow, PriorityMedium, PriorityLong}
+// priorities lists the classes in cycle order.
+var priorities = []Priority{PriorityLow, PriorityMedium, PriorityLong}
 
 // valid reports whether p is one of the three classes.
 func (p Priority) valid() bool {
