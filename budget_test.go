@@ -185,7 +185,7 @@ func (p *scriptedProcessor) Process(_ context.Context, job *Job) (*Result, error
 }
 
 func TestBudget_ProviderFeedbackTightensTheLedger(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it times a cool-down to 0.3 s.
 	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		budget := Budget{TPM: 10_000, RPM: 100, SafetyBufferPercent: -1, Window: 2 * time.Second}
