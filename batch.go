@@ -369,7 +369,7 @@ func (b *BatchProcessor) decodeJob(l redisstore.Leased) (*Job, error) {
 	job := &Job{
 		ID: st.ID, Payload: st.Payload, Priority: st.Priority,
 		EstimatedTokens: st.EstimatedTokens, Reserved: reserved, Attempt: st.Attempts, MaxRetries: st.MaxRetries,
-		Timeout: timeout, Meta: st.Meta, lease: l.Lease, LeasedAt: st.StartedAt,
+		Timeout: timeout, Meta: st.Meta, lease: l.Lease, CreatedAt: st.CreatedAt, LeasedAt: st.StartedAt,
 	}
 	if rec.HasInput {
 		job.ResumeInput = json.RawMessage(rec.Input)

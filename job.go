@@ -17,6 +17,7 @@ type Job struct {
 	Reserved        Charge                     // reserved per token dimension; the Meter settles it
 	Attempt         int                        // attempts including this one; 1 on the first run
 	MaxRetries      int                        // the request's retry limit
+	CreatedAt       time.Time                  // when the request was added (Redis clock)
 	LeasedAt        time.Time                  // when the lease and its reservation began (Redis clock)
 	Timeout         time.Duration              // the time this attempt may run
 	Meta            map[string]json.RawMessage // the request's meta values as JSON
