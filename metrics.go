@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"time"
+
+	"github.com/llmqueue/llmqueue/internal/redisstore"
 )
 
 // Metrics is a snapshot of a namespace, read by QueueManager.Metrics. Its
@@ -46,6 +49,27 @@ type Metrics struct {
 	CyclePosition    int          `json:"cycle_position"` // the shared slot of the cycle, from 0
 	Workers          []WorkerInfo `json:"workers"`        // the live workers, by ID
 	SystemHealth     SystemHealth `json:"system_health"`
+	// Every budget dimension in its current window, and the last minute's events.
+	Dimensions []DimensionUse `json:"dimensions"`
+	LastMinute RecentEvents   `json:"last_minute"`
+}
+
+// DimensionUse is one budget dimension's use in its current sliding window.
+type DimensionUse struct {
+	Name          string  `json:"name"`   // tokens, input_tokens, output_tokens, requests, tokens_per_day or requests_per_day
+	Used          int64   `json:"used"`   // charged in the window
+	Usable        int64   `json:"usable"` // the Budget's usable limit; 0 means unlimited
+	Limit         int64   `json:"limit"`  // the provider's limit as configured
+	WindowSeconds float64 `json:"window_seconds"`
+}
+
+// RecentEvents counts a namespace's events over the last minute, from
+// 10-second buckets: each figure is within a bucket's share of the truth.
+type RecentEvents struct {
+	Completed   int64 `json:"completed"`
+	Failed      int64 `json:"failed"` // died
+	Canceled    int64 `json:"canceled"`
+	RateLimited int64 `json:"rate_limited"` // provider 429s
 }
 
 // TokenUsage is the budget's token use in the current window.
@@ -109,7 +133,25 @@ func (q *QueueManager) Metrics(ctx context.Context) (*Metrics, error) {
 		m.CyclePosition = pos
 	}
 	m.SystemHealth = health(m)
+	m.Dimensions = q.dimensions(snap)
+	m.LastMinute = RecentEvents{Completed: snap.RecentCompleted, Failed: snap.RecentFailed,
+		Canceled: snap.RecentCanceled, RateLimited: snap.RecentRateLimited}
 	return m, nil
+}
+
+// dimensions lists all six budget dimensions, limited or not, so a
+// dashboard's rows do not change shape with the configuration.
+func (q *QueueManager) dimensions(snap redisstore.Snapshot) []DimensionUse {
+	b := q.cfg.budget
+	w, day := b.withDefaults().Window.Seconds(), (24 * time.Hour).Seconds()
+	return []DimensionUse{
+		{Name: "tokens", Used: snap.TokensInWindow, Usable: b.UsableTokens(), Limit: b.TPM, WindowSeconds: w},
+		{Name: "input_tokens", Used: snap.InTokensInWindow, Usable: b.UsableInputTokens(), Limit: b.ITPM, WindowSeconds: w},
+		{Name: "output_tokens", Used: snap.OutTokensInWindow, Usable: b.UsableOutputTokens(), Limit: b.OTPM, WindowSeconds: w},
+		{Name: "requests", Used: snap.RequestsInWindow, Usable: b.UsableRequests(), Limit: b.RPM, WindowSeconds: w},
+		{Name: "tokens_per_day", Used: snap.TokensInDay, Usable: b.UsableTokensPerDay(), Limit: b.TPD, WindowSeconds: day},
+		{Name: "requests_per_day", Used: snap.RequestsInDay, Usable: b.UsableRequestsPerDay(), Limit: b.RPD, WindowSeconds: day},
+	}
 }
 
 func (q *QueueManager) tokenUsage(used int64) TokenUsage {

@@ -327,6 +327,9 @@ type Snapshot struct {
 	Cooldown                                              time.Duration
 	Stats                                                 map[string]int64
 	Workers                                               map[string]string
+	// The last minute's completed, dead, canceled and rate-limited
+	// events, estimated from 10-second buckets.
+	RecentCompleted, RecentFailed, RecentCanceled, RecentRateLimited int64
 }
 
 // Snapshot reads queue depths, the ledger and the counters atomically.
@@ -339,7 +342,7 @@ func (s *Store) Snapshot(ctx context.Context, window time.Duration, retentionMS 
 	if err != nil {
 		return Snapshot{}, err
 	}
-	if len(raw) != 16 {
+	if len(raw) != 20 {
 		return Snapshot{}, fmt.Errorf("snapshot: reply of %d elements", len(raw))
 	}
 	var nums [14]int64
@@ -366,6 +369,11 @@ func (s *Store) Snapshot(ctx context.Context, window time.Duration, retentionMS 
 	for name, v := range pairs(statsFlat) {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 			snap.Stats[name] = n
+		}
+	}
+	for i, dst := range []*int64{&snap.RecentCompleted, &snap.RecentFailed, &snap.RecentCanceled, &snap.RecentRateLimited} {
+		if *dst, err = toInt64(raw[16+i]); err != nil {
+			return Snapshot{}, fmt.Errorf("snapshot: recent field %d: %w", i, err)
 		}
 	}
 	return snap, nil

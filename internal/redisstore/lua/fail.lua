@@ -88,6 +88,7 @@ if kind == 'ratelimit' then
     end
   end
   local rl = redis.call('HINCRBY', key, 'rl', 1)
+  count_recent(KEYS[9], 'ratelimited', now)
   if rl > max_rl then
     return die('rate limited ' .. rl .. ' times: ' .. ARGV[4])
   end

@@ -220,6 +220,20 @@ local function owns(req_key, token)
   return f[1] == 'active' and f[2] == token
 end
 
+-- RECENT_BUCKET_MS and RECENT_KEEP_MS shape the recent counters behind
+-- Metrics.LastMinute: events counted in 10-second buckets
+-- (<stats key>:recent:<now / 10 s>, a hash of counter -> count), each kept
+-- two minutes, so the last minute is 6 buckets and a share of a seventh
+-- (see snapshot.lua) and nothing needs pruning.
+local RECENT_BUCKET_MS, RECENT_KEEP_MS = 10000, 130000
+
+-- count_recent counts one event of counter in the current recent bucket.
+local function count_recent(stats_key, counter, now)
+  local k = stats_key .. ':recent:' .. int_str(math.floor(now / RECENT_BUCKET_MS))
+  redis.call('HINCRBY', k, counter, 1)
+  redis.call('PEXPIRE', k, RECENT_KEEP_MS)
+end
+
 -- finish moves a request to a terminal status, counts it, schedules its
 -- expiry and tells waiters.
 local function finish(req_key, id, status, stats_key, counter, retention, channel, now)
@@ -227,6 +241,7 @@ local function finish(req_key, id, status, stats_key, counter, retention, channe
   redis.call('HDEL', req_key, 'lease', 'cxl')
   local prio = redis.call('HGET', req_key, 'prio') or 'low'
   redis.call('HINCRBY', stats_key, prio .. '_' .. counter, 1)
+  count_recent(stats_key, counter, now)
   if retention > 0 then
     redis.call('PEXPIRE', req_key, retention)
   end

@@ -24,7 +24,8 @@
 -- Returns {low, medium, long, active, scheduled, dead, suspended,
 -- tokens in window, requests in window, cooldown ms left, input tokens in
 -- window, output tokens in window, tokens in the day, requests in the day,
--- stats (flat), workers (flat id/info of live workers)}.
+-- stats (flat), workers (flat id/info of live workers), then the last
+-- minute's completed, failed (dead), canceled and rate-limited counts}.
 local window, retention = tonumber(ARGV[1]), tonumber(ARGV[2])
 if not window or not retention then return redis.error_reply('BADARG snapshot: window or retention') end
 local now = now_ms()
@@ -41,9 +42,26 @@ for _, w in ipairs(live) do
   table.insert(workers, w)
   table.insert(workers, redis.call('HGET', KEYS[17], w) or '{}')
 end
+-- The last minute from the recent buckets (count_recent in lib.lua): the
+-- current one, five whole ones before it, and the part of the sixth that
+-- still lies within 60 s. Rounded, so a figure is an estimate within one
+-- event of the truth when events are spread evenly through a bucket.
+local bucket = math.floor(now / RECENT_BUCKET_MS)
+local share = 1 - (now % RECENT_BUCKET_MS) / RECENT_BUCKET_MS
+local recent = {completed = 0, failed = 0, canceled = 0, ratelimited = 0}
+for back = 0, 6 do
+  local f = redis.call('HGETALL', KEYS[14] .. ':recent:' .. int_str(bucket - back))
+  local w = 1
+  if back == 6 then w = share end
+  for i = 1, #f, 2 do
+    if recent[f[i]] then recent[f[i]] = recent[f[i]] + w * (tonumber(f[i + 1]) or 0) end
+  end
+end
+local function round(x) return math.floor(x + 0.5) end
 return {
   redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('LLEN', KEYS[3]),
   redis.call('ZCARD', KEYS[4]), redis.call('ZCARD', KEYS[5]), dead,
   redis.call('ZCARD', KEYS[7]), used.t, used.r, math.max(0, cd), used.i, used.o, used.dt, used.dr,
   redis.call('HGETALL', KEYS[14]), workers,
+  round(recent.completed), round(recent.failed), round(recent.canceled), round(recent.ratelimited),
 }
