@@ -261,6 +261,7 @@ func (b *BatchProcessor) leaseLoop() {
 		b.st.consecutiveErrors.Store(0)
 		b.st.lastReason.Store(res.Reason)
 		b.st.leased(res)
+		b.logKilled(res.Killed)
 		for _, h := range res.Jobs {
 			b.startJob(h, sentAt)
 		}
@@ -328,6 +329,7 @@ func (b *BatchProcessor) startJob(l redisstore.Leased, sentAt time.Time) {
 		stamp := b.newStamp(job.ID, token, sentAt)
 		stamp.renewIfLate()
 		tctx = context.WithValue(tctx, stampKey{}, stamp)
+		b.logStarted(job)
 		start := time.Now()
 		res, perr := b.call(tctx, job)
 		stamp.wait()

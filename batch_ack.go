@@ -20,7 +20,10 @@ func (b *BatchProcessor) ack(job *Job, id, token string, res *Result, perr error
 	}
 	window := b.qm.cfg.budget.ledgerWindow()
 	retention := b.qm.cfg.retention.Milliseconds()
-	var op func(ctx context.Context) (string, error)
+	var (
+		op func(ctx context.Context) (string, error)
+		fa redisstore.FailArgs
+	)
 	if perr == nil {
 		if res == nil {
 			res = &Result{}
@@ -38,7 +41,7 @@ func (b *BatchProcessor) ack(job *Job, id, token string, res *Result, perr error
 			return string(StatusCompleted), b.completer.complete(args)
 		}
 	} else {
-		fa := b.failure(job, perr)
+		fa = b.failure(job, perr)
 		if job != nil && job.sent && fa.Kind != "ratelimit" {
 			// The provider counted the call when it arrived: releasing
 			// its reservation would let the queue spend it twice.
@@ -59,6 +62,7 @@ func (b *BatchProcessor) ack(job *Job, id, token string, res *Result, perr error
 			outage.ok()
 			b.st.record(Status(status), took)
 			b.attempted(job, id, Status(status), res, perr, took)
+			b.logOutcome(job, id, Status(status), res, perr, fa, took)
 			return
 		}
 		if errors.Is(err, redisstore.ErrStale) {

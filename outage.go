@@ -42,7 +42,7 @@ func (o *outageTracker) failed(err error) time.Duration {
 // ok records a success, logging the end of an outage.
 func (o *outageTracker) ok() {
 	if o.fails > 0 {
-		o.logger.Info("llmqueue: redis reachable again", "op", o.what, "down_for", time.Since(o.since).Round(time.Millisecond))
+		o.logger.Info("llmqueue: redis reachable again", "op", o.what, "down_for", durationText(time.Since(o.since)))
 	}
 	o.fails = 0
 }

@@ -52,7 +52,7 @@ func (b *BatchProcessor) register(ctx context.Context) error {
 			return fmt.Errorf("llmqueue: worker %q: %w (%s)", b.cfg.workerID, ErrWorkerIDInUse, holder.Info)
 		}
 		b.cfg.logger.Info("llmqueue: worker id is registered to another process; waiting for it to expire",
-			"worker", b.cfg.workerID, "holder", holder.Info, "left", holder.Left)
+			"worker", b.cfg.workerID, "holder", holder.Info, "left", durationText(holder.Left))
 		t := time.NewTimer(holder.Left + 10*time.Millisecond)
 		select {
 		case <-ctx.Done():

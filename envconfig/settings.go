@@ -417,12 +417,12 @@ func (c Config) LogValue() slog.Value {
 			"password", r.Redis.Password, "max_connections", r.Redis.MaxConnections,
 			"tls_ca_file", r.Redis.TLSCAFile, "tls_cert_file", r.Redis.TLSCertFile),
 		slog.String("namespace", r.Manager.Namespace),
-		slog.Duration("retention", r.Manager.Retention),
-		slog.Duration("op_timeout", r.Manager.OpTimeout),
+		slog.String("retention", r.Manager.Retention.String()),
+		slog.String("op_timeout", r.Manager.OpTimeout.String()),
 		slog.Group("budget", "tpm", b.TPM, "rpm", b.RPM, "itpm", b.ITPM, "otpm", b.OTPM, "tpd", b.TPD, "rpd", b.RPD,
-			"window", b.Window, "api_allocation_percent", b.APIAllocationPercent,
+			"window", b.Window.String(), "api_allocation_percent", b.APIAllocationPercent,
 			"safety_buffer_percent", b.SafetyBufferPercent),
 		slog.Group("worker", "concurrency", w.Concurrency, "cycle", w.Cycle.String(),
-			"max_empty_cycles", w.MaxEmptyCycles, "max_budget_wait", w.MaxBudgetWait),
+			"max_empty_cycles", w.MaxEmptyCycles, "max_budget_wait", w.MaxBudgetWait.String()),
 	)
 }

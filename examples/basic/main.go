@@ -120,11 +120,20 @@ func run(ctx context.Context, out io.Writer) error {
 		_ = bp.Shutdown(sctx) // a no-op (ErrClosed) after the shutdown below
 	}()
 
-	final := make([]*llmqueue.RequestStatus, len(ids))
-	for i, id := range ids {
-		if final[i], err = qm.Wait(ctx, id); err != nil {
+	// WaitEach yields each request as it finishes, whatever the order,
+	// with no goroutine per request: the progress line follows the run.
+	prog := newProgress(out, &echo.mu, len(ids))
+	byID := map[string]*llmqueue.RequestStatus{}
+	for st, err := range qm.WaitEach(ctx, ids) {
+		if err != nil {
 			return err
 		}
+		byID[st.ID] = st
+		prog.finished(st)
+	}
+	final := make([]*llmqueue.RequestStatus, len(ids))
+	for i, id := range ids {
+		final[i] = byID[id]
 	}
 	fmt.Fprintf(out, "\nall %d requests finished in %s; start order: %s\n\n",
 		len(ids), time.Since(echo.start).Round(time.Millisecond), echo.order())

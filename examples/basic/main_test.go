@@ -23,6 +23,8 @@ func TestRun_EmbeddedRedisProcessesEverything(t *testing.T) {
 		"REDIS_URL not set: using an embedded in-process Redis (miniredis)",
 		"start order: LLLMMG",
 		"budget full: waited",
+		"progress 18/18 done",
+		"ETA 0s",
 		`"total_completed": 18`,
 		`"total_failed": 0`,
 		"processor status:",

@@ -30,6 +30,8 @@ type LeaseArgs struct {
 type LeaseResult struct {
 	// Jobs are the leased requests.
 	Jobs []Leased
+	// Killed are the requests the call put to death on the way.
+	Killed []Killed
 	// Wait is how long until the head request fits, or the next retry is
 	// due; negative when nothing is scheduled at all.
 	Wait time.Duration
@@ -65,7 +67,7 @@ func (s *Store) Lease(ctx context.Context, a LeaseArgs) (LeaseResult, error) {
 	if err != nil {
 		return LeaseResult{}, err
 	}
-	if len(raw) < 4 {
+	if len(raw) < 5 {
 		return LeaseResult{}, fmt.Errorf("lease: short reply of %d elements", len(raw))
 	}
 	n, err := toInt64(raw[0])
@@ -81,10 +83,17 @@ func (s *Store) Lease(ctx context.Context, a LeaseArgs) (LeaseResult, error) {
 	if err := res.readCycle(raw[3]); err != nil {
 		return LeaseResult{}, err
 	}
-	if int64(len(raw)-4) != n {
-		return LeaseResult{}, fmt.Errorf("lease: %d jobs announced, %d sent", n, len(raw)-4)
+	killed, err := toStrings(raw[4])
+	if err != nil {
+		return LeaseResult{}, fmt.Errorf("lease: killed: %w", err)
 	}
-	for _, j := range raw[4:] {
+	for i := 0; i+1 < len(killed); i += 2 {
+		res.Killed = append(res.Killed, Killed{ID: killed[i], Reason: killed[i+1]})
+	}
+	if int64(len(raw)-5) != n {
+		return LeaseResult{}, fmt.Errorf("lease: %d jobs announced, %d sent", n, len(raw)-5)
+	}
+	for _, j := range raw[5:] {
 		flat, err := toStrings(j)
 		if err != nil {
 			return LeaseResult{}, fmt.Errorf("lease: job: %w", err)
@@ -97,6 +106,9 @@ func (s *Store) Lease(ctx context.Context, a LeaseArgs) (LeaseResult, error) {
 	}
 	return res, nil
 }
+
+// Killed is a request a lease call put to death, and why.
+type Killed struct{ ID, Reason string }
 
 // Leased is one request a lease call handed out. Err is a *CorruptError
 // when its hash cannot be decoded: the holder of Lease must end it.

@@ -42,7 +42,10 @@
 -- ARGV[16] -> token nonce: appended to each lease token ("<seq>.<nonce>"),
 --             so tokens stay unique when leaseseq is set back by a lost write
 --
--- Returns {leased, wait_ms, reason, cycle, job...}: cycle is
+-- Returns {leased, wait_ms, reason, cycle, killed, job...}: killed is the
+-- flat {id, why, ...} of the requests this call put to death (lease expired
+-- with retries spent, corrupt, estimate over a limit), so the worker that
+-- made the call logs each once; cycle is
 -- {spec, start_pos, end_pos, wrapped, after_wrap} (the cycle in force, the
 -- shared position before and after, 1 when the position passed the end of
 -- the cycle in this call, and how many leases came after that); reason is
@@ -95,7 +98,7 @@ if call ~= '' then
   if prev then
     local nl = string.find(prev, '\n', 1, true)
     if nl and string.sub(prev, 1, nl - 1) == call then
-      local out = {0, 0, 'ok', {'', 0, 0, 0, 0}}
+      local out = {0, 0, 'ok', {'', 0, 0, 0, 0}, {}}
       for token, id in string.gmatch(string.sub(prev, nl + 1), '([^\t\n]+)\t([^\n]+)') do
         local key = prefix .. 'req:' .. id
         if owns(key, token) then
@@ -108,7 +111,11 @@ if call ~= '' then
   end
 end
 
+local killed = {}
+
 local function kill(id, key, msg)
+  table.insert(killed, id)
+  table.insert(killed, msg)
   redis.call('HSET', key, 'err', msg)
   redis.call('ZADD', KEYS[15], now, id)
   finish(key, id, 'dead', KEYS[14], 'failed', retention, channel, now)
@@ -235,7 +242,7 @@ local function shortfall(charge)
   return reason, wait, false
 end
 
-local out = {0, 0, 'ok', {}}
+local out = {0, 0, 'ok', {}, killed}
 local record = {}
 local leased = 0
 local empty = {}
