@@ -69,7 +69,8 @@ func TestWorker_SIGTERMFinishesShortWorkAndHandsBackTheRest(t *testing.T) {
 	stopping := a.logEntries(t, "shutting down")
 	require.Len(t, stopping, 1, "A's shutdown log")
 	assert.EqualValues(t, shortCount+longCount, stopping[0]["in_flight"], "A's in-flight requests at SIGTERM")
-	assert.Len(t, a.logEntries(t, "handed back"), 1, "A's log of handing the long requests back")
+	assert.Len(t, a.logEntries(t, "requests past the grace period were handed back"), 1, "A's log of handing the long requests back")
+	assert.Len(t, a.logEntries(t, "llmqueue: job handed back to the queue at shutdown"), longCount, "A's per-job lines")
 	for _, id := range short {
 		st, err := qm.Status(ctx, id)
 		require.NoError(t, err)

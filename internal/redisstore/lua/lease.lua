@@ -169,12 +169,12 @@ local spec = ARGV[7]
 if ctl[2] and parse_cycle(ctl[2]) then spec = ctl[2] end
 local no_cycle = {spec, 0, 0, 0, 0}
 if ctl[1] == '1' then
-  return {0, -1, 'paused', no_cycle}
+  return {0, -1, 'paused', no_cycle, killed}
 end
 
 local cd = tonumber(redis.call('GET', KEYS[13]) or '')
 if cd and cd > now then
-  return {0, cd - now, 'cooldown', no_cycle}
+  return {0, cd - now, 'cooldown', no_cycle, killed}
 end
 
 local used = trim(L, now, window, day)
