@@ -3,6 +3,7 @@ package otel
 import (
 	"bytes"
 	"encoding/json"
+	"unicode/utf8"
 
 	"github.com/llmqueue/llmqueue"
 )
@@ -135,9 +136,11 @@ func (s *scanner) str() (string, bool) {
 	}
 	raw := s.b[s.i:end]
 	s.i = end
-	if !escaped {
+	if !escaped && utf8.Valid(raw) {
 		return string(raw[1 : len(raw)-1]), true
 	}
+	// Escapes, or bytes that are not UTF-8, which encoding/json turns
+	// into U+FFFD: let it decode them.
 	var v string
 	if json.Unmarshal(raw, &v) != nil {
 		return "", false
