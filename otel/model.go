@@ -45,21 +45,21 @@ func payloadModel(p []byte) string {
 		}
 		s.space()
 		switch {
-		case key == "model" && s.peek() == '"':
+		case string(key) == "model" && s.peek() == '"':
 			v, ok := s.str()
 			if !ok {
 				return ""
 			}
-			if v != "" && len(v) <= maxPayloadModelByteLen {
-				return v
+			if len(v) > 0 && len(v) <= maxPayloadModelByteLen {
+				return string(v)
 			}
-		case key == "modelId" && s.peek() == '"':
+		case string(key) == "modelId" && s.peek() == '"':
 			v, ok := s.str()
 			if !ok {
 				return ""
 			}
 			if modelID == "" && len(v) <= maxPayloadModelByteLen {
-				modelID = v
+				modelID = string(v)
 			}
 		default:
 			if !s.skip() {
@@ -127,25 +127,24 @@ func (s *scanner) strEnd() (int, bool) {
 	return -1, false
 }
 
-// str reads a string, decoding its escapes; it allocates only for the
-// string returned.
-func (s *scanner) str() (string, bool) {
+// str reads a string, decoding its escapes. The bytes are b's own, not
+// copied, unless the string has escapes or bytes that are not UTF-8,
+// which encoding/json decodes (into U+FFFD for the latter).
+func (s *scanner) str() ([]byte, bool) {
 	end, escaped := s.strEnd()
 	if end < 0 {
-		return "", false
+		return nil, false
 	}
 	raw := s.b[s.i:end]
 	s.i = end
 	if !escaped && utf8.Valid(raw) {
-		return string(raw[1 : len(raw)-1]), true
+		return raw[1 : len(raw)-1], true
 	}
-	// Escapes, or bytes that are not UTF-8, which encoding/json turns
-	// into U+FFFD: let it decode them.
 	var v string
 	if json.Unmarshal(raw, &v) != nil {
-		return "", false
+		return nil, false
 	}
-	return v, true
+	return []byte(v), true
 }
 
 // skip passes over one value: a string, an object or array with all it
