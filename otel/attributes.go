@@ -41,7 +41,7 @@ const (
 	OutcomePermanent   Outcome = "permanent"    // a Permanent error: the request is dead
 	OutcomeSuspended   Outcome = "suspended"    // Suspend: parked until Resume; not an error
 	OutcomeCanceled    Outcome = "canceled"     // the attempt's context was canceled: Cancel, shutdown or a lost lease
-	OutcomeTimeout     Outcome = "timeout"      // the attempt's time limit ended it; the queue retries it
+	OutcomeTimeout     Outcome = "timeout"      // the attempt's time limit ended it; retried like OutcomeRetry
 )
 
 // Well-known attribute keys of the GenAI semantic conventions, spelled here
