@@ -27,8 +27,9 @@ type config struct {
 }
 
 // WithTracerProvider sets the provider of the tracer. Defaults to the
-// global provider, otel.GetTracerProvider(), which follows a later
-// otel.SetTracerProvider; nil keeps the default.
+// global provider, otel.GetTracerProvider(), read at each attempt, so
+// otel.SetTracerProvider may be called after the worker is built; nil
+// keeps the default.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return func(c *config) {
 		if tp != nil {
@@ -84,17 +85,21 @@ func Middleware(opts ...Option) llmqueue.Middleware {
 			o(c)
 		}
 	}
-	if c.provider == nil {
-		c.provider = otelapi.GetTracerProvider()
-	}
 	var topts []trace.TracerOption
 	if v := moduleVersion(); v != "" {
 		topts = append(topts, trace.WithInstrumentationVersion(v))
 	}
-	tracer := c.provider.Tracer(ScopeName, topts...)
+	// Without a provider of its own, the middleware asks the global one
+	// on every attempt, so a program may set it after building the
+	// worker, even more than once (tests do).
+	tracer := func() trace.Tracer { return otelapi.GetTracerProvider().Tracer(ScopeName, topts...) }
+	if c.provider != nil {
+		t := c.provider.Tracer(ScopeName, topts...)
+		tracer = func() trace.Tracer { return t }
+	}
 	return func(next llmqueue.Processor) llmqueue.Processor {
 		return llmqueue.ProcessorFunc(func(ctx context.Context, job *llmqueue.Job) (*llmqueue.Result, error) {
-			return c.process(ctx, tracer, next, job)
+			return c.process(ctx, tracer(), next, job)
 		})
 	}
 }
