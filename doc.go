@@ -16,5 +16,6 @@
 // retries, durability and the guarantees. Related packages: envconfig
 // (a Config from the environment), llmqueuetest (test kit), providers/openai,
 // providers/anthropic and providers/bedrock (Processors and Meters), prom
-// (Prometheus metrics) and httpapi (HTTP API).
+// (Prometheus metrics), otel (OpenTelemetry spans), httpapi (HTTP API and
+// dashboard) and cmd/llmqueue (the command line).
 package llmqueue
