@@ -32,6 +32,9 @@ func (b *BatchProcessor) logStarted(job *Job) {
 // made of it, fa the failure it was given (zero on success).
 func (b *BatchProcessor) logOutcome(job *Job, id string, status Status, res *Result, perr error, fa redisstore.FailArgs, took time.Duration) {
 	l, ctx := b.cfg.logger, context.Background()
+	if status == StatusCompleted && !l.Enabled(ctx, slog.LevelDebug) {
+		return // the common case costs no allocation
+	}
 	attrs := []slog.Attr{slog.String("id", id), slog.String("worker", b.cfg.workerID), slog.String("duration", durationText(took))}
 	if job != nil {
 		attrs = append(attrs, slog.Int("attempt", job.Attempt), slog.String("class", string(job.Priority)))
@@ -42,9 +45,6 @@ func (b *BatchProcessor) logOutcome(job *Job, id string, status Status, res *Res
 	}
 	switch {
 	case status == StatusCompleted:
-		if !l.Enabled(ctx, slog.LevelDebug) {
-			return
-		}
 		var u Usage
 		if res != nil {
 			u = res.Usage
