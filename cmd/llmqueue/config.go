@@ -1,11 +1,11 @@
 package main
 
 import (
-	"fmt"
 	"log/slog"
 
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/envconfig"
+	"github.com/redis/go-redis/v9"
 )
 
 // conn is an open QueueManager and what closes it.
@@ -31,10 +31,14 @@ func (a *app) connect() (*conn, error) {
 	}
 	// The library's warnings (not its info logs) go to stderr, as text.
 	cfg.Manager.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rdb, err := cfg.NewRedisClient()
+	opts, err := cfg.RedisOptions()
 	if err != nil {
-		return nil, &usageError{msg: fmt.Sprintf("redis: %v", err)}
+		return nil, &usageError{msg: err.Error()}
 	}
+	// One retry, not go-redis's three with backoff: a person or a script is
+	// waiting, and an unreachable Redis should say so at once.
+	opts.MaxRetries = 1
+	rdb := redis.NewUniversalClient(opts)
 	qm, err := llmqueue.NewQueueManager(rdb, &cfg.Manager)
 	if err != nil {
 		_ = rdb.Close()

@@ -92,7 +92,7 @@ func runLs(ctx context.Context, a *app, args []string) int {
 		return exitNotIndexed
 	}
 	if err != nil {
-		return a.fail(fmt.Errorf("list %s: %w", state, err))
+		return a.fail(err) // "llmqueue: ...: <cause>"
 	}
 	doc := lsDoc{State: string(state), Requests: []lsRow{}, Next: page.Next}
 	for _, id := range page.IDs {
@@ -102,7 +102,7 @@ func runLs(ctx context.Context, a *app, args []string) int {
 			doc.Requests = append(doc.Requests, lsRow{ID: id, Status: "gone"})
 			continue
 		case err != nil:
-			return a.fail(fmt.Errorf("read %s: %w", id, err))
+			return a.fail(err)
 		}
 		doc.Requests = append(doc.Requests, lsRow{ID: id, Class: string(st.Priority), Status: string(st.Status),
 			Attempts: st.Attempts, MaxRetries: st.MaxRetries, EstimatedTokens: st.EstimatedTokens,

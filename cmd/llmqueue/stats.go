@@ -76,11 +76,11 @@ type lastMinuteDoc struct {
 func readStats(ctx context.Context, qm *llmqueue.QueueManager) (*statsDoc, *llmqueue.Metrics, error) {
 	m, err := qm.Metrics(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read metrics: %w", err)
+		return nil, nil, err // "llmqueue: metrics: ..."
 	}
 	ps, err := qm.ProcessingState(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read processing state: %w", err)
+		return nil, nil, err
 	}
 	d := &statsDoc{
 		Namespace: qm.Namespace(), Time: time.Now(), Paused: ps.Paused,
