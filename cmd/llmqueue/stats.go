@@ -171,7 +171,7 @@ func printStats(w io.Writer, d *statsDoc, allDims bool) {
 	if d.Paused {
 		state = "processing paused"
 	}
-	fmt.Fprintf(w, "namespace %s (%s), %d live workers\n\n", d.Namespace, state, d.Workers)
+	fmt.Fprintf(w, "namespace %s (%s), live workers: %d\n\n", d.Namespace, state, d.Workers)
 	tw := newTable(w)
 	fmt.Fprintln(tw, "CLASS\tQUEUED\tADDED\tCOMPLETED\tDEAD (since the namespace began)")
 	for _, c := range d.Classes {

@@ -47,7 +47,7 @@ func TestStats_ShowsEveryStateAndTheBudget(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	out := r.stdout
 	for _, re := range []string{
-		`namespace clitest \(processing paused\), 1 live workers`,
+		`namespace clitest \(processing paused\), live workers: 1`,
 		`(?m)^low\s+2\s+8\s+1\s+1\s*$`,
 		`(?m)^medium\s+1\s+1\s+0\s+0\s*$`,
 		`(?m)^long\s+1\s+1\s+0\s+0\s*$`,
