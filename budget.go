@@ -51,6 +51,11 @@ func (b Budget) withDefaults() Budget {
 	return b
 }
 
+// unlimited reports whether b limits nothing.
+func (b Budget) unlimited() bool {
+	return b.TPM == 0 && b.RPM == 0 && b.ITPM == 0 && b.OTPM == 0 && b.TPD == 0 && b.RPD == 0
+}
+
 func (b Budget) validate() error {
 	for _, l := range b.limits() {
 		if l.limit < 0 {

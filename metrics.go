@@ -133,24 +133,35 @@ func (q *QueueManager) Metrics(ctx context.Context) (*Metrics, error) {
 		m.CyclePosition = pos
 	}
 	m.SystemHealth = health(m)
-	m.Dimensions = q.dimensions(snap)
+	m.Dimensions = q.dimensions(snap, m.Workers)
 	m.LastMinute = RecentEvents{Completed: snap.RecentCompleted, Failed: snap.RecentFailed,
 		Canceled: snap.RecentCanceled, RateLimited: snap.RecentRateLimited}
 	return m, nil
 }
 
 // dimensions lists all six budget dimensions, limited or not, so a
-// dashboard's rows do not change shape with the configuration.
-func (q *QueueManager) dimensions(snap redisstore.Snapshot) []DimensionUse {
-	b := q.cfg.budget
-	w, day := b.withDefaults().Window.Seconds(), (24 * time.Hour).Seconds()
+// dashboard's rows do not change shape with the configuration. The limits
+// are this manager's Budget; a manager with no limit at all (a CLI or a
+// web process that only watches) reports the budget the first live worker
+// enforces, as its heartbeat published it.
+func (q *QueueManager) dimensions(snap redisstore.Snapshot, workers []WorkerInfo) []DimensionUse {
+	bi := budgetInfo(q.cfg.budget)
+	if q.cfg.budget.unlimited() {
+		for _, w := range workers {
+			if w.Budget != nil {
+				bi = *w.Budget
+				break
+			}
+		}
+	}
+	w, day := bi.WindowSeconds, (24 * time.Hour).Seconds()
 	return []DimensionUse{
-		{Name: "tokens", Used: snap.TokensInWindow, Usable: b.UsableTokens(), Limit: b.TPM, WindowSeconds: w},
-		{Name: "input_tokens", Used: snap.InTokensInWindow, Usable: b.UsableInputTokens(), Limit: b.ITPM, WindowSeconds: w},
-		{Name: "output_tokens", Used: snap.OutTokensInWindow, Usable: b.UsableOutputTokens(), Limit: b.OTPM, WindowSeconds: w},
-		{Name: "requests", Used: snap.RequestsInWindow, Usable: b.UsableRequests(), Limit: b.RPM, WindowSeconds: w},
-		{Name: "tokens_per_day", Used: snap.TokensInDay, Usable: b.UsableTokensPerDay(), Limit: b.TPD, WindowSeconds: day},
-		{Name: "requests_per_day", Used: snap.RequestsInDay, Usable: b.UsableRequestsPerDay(), Limit: b.RPD, WindowSeconds: day},
+		{Name: "tokens", Used: snap.TokensInWindow, Usable: bi.Usable["tpm"], Limit: bi.TPM, WindowSeconds: w},
+		{Name: "input_tokens", Used: snap.InTokensInWindow, Usable: bi.Usable["itpm"], Limit: bi.ITPM, WindowSeconds: w},
+		{Name: "output_tokens", Used: snap.OutTokensInWindow, Usable: bi.Usable["otpm"], Limit: bi.OTPM, WindowSeconds: w},
+		{Name: "requests", Used: snap.RequestsInWindow, Usable: bi.Usable["rpm"], Limit: bi.RPM, WindowSeconds: w},
+		{Name: "tokens_per_day", Used: snap.TokensInDay, Usable: bi.Usable["tpd"], Limit: bi.TPD, WindowSeconds: day},
+		{Name: "requests_per_day", Used: snap.RequestsInDay, Usable: bi.Usable["rpd"], Limit: bi.RPD, WindowSeconds: day},
 	}
 }
 

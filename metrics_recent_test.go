@@ -83,3 +83,31 @@ func TestMetrics_LastMinuteAndDimensions(t *testing.T) {
 		require.Equal(t, byName["tokens"].Used, byName["tokens_per_day"].Used)
 	})
 }
+
+// TestMetrics_WatcherReportsTheWorkersBudget checks that a manager with no
+// budget of its own (a CLI, a dashboard) reports the limits the live
+// workers enforce, as their heartbeats published them.
+func TestMetrics_WatcherReportsTheWorkersBudget(t *testing.T) {
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
+		ctx := context.Background()
+		worker := newManager(t, s, &Config{Namespace: "watch", Budget: Budget{TPM: 50_000, RPM: 100}})
+		startProcessor(t, worker, ProcessorFunc(func(context.Context, *Job) (*Result, error) { return &Result{}, nil }),
+			&WorkerConfig{Concurrency: 1, PollInterval: 5 * time.Millisecond})
+		watcher := newManager(t, s, &Config{Namespace: "watch"})
+		var m *Metrics
+		waitFor(t, 5*time.Second, func() bool {
+			var err error
+			m, err = watcher.Metrics(ctx)
+			return err == nil && len(m.Workers) == 1
+		}, "the worker registered")
+		require.NotNil(t, m.Workers[0].Budget)
+		require.Equal(t, int64(45_000), m.Workers[0].Budget.Usable["tpm"])
+		want := map[string][2]int64{"tokens": {45_000, 50_000}, "requests": {90, 100}, "input_tokens": {0, 0}}
+		for _, d := range m.Dimensions {
+			if w, ok := want[d.Name]; ok {
+				require.Equal(t, w, [2]int64{d.Usable, d.Limit}, d.Name)
+			}
+		}
+	})
+}

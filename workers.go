@@ -24,6 +24,9 @@ type WorkerInfo struct {
 	Concurrency int       `json:"concurrency"`
 	Processed   int64     `json:"processed"` // WorkerStatus.TotalRequestsProcessed
 	StartedAt   time.Time `json:"started_at"`
+	// Budget is the budget the worker enforces, so a process that only
+	// watches (the CLI, a dashboard) can report it.
+	Budget *BudgetInfo `json:"budget,omitempty"`
 }
 
 // register claims the worker id before the first lease. A live process
@@ -68,10 +71,11 @@ func (b *BatchProcessor) register(ctx context.Context) error {
 // workerInfo is the registry entry of this process.
 func (b *BatchProcessor) workerInfo(inFlight int) []byte {
 	host, _ := os.Hostname()
+	bi := budgetInfo(b.qm.cfg.budget)
 	info, _ := json.Marshal(WorkerInfo{
 		ID: b.cfg.workerID, Host: host, PID: os.Getpid(), InFlight: inFlight,
 		Concurrency: b.cfg.concurrency, Processed: b.st.processed.Load(),
-		StartedAt: time.UnixMilli(b.st.startedAt.Load()),
+		StartedAt: time.UnixMilli(b.st.startedAt.Load()), Budget: &bi,
 	})
 	return info
 }
