@@ -281,8 +281,9 @@
 
   // ---- charts (canvas) -------------------------------------------------------
 
-  // drawChart draws series of [t, value] points over the last HISTORY_MS,
-  // with a y axis from 0 to the largest value (at least minMax).
+  // drawChart draws series of [t, value] points over the page's history
+  // (HISTORY_MS at most), with a y axis from 0 to the largest value (at
+  // least minMax) rounded up to four even steps.
   function drawChart(canvas, series, opts) {
     const dpr = window.devicePixelRatio || 1;
     const w = canvas.clientWidth || 300;
@@ -298,15 +299,20 @@
     const pw = w - pad.l - pad.r;
     const ph = h - pad.t - pad.b;
     const now = Date.now();
-    const t0 = now - HISTORY_MS;
+    // The x axis spans the history the page has, from 30 s to HISTORY_MS.
+    const first = history.length ? history[0].t : now;
+    const span = Math.min(HISTORY_MS, Math.max(30000, now - first));
+    const t0 = now - span;
     let max = opts.minMax || 1;
     for (const s of series) {
-      for (const [, v] of s.points) {
-        max = Math.max(max, v);
+      for (const [t, v] of s.points) {
+        if (t >= t0) {
+          max = Math.max(max, v);
+        }
       }
     }
-    max = niceCeil(max);
-    const x = (t) => pad.l + ((t - t0) / HISTORY_MS) * pw;
+    max = 4 * niceCeil(max / 4);
+    const x = (t) => pad.l + ((t - t0) / span) * pw;
     const y = (v) => pad.t + ph - (v / max) * ph;
 
     ctx.font = "11px system-ui, sans-serif";
@@ -326,9 +332,10 @@
     }
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
-    for (let m = 0; m <= 5; m++) {
-      const t = t0 + m * 60000;
-      ctx.fillText(m === 5 ? "now" : "-" + (5 - m) + "m", Math.min(x(t), w - pad.r - 10), h - pad.b + 4);
+    const tick = span <= 60000 ? 10000 : span <= 180000 ? 30000 : 60000;
+    for (let ago = 0; ago <= span; ago += tick) {
+      const label = ago === 0 ? "now" : ago % 60000 === 0 ? "-" + ago / 60000 + "m" : "-" + ago / 1000 + "s";
+      ctx.fillText(label, Math.max(pad.l + 8, Math.min(x(now - ago), w - pad.r - 10)), h - pad.b + 4);
     }
     if (opts.limitLine) {
       ctx.strokeStyle = "#d12f2f";
@@ -363,6 +370,7 @@
     }
   }
 
+  // niceCeil rounds v up to 1, 2, 2.5 or 5 times a power of ten.
   function niceCeil(v) {
     if (v <= 0) {
       return 1;
