@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/internal/lockedbuf"
@@ -122,7 +123,7 @@ func (c *consoleLog) add(m chromedp.ConsoleMessage) {
 	if c.quiet && m.Source == "network" && strings.Contains(m.Text, "401") {
 		return // the refusals the wrong-token step asks for
 	}
-	c.errs = append(c.errs, m.String())
+	c.errs = append(c.errs, fmt.Sprintf("%s (source %q, %s:%d, quiet %v)", m, m.Source, m.URL, m.Line, c.quiet))
 }
 
 func (c *consoleLog) errors() []string {
@@ -249,10 +250,12 @@ func TestDashboard_InARealBrowser(t *testing.T) {
 
 	// (1) The page loads with the token in its session storage (as the
 	// token field leaves it), so no request of the page is refused.
+	_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: fmt.Sprintf(`sessionStorage.getItem("llmqueue.token") || sessionStorage.setItem("llmqueue.token", %q)`, browserToken),
+	})
+	require.NoError(t, err)
 	do("open the dashboard",
 		chromedp.EmulateViewport(1280, 1000),
-		chromedp.Navigate(e.srv.URL+"/v1/queue/ui/style.css"), // the origin, without the page's polling
-		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`sessionStorage.setItem("llmqueue.token", %q)`, browserToken)),
 		chromedp.Navigate(e.srv.URL+"/v1/queue/ui"), // the redirect to ui/ included
 		chromedp.WaitVisible(chromedp.ID("token")),
 	)
@@ -405,4 +408,3 @@ func (e *env) waitStatusAuth(id string, want llmqueue.Status, header []string) l
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
