@@ -14,8 +14,8 @@ import (
 // The limits of -demo when the environment sets none, so the dashboard's
 // budget chart has limits to draw: tokens and requests per window.
 const (
-	demoTPM = 400_000
-	demoRPM = 300
+	demoTPM = 3_000_000
+	demoRPM = 600
 )
 
 // demoInterval is how often -demo queues a request.
@@ -72,7 +72,10 @@ func startDemo(ctx context.Context, qm *llmqueue.QueueManager, logger *slog.Logg
 				return
 			case <-tick.C:
 			}
-			tokens := []int64{800, 2500, 6000, 12000, 30000, 90000}[rand.IntN(6)]
+			// About 1.8M tokens and 100 requests a minute: some 60%
+			// and 20% of the demo budget.
+			sizes := []int64{800, 1500, 2500, 4000, 6000, 12000, 30000, 90000}
+			tokens := sizes[rand.IntN(len(sizes))]
 			req := llmqueue.NewRequest(map[string]string{"prompt": "demo"}, llmqueue.WithEstimatedTokens(tokens))
 			if _, err := qm.Add(ctx, req); err != nil && ctx.Err() == nil {
 				logger.Warn("demo: add failed", "error", err.Error())

@@ -28,7 +28,7 @@
 //
 //	go run ./examples/httpserver -demo
 //
-// Without a budget in the environment, -demo sets 400,000 tokens and 300
+// Without a budget in the environment, -demo sets 3,000,000 tokens and 600
 // requests a minute, so the budget chart has limits to draw.
 //
 // Try it:
