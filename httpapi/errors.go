@@ -61,6 +61,9 @@ func fromQueueError(err error) *apiError {
 		status, code = http.StatusBadRequest, "invalid_payload"
 	case errors.Is(err, llmqueue.ErrInvalidTokens):
 		status, code = http.StatusBadRequest, "invalid_tokens"
+	case errors.Is(err, llmqueue.ErrNotIndexed):
+		return &apiError{status: http.StatusBadRequest, code: "not_indexed",
+			msg: "completed and canceled requests cannot be listed (they have no index); read one with GET /v1/queue/requests/{id}"}
 	case errors.Is(err, llmqueue.ErrInvalidRequest):
 		status, code = http.StatusBadRequest, "invalid_request"
 	case errors.Is(err, llmqueue.ErrOverBudget):

@@ -9,6 +9,12 @@
 //	GET  /v1/queue/requests/{id}         the request's llmqueue.RequestStatus
 //	POST /v1/queue/requests/{id}/cancel  cancel it: 200 when canceled (again, if it already was), 202 when it is running and asked to stop
 //	POST /v1/queue/requests/{id}/resume  resume a suspended request with {"input": ...}; input is required (null is an answer), 400 without it
+//	GET  /v1/queue/requests?state=dead&cursor=&limit=50
+//	                                     a page of the requests in a state: {"items": [RequestStatus without payload and result], "next_cursor": ""}
+//	POST /v1/queue/requests/{id}/requeue queue a dead request again: 200 with its status, 409 when it is not dead
+//	POST /v1/queue/requeue-dead          requeue every dead request: 200 {"requeued": n}
+//	GET  /v1/queue/counts                the llmqueue.QueueCounts: requests per indexed state
+//	GET  /v1/queue/workers               the live workers: {"workers": [llmqueue.WorkerInfo]}
 //	GET  /v1/queue/metrics               Prometheus text exposition
 //	GET  /v1/queue/metrics.json          the llmqueue.Metrics snapshot
 //	GET  /v1/queue/processing            the llmqueue.ProcessingState: paused, cycle override
@@ -19,6 +25,28 @@
 //	POST /v1/queue/clear                 cancel every queued request, or those of {"classes": ["low"]}: 200 llmqueue.ClearReport
 //	GET  /v1/queue/info                  the llmqueue.QueueInfo: config, queues, Redis server
 //	GET  /v1/queue/health                Redis ping, live workers and the WithHealthCheck checks: 200 or 503
+//	GET  /v1/queue/openapi.json          the OpenAPI 3.1 document of these routes
+//	GET  /v1/queue/ui/                   the live web dashboard (HTML; /v1/queue/ui redirects to it)
+//	GET  /v1/queue/ui/{asset}            its script and style sheet
+//
+// GET /v1/queue/requests lists queued (in lease order), active, retrying,
+// suspended and dead requests, with llmqueue.Inspector.List; state is
+// required, limit is 1-1000 (50 by default) and cursor is the previous
+// page's next_cursor ("" after the last page). Completed and canceled
+// requests have no index and answer 400 with code "not_indexed"; read one
+// by its ID instead. A request that ends or expires while its page is read
+// is left out, so a page may be shorter than limit.
+//
+// The dashboard, at DashboardPath, is plain HTML, CSS and JavaScript
+// embedded in the binary (no build step, no other origin, it works
+// offline). It polls metrics.json and the request lists every 1.5 seconds
+// and draws queue depths, budget use per limited dimension and the last
+// minute's throughput, 429s and cool-down, with tables of workers and of
+// dead, suspended, active and queued requests whose buttons requeue,
+// cancel and resume them through the routes above. The auth hook sees its
+// requests like any other; the page sends the token typed into it as
+// "Authorization: Bearer ..." on every call (see IsDashboardAsset), and
+// shows a 401 or 403 as a message.
 //
 // The body of POST /v1/queue/requests is
 //
@@ -173,20 +201,9 @@ func New(qm *llmqueue.QueueManager, opts ...Option) http.Handler {
 		h.gatherer = reg
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/queue/requests", h.create)
-	mux.HandleFunc("GET /v1/queue/requests/{id}", h.get)
-	mux.HandleFunc("POST /v1/queue/requests/{id}/cancel", h.cancel)
-	mux.HandleFunc("POST /v1/queue/requests/{id}/resume", h.resume)
-	mux.Handle("GET /v1/queue/metrics", h.metricsHandler())
-	mux.HandleFunc("GET /v1/queue/metrics.json", h.metricsJSON)
-	mux.HandleFunc("GET /v1/queue/health", h.health)
-	mux.HandleFunc("GET /v1/queue/processing", h.processingState)
-	mux.HandleFunc("POST /v1/queue/processing/pause", h.control((*llmqueue.QueueManager).PauseProcessing))
-	mux.HandleFunc("POST /v1/queue/processing/resume", h.control((*llmqueue.QueueManager).ResumeProcessing))
-	mux.HandleFunc("PUT /v1/queue/processing/cycle", h.setCycle)
-	mux.HandleFunc("DELETE /v1/queue/processing/cycle", h.control((*llmqueue.QueueManager).ClearCycle))
-	mux.HandleFunc("POST /v1/queue/clear", h.clear)
-	mux.HandleFunc("GET /v1/queue/info", h.info)
+	for _, rt := range h.routes() {
+		mux.Handle(rt.pattern(), rt.serve)
+	}
 	h.mux = mux
 	return h
 }
