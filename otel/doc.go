@@ -15,7 +15,12 @@
 // Processor's call, so the spans of an instrumented HTTP client or provider
 // SDK are its children. Each attempt is a span of its own: a request that
 // fails once and then succeeds gives two, a request that never runs gives
-// none. Each span starts a trace of its own unless the context holds one.
+// none. A request queued with WithTraceContext(ctx) carries the trace
+// context of ctx's span in its meta, and each attempt's span is a child of
+// that span, in the same trace, whichever process runs it; otherwise each
+// span starts a trace of its own.
+//
+//	qm.Add(ctx, llmqueue.NewRequest(payload, otel.WithTraceContext(ctx)))
 //
 // # Span
 //

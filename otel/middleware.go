@@ -111,7 +111,7 @@ func (c *config) process(ctx context.Context, tracer trace.Tracer, next llmqueue
 	if model != "" {
 		name = c.operation + " " + model
 	}
-	ctx, span := tracer.Start(ctx, name,
+	ctx, span := tracer.Start(queuedContext(ctx, job), name,
 		trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(c.jobAttributes(job, model)...))
 	defer func() {
