@@ -35,6 +35,13 @@ type BatchProcessor struct {
 	store *redisstore.Store
 	proc  Processor
 	cfg   batchConfig
+	// The ledger this processor leases against: the manager's budget and
+	// the namespace's ledger, or, under a Router, one Deployment's.
+	budget  Budget
+	meter   Meter    // nil: Config.Meter, the Processor's, the manager's
+	deploy  string   // the Deployment's name; "" for the namespace's ledger
+	mode    string   // the lease mode (redisstore.LeaseArgs.Mode)
+	breaker *breaker // nil outside a Router with several deployments
 	// instance is random per BatchProcessor: it tells this process's
 	// registration and lease calls from another's under the same worker id.
 	instance string
@@ -88,7 +95,7 @@ func NewBatchProcessor(q *QueueManager, proc Processor, cfg *WorkerConfig) (*Bat
 		return nil, err
 	}
 	b := &BatchProcessor{
-		qm: q, store: q.store, proc: proc, cfg: c, instance: redisstore.RandomHex(6),
+		qm: q, store: q.store, proc: proc, cfg: c, instance: redisstore.RandomHex(6), budget: q.cfg.budget,
 		running:   map[string]*runningJob{},
 		slotFreed: make(chan struct{}, 1),
 		added:     make(chan struct{}, 1),
@@ -230,7 +237,7 @@ func (b *BatchProcessor) leaseLoop() {
 	// the id moves on only once a call has been answered, and it carries
 	// this process's instance, so no other process can ever match it.
 	var calls int64 = 1
-	bud := b.qm.cfg.budget
+	bud := b.budget
 	for ctx.Err() == nil {
 		free := b.cfg.concurrency - b.inFlight()
 		if free <= 0 {
@@ -247,6 +254,7 @@ func (b *BatchProcessor) leaseLoop() {
 			Cycle: b.cfg.cycle, WorkerID: b.cfg.workerID, RetentionMS: b.qm.cfg.retention.Milliseconds(),
 			CallID:     b.instance + "." + strconv.FormatInt(calls, 10),
 			TokenNonce: b.instance + "." + strconv.FormatInt(calls, 10),
+			Mode:       b.mode,
 		})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -371,7 +379,7 @@ func (b *BatchProcessor) decodeJob(l redisstore.Leased) (*Job, error) {
 	job := &Job{
 		ID: st.ID, Payload: st.Payload, Priority: st.Priority,
 		EstimatedTokens: st.EstimatedTokens, Reserved: reserved, Attempt: st.Attempts, MaxRetries: st.MaxRetries,
-		Timeout: timeout, Meta: st.Meta, lease: l.Lease, CreatedAt: st.CreatedAt, LeasedAt: st.StartedAt,
+		Timeout: timeout, Meta: st.Meta, lease: l.Lease, CreatedAt: st.CreatedAt, LeasedAt: st.StartedAt, Deployment: b.deploy,
 	}
 	if rec.HasInput {
 		job.ResumeInput = json.RawMessage(rec.Input)

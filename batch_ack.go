@@ -18,7 +18,7 @@ func (b *BatchProcessor) ack(job *Job, id, token string, res *Result, perr error
 		b.cfg.logger.Debug("llmqueue: lease lost to another worker; outcome dropped", "id", id)
 		return
 	}
-	window := b.qm.cfg.budget.ledgerWindow()
+	window := b.budget.ledgerWindow()
 	retention := b.qm.cfg.retention.Milliseconds()
 	var (
 		op func(ctx context.Context) (string, error)
@@ -60,6 +60,9 @@ func (b *BatchProcessor) ack(job *Job, id, token string, res *Result, perr error
 		cancel()
 		if err == nil {
 			outage.ok()
+			if b.breaker != nil && perr == nil {
+				b.breaker.ok()
+			}
 			b.st.record(Status(status), took)
 			b.attempted(job, id, Status(status), res, perr, took)
 			b.logOutcome(job, id, Status(status), res, perr, fa, took)
@@ -123,15 +126,28 @@ func (b *BatchProcessor) failure(job *Job, perr error) redisstore.FailArgs {
 		// meter says it kept, and book what its headers say it counted.
 		return redisstore.FailArgs{Kind: "ratelimit", Message: msg, Delay: wait,
 			Settle: b.refusal(job), Feedback: b.feedback(rl.Info)}
+	case b.breaker != nil:
+		// One deployment of several failed (a 5xx, a timeout, a refused
+		// connection): it cools down and the request goes to another at
+		// once, its retry unspent.
+		var after time.Duration
+		if errors.As(perr, &retr) {
+			after = retr.After
+		}
+		return redisstore.FailArgs{Kind: "failover", Message: msg, Delay: b.breaker.failed(after)}
 	case errors.As(perr, &retr):
 		return redisstore.FailArgs{Kind: "retry", Message: msg, Delay: max(retr.After, b.cfg.backoff(attempt))}
 	}
 	return redisstore.FailArgs{Kind: "retry", Message: msg, Delay: b.cfg.backoff(attempt)}
 }
 
-// meterFor returns the meter of a job's call: Config.Meter, else the
-// Processor's when it implements Metered, else the manager's.
+// meterFor returns the meter of a job's call: its Deployment's, else
+// Config.Meter, else the Processor's when it implements Metered, else the
+// manager's.
 func (b *BatchProcessor) meterFor(job *Job) Meter {
+	if b.meter != nil {
+		return b.meter
+	}
 	if b.qm.cfg.meter != nil {
 		return b.qm.cfg.meter
 	}
@@ -175,7 +191,7 @@ func (b *BatchProcessor) feedback(info *RateLimitInfo) redisstore.Feedback {
 	if info == nil {
 		return redisstore.NoFeedback
 	}
-	bud := b.qm.cfg.budget
+	bud := b.budget
 	rem := func(n int64) int64 {
 		if n < 0 {
 			return -1

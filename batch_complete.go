@@ -31,7 +31,7 @@ type completeReq struct {
 
 func newCompleter(b *BatchProcessor) *completer {
 	c := &completer{
-		store: b.store, window: b.qm.cfg.budget.ledgerWindow(), retention: b.qm.cfg.retention.Milliseconds(),
+		store: b.store, window: b.budget.ledgerWindow(), retention: b.qm.cfg.retention.Milliseconds(),
 		timeout: b.qm.cfg.opTimeout, reqs: make(chan completeReq), done: make(chan struct{}),
 	}
 	go c.run()

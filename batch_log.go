@@ -36,6 +36,9 @@ func (b *BatchProcessor) logOutcome(job *Job, id string, status Status, res *Res
 		return // the common case costs no allocation
 	}
 	attrs := []slog.Attr{slog.String("id", id), slog.String("worker", b.cfg.workerID), slog.String("duration", durationText(took))}
+	if b.deploy != "" {
+		attrs = append(attrs, slog.String("deployment", b.deploy))
+	}
 	if job != nil {
 		attrs = append(attrs, slog.Int("attempt", job.Attempt), slog.String("class", string(job.Priority)))
 	}
@@ -54,6 +57,9 @@ func (b *BatchProcessor) logOutcome(job *Job, id string, status Status, res *Res
 		l.LogAttrs(ctx, slog.LevelDebug, "llmqueue: job completed", attrs...)
 	case status == StatusDead:
 		l.LogAttrs(ctx, slog.LevelError, "llmqueue: request died", append(attrs, slog.String("cause", cause))...)
+	case fa.Kind == "failover" && status == StatusQueued:
+		l.LogAttrs(ctx, slog.LevelWarn, "llmqueue: deployment failed: request handed to another deployment, and this one cools down",
+			append(attrs, slog.String("deployment", b.deploy), slog.String("cooldown", durationText(fa.Delay)), slog.String("error", cause))...)
 	case fa.Kind == "ratelimit":
 		l.LogAttrs(ctx, slog.LevelWarn, "llmqueue: provider rate limit (429): requeued, and every worker of the namespace cools down",
 			append(attrs, slog.String("cooldown", durationText(fa.Delay)), slog.String("error", cause))...)

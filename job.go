@@ -19,6 +19,7 @@ type Job struct {
 	MaxRetries      int                        // the request's retry limit
 	CreatedAt       time.Time                  // when the request was added (Redis clock)
 	LeasedAt        time.Time                  // when the lease and its reservation began (Redis clock)
+	Deployment      string                     // the Deployment it runs on under a Router; "" otherwise
 	Timeout         time.Duration              // the time this attempt may run
 	Meta            map[string]json.RawMessage // the request's meta values as JSON
 	ResumeInput     json.RawMessage            // Resume's input; nil on a first run

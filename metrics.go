@@ -154,6 +154,11 @@ func (q *QueueManager) dimensions(snap redisstore.Snapshot, workers []WorkerInfo
 			}
 		}
 	}
+	return dimensionsOf(bi, snap)
+}
+
+// dimensionsOf pairs a budget's limits with a snapshot of its ledger.
+func dimensionsOf(bi BudgetInfo, snap redisstore.Snapshot) []DimensionUse {
 	w, day := bi.WindowSeconds, (24 * time.Hour).Seconds()
 	return []DimensionUse{
 		{Name: "tokens", Used: snap.TokensInWindow, Usable: bi.Usable["tpm"], Limit: bi.TPM, WindowSeconds: w},

@@ -43,7 +43,7 @@ type stamp struct {
 }
 
 func (b *BatchProcessor) newStamp(id, token string, sentAt time.Time) *stamp {
-	bud := b.qm.cfg.budget
+	bud := b.budget
 	s := &stamp{b: b, id: id, token: token, sentAt: sentAt}
 	if bud.limited() {
 		// An eighth of the margin: a call that starts promptly costs no

@@ -71,7 +71,7 @@ func (b *BatchProcessor) register(ctx context.Context) error {
 // workerInfo is the registry entry of this process.
 func (b *BatchProcessor) workerInfo(inFlight int) []byte {
 	host, _ := os.Hostname()
-	bi := budgetInfo(b.qm.cfg.budget)
+	bi := budgetInfo(b.budget)
 	info, _ := json.Marshal(WorkerInfo{
 		ID: b.cfg.workerID, Host: host, PID: os.Getpid(), InFlight: inFlight,
 		Concurrency: b.cfg.concurrency, Processed: b.st.processed.Load(),

@@ -79,6 +79,20 @@ func NewKeys(ns string) Keys {
 	}
 }
 
+// ForDeployment returns the keys a deployment named name uses: the
+// namespace's queues, requests, counters and registry, with a budget
+// ledger and a cool-down of its own ("llmq:{ns}:dep:<name>:budget:log",
+// ...), so each deployment's worker leases against its own limits from the
+// shared queues, and a 429 pauses only that deployment. The name must not
+// be empty (the namespace's own ledger has no name).
+func (k Keys) ForDeployment(name string) Keys {
+	d := k.Prefix + "dep:" + name + ":"
+	k.BudgetLog, k.BudgetSum, k.BudgetInSum, k.BudgetOutSum = d+"budget:log", d+"budget:sum", d+"budget:isum", d+"budget:osum"
+	k.BudgetDayLog, k.BudgetDaySum = d+"budget:daylog", d+"budget:daysum"
+	k.Cooldown = d + "cooldown"
+	return k
+}
+
 // Ledger returns the budget's keys in the order every script takes them.
 func (k Keys) Ledger() []string {
 	return []string{k.BudgetLog, k.BudgetSum, k.BudgetInSum, k.BudgetOutSum, k.BudgetDayLog, k.BudgetDaySum}

@@ -24,6 +24,10 @@ type LeaseArgs struct {
 	// tokens stay unique when the lease counter is set back (an INCR lost
 	// to an AOF everysec restart or an async failover). Empty: random.
 	TokenNonce string
+	// Mode is "" for a namespace's only ledger, "shared" for one
+	// deployment of several, "fallback" for one that takes only requests
+	// that failed over (see ARGV[17] in lua/lease.lua).
+	Mode string
 }
 
 // LeaseResult is what the lease script answered.
@@ -63,7 +67,7 @@ func (s *Store) Lease(ctx context.Context, a LeaseArgs) (LeaseResult, error) {
 	}
 	raw, err := leaseScript.Run(ctx, s.rdb, keys, k.Prefix, a.Max, a.Lease.Milliseconds(),
 		a.Window.Milliseconds(), a.TPM, a.RPM, cycle, a.WorkerID, a.RetentionMS, k.Events, a.CallID,
-		a.ITPM, a.OTPM, a.TPD, a.RPD, nonce).Slice()
+		a.ITPM, a.OTPM, a.TPD, a.RPD, nonce, a.Mode).Slice()
 	if err != nil {
 		return LeaseResult{}, err
 	}

@@ -47,6 +47,12 @@ func New(rdb redis.UniversalClient, ns string) *Store {
 	return &Store{rdb: rdb, keys: NewKeys(ns)}
 }
 
+// ForDeployment returns a Store on the same client whose budget ledger and
+// cool-down are deployment name's (see Keys.ForDeployment).
+func (s *Store) ForDeployment(name string) *Store {
+	return &Store{rdb: s.rdb, keys: s.keys.ForDeployment(name)}
+}
+
 // Keys returns the namespace's keys.
 func (s *Store) Keys() Keys { return s.keys }
 

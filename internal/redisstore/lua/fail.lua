@@ -21,7 +21,11 @@
 -- KEYS[17] -> llmq:{ns}:leaseseq      (numbers the provider's bookings)
 -- ARGV[1]  -> request id
 -- ARGV[2]  -> lease token
--- ARGV[3]  -> kind: retry | permanent | ratelimit | suspend | canceled | release
+-- ARGV[3]  -> kind: retry | permanent | ratelimit | failover | suspend | canceled | release
+--             (failover: the deployment failed, not the request: it cools
+--             down for ARGV[5] and the request goes back to the head of its
+--             queue for another deployment, without spending a retry, at
+--             most ARGV[12] times; after that it is retried like "retry")
 -- ARGV[4]  -> error message (or suspend reason)
 -- ARGV[5]  -> backoff ms (retry) or retry-after ms (ratelimit)
 -- ARGV[6]  -> settled tokens (-1 keeps the reservation)
@@ -78,8 +82,9 @@ end
 if kind == 'permanent' then
   return die(ARGV[4])
 end
-if kind == 'ratelimit' then
-  -- A 429 does not spend a retry; the cap stops an endless loop.
+-- cool_down pauses leasing (of this ledger's deployment) for delay ms,
+-- unless a longer pause is already set.
+local function cool_down()
   if delay > 0 then
     local until_ms = now + delay
     local cur = tonumber(redis.call('GET', KEYS[13]) or '0') or 0
@@ -87,6 +92,23 @@ if kind == 'ratelimit' then
       redis.call('SET', KEYS[13], until_ms, 'PX', delay + 1000)
     end
   end
+end
+
+if kind == 'failover' then
+  cool_down()
+  local fo = redis.call('HINCRBY', key, 'fo', 1)
+  count_recent(KEYS[9], 'failover', now)
+  if fo <= max_rl then
+    redis.call('HSET', key, 'att', math.max(0, att - 1), 'status', 'queued', 'ut', now, 'err', ARGV[4])
+    redis.call('HINCRBY', KEYS[9], (f[3] or 'low') .. '_failover', 1)
+    redis.call('LPUSH', q, id)
+    return 'queued'
+  end
+  -- Past the cap: a retry like any other, due when the cool-down ends.
+end
+if kind == 'ratelimit' then
+  -- A 429 does not spend a retry; the cap stops an endless loop.
+  cool_down()
   local rl = redis.call('HINCRBY', key, 'rl', 1)
   count_recent(KEYS[9], 'ratelimited', now)
   if rl > max_rl then

@@ -41,6 +41,12 @@
 -- ARGV[15] -> usable requests per day (0 = unlimited)
 -- ARGV[16] -> token nonce: appended to each lease token ("<seq>.<nonce>"),
 --             so tokens stay unique when leaseseq is set back by a lost write
+-- ARGV[17] -> deployment mode: "" when the ledger is the only one serving
+--             the queues (a request whose estimate can never fit it is put
+--             to death); "shared" when it is one deployment of several
+--             (such a request is left to the others: the class is skipped
+--             for this call); "fallback" as shared, and it takes only
+--             requests that failed over on another deployment
 --
 -- Returns {leased, wait_ms, reason, cycle, killed, job...}: killed is the
 -- flat {id, why, ...} of the requests this call put to death (lease expired
@@ -74,6 +80,10 @@ local channel = ARGV[10]
 local queues = {low = KEYS[1], medium = KEYS[2], long = KEYS[3]}
 local call = ARGV[11]
 local nonce = ARGV[16]
+local mode = ARGV[17] or ''
+if mode ~= '' and mode ~= 'shared' and mode ~= 'fallback' then
+  return redis.error_reply('BADARG lease: deployment mode')
+end
 if not nonce or nonce == '' or string.find(nonce, '[:\t\n]') then
   return redis.error_reply('BADARG lease: token nonce')
 end
@@ -272,7 +282,7 @@ while leased < want and guard > 0 do
   local id = redis.call('LINDEX', q, 0)
   materialize(prefix, id)
   local key = prefix .. 'req:' .. id
-  local f = redis.call('HMGET', key, 'status', 'tokens', 'prio', 'cin', 'cout', 'att')
+  local f = redis.call('HMGET', key, 'status', 'tokens', 'prio', 'cin', 'cout', 'att', 'fo')
   local tokens = tonumber(f[2])
   local cin, cout = tonumber(f[4] or f[2]), tonumber(f[5] or '0')
   if not f[1] or f[1] ~= 'queued' then
@@ -282,10 +292,16 @@ while leased < want and guard > 0 do
       or not valid_count(tonumber(f[6] or '0')) or not queues[f[3] or ''] then
     redis.call('LPOP', q)
     kill(id, key, 'corrupt request: bad tokens, attempts or priority')
+  elseif mode == 'fallback' and (tonumber(f[7] or '0') or 0) == 0 then
+    -- Not failed over yet: the primary deployments' to run.
+    empty[seq[pos + 1]] = true
   else
     local charge = {t = tokens, i = cin, o = cout, r = 1, dt = tokens, dr = 1}
     local reason, wait, never = shortfall(charge)
-    if never then
+    if never and mode ~= '' then
+      -- Too big for this deployment: another may take it.
+      empty[seq[pos + 1]] = true
+    elseif never then
       redis.call('LPOP', q)
       kill(id, key, 'estimate exceeds the usable ' .. reason .. ' limit')
     elseif reason then

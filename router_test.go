@@ -1,0 +1,196 @@
+package llmqueue
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/llmqueue/llmqueue/internal/redistest"
+	"github.com/stretchr/testify/require"
+)
+
+// deploymentFake is a Processor standing for one deployment: it counts the
+// calls it served and fails them while down.
+type deploymentFake struct {
+	down   atomic.Bool
+	err    error // returned while down; nil means a connection error
+	served atomic.Int64
+	mu     sync.Mutex
+	ids    []string
+}
+
+func (d *deploymentFake) Process(ctx context.Context, job *Job) (*Result, error) {
+	if d.down.Load() {
+		if d.err != nil {
+			return nil, d.err
+		}
+		return nil, errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+	}
+	d.served.Add(1)
+	d.mu.Lock()
+	d.ids = append(d.ids, job.ID+"@"+job.Deployment)
+	d.mu.Unlock()
+	return &Result{Output: []byte(`"ok"`), Usage: Usage{InputTokens: job.EstimatedTokens}}, nil
+}
+
+func addEach(t *testing.T, qm *QueueManager, n int, tokens int64) []string {
+	t.Helper()
+	reqs := make([]*Request, n)
+	for i := range reqs {
+		reqs[i] = NewRequest(map[string]int{"n": i}, WithEstimatedTokens(tokens))
+	}
+	ids, err := qm.AddMany(context.Background(), reqs)
+	require.NoError(t, err)
+	return ids
+}
+
+// TestRouter_FailsOverWithoutSpendingARetryAndProbesBackIn takes one of two
+// deployments down: every request completes on the other with one attempt,
+// and the down one serves again once it is back.
+func TestRouter_FailsOverWithoutSpendingARetryAndProbesBackIn(t *testing.T) {
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
+		ctx := context.Background()
+		qm := newManager(t, s, &Config{Namespace: "router"})
+		a, b := &deploymentFake{}, &deploymentFake{}
+		a.down.Store(true)
+		r, err := NewRouter(qm, []Deployment{
+			{Name: "a", Budget: Budget{TPM: 1_000_000}, Processor: a},
+			{Name: "b", Budget: Budget{TPM: 1_000_000}, Processor: b},
+		}, &WorkerConfig{Concurrency: 4, PollInterval: 10 * time.Millisecond, WorkerID: "w"})
+		require.NoError(t, err)
+		require.NoError(t, r.Start(ctx))
+		t.Cleanup(func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = r.Shutdown(sctx)
+		})
+
+		ids := addEach(t, qm, 40, 100)
+		final, err := qm.WaitAll(ctx, ids)
+		require.NoError(t, err)
+		for _, st := range final {
+			require.Equal(t, StatusCompleted, st.Status)
+			require.Equal(t, 1, st.Attempts, "a failover spends no retry: %s", st.ID)
+		}
+		require.Equal(t, int64(40), b.served.Load())
+		m, err := qm.Metrics(ctx)
+		require.NoError(t, err)
+		require.Zero(t, m.TotalRetried)
+
+		use, err := r.Usage(ctx)
+		require.NoError(t, err)
+		require.Equal(t, "a", use[0].Name)
+		require.Positive(t, use[0].CooldownSeconds, "the down deployment cools down")
+		require.Zero(t, use[1].CooldownSeconds, "the other does not")
+
+		a.down.Store(false)
+		waitFor(t, 40*time.Second, func() bool {
+			addEach(t, qm, 4, 100)
+			time.Sleep(100 * time.Millisecond)
+			return a.served.Load() > 0
+		}, "the deployment is probed back in once it is up")
+	})
+}
+
+// TestRouter_RateLimitPausesOnlyThatDeployment checks that a 429 with a
+// Retry-After on one deployment leaves the other's throughput alone.
+func TestRouter_RateLimitPausesOnlyThatDeployment(t *testing.T) {
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
+		ctx := context.Background()
+		qm := newManager(t, s, &Config{Namespace: "router429"})
+		a := &deploymentFake{err: RateLimited(5*time.Second, errors.New("429 too many requests"))}
+		b := &deploymentFake{}
+		a.down.Store(true)
+		r, err := NewRouter(qm, []Deployment{
+			{Name: "a", Budget: Budget{TPM: 1_000_000}, Processor: a},
+			{Name: "b", Budget: Budget{TPM: 1_000_000}, Processor: b},
+		}, &WorkerConfig{Concurrency: 2, PollInterval: 10 * time.Millisecond})
+		require.NoError(t, err)
+		require.NoError(t, r.Start(ctx))
+		t.Cleanup(func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = r.Shutdown(sctx)
+		})
+		ids := addEach(t, qm, 30, 100)
+		start := time.Now()
+		final, err := qm.WaitAll(ctx, ids)
+		require.NoError(t, err)
+		require.Less(t, time.Since(start), 4*time.Second, "b kept going while a waited out its 5 s")
+		for _, st := range final {
+			require.Equal(t, StatusCompleted, st.Status)
+			require.Equal(t, 1, st.Attempts)
+		}
+		use, err := r.Usage(ctx)
+		require.NoError(t, err)
+		require.Greater(t, use[0].CooldownSeconds, 3.0, "a honours the Retry-After")
+		require.Zero(t, use[1].CooldownSeconds)
+		m, err := qm.Metrics(ctx)
+		require.NoError(t, err)
+		require.Zero(t, m.CooldownSeconds, "the namespace itself is not cooling down")
+	})
+}
+
+// TestRouter_EachDeploymentLeasesWithinItsOwnBudget runs a backlog larger
+// than both budgets: each deployment's window holds no more than its own
+// usable limit, and both serve.
+func TestRouter_EachDeploymentLeasesWithinItsOwnBudget(t *testing.T) {
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
+		ctx := context.Background()
+		qm := newManager(t, s, &Config{Namespace: "routerbudget"})
+		a, b := &deploymentFake{}, &deploymentFake{}
+		r, err := NewRouter(qm, []Deployment{
+			{Name: "small", Budget: Budget{TPM: 2_000, Window: time.Hour, SafetyBufferPercent: -1}, Processor: a},
+			{Name: "big", Budget: Budget{TPM: 6_000, Window: time.Hour, SafetyBufferPercent: -1}, Processor: b},
+		}, &WorkerConfig{Concurrency: 4, PollInterval: 10 * time.Millisecond})
+		require.NoError(t, err)
+		require.NoError(t, r.Start(ctx))
+		t.Cleanup(func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = r.Shutdown(sctx)
+		})
+		addEach(t, qm, 100, 100)
+		waitFor(t, 10*time.Second, func() bool { return a.served.Load()+b.served.Load() == 80 }, "both windows filled")
+		time.Sleep(200 * time.Millisecond)
+		require.Equal(t, int64(20), a.served.Load(), "small: 2,000 tokens")
+		require.Equal(t, int64(60), b.served.Load(), "big: 6,000 tokens")
+		use, err := r.Usage(ctx)
+		require.NoError(t, err)
+		require.Equal(t, int64(2_000), use[0].Dimensions[0].Used)
+		require.Equal(t, int64(6_000), use[1].Dimensions[0].Used)
+		c, err := qm.Inspector().Counts(ctx)
+		require.NoError(t, err)
+		require.Equal(t, int64(20), c.Queued[PriorityLow], "the rest waits for a window")
+	})
+}
+
+func TestNewRouter_RefusesBadDeployments(t *testing.T) {
+	s := redistest.StartMini(t)
+	qm := newManager(t, s, nil)
+	p := ProcessorFunc(func(context.Context, *Job) (*Result, error) { return &Result{}, nil })
+	tests := []struct {
+		name string
+		deps []Deployment
+	}{
+		{"none", nil},
+		{"bad name", []Deployment{{Name: "a b", Processor: p}}},
+		{"empty name", []Deployment{{Processor: p}}},
+		{"twice", []Deployment{{Name: "a", Processor: p}, {Name: "a", Processor: p}}},
+		{"no processor", []Deployment{{Name: "a"}}},
+		{"only fallbacks", []Deployment{{Name: "a", Processor: p, Fallback: true}}},
+		{"bad budget", []Deployment{{Name: "a", Processor: p, Budget: Budget{TPM: -1}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewRouter(qm, tc.deps, nil)
+			require.Error(t, err)
+		})
+	}
+}
