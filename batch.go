@@ -40,6 +40,7 @@ type BatchProcessor struct {
 	budget  Budget
 	meter   Meter    // nil: Config.Meter, the Processor's, the manager's
 	deploy  string   // the Deployment's name; "" for the namespace's ledger
+	model   string   // the Deployment's model, for prices
 	mode    string   // the lease mode (redisstore.LeaseArgs.Mode)
 	breaker *breaker // nil outside a Router with several deployments
 	// instance is random per BatchProcessor: it tells this process's

@@ -36,7 +36,8 @@ func (b *BatchProcessor) ack(job *Job, id, token string, res *Result, perr error
 		args := redisstore.CompleteArgs{ID: id, Token: token, Result: out, Settle: b.settlement(job, u),
 			InTokens: capTokens(u.InputTokens), OutTokens: capTokens(u.OutputTokens),
 			CacheRead: capTokens(u.CacheReadInputTokens), CacheWrite: capTokens(u.CacheCreationInputTokens),
-			Feedback: b.feedback(res.RateLimit)}
+			Feedback: b.feedback(res.RateLimit), Deployment: b.deploy}
+		args.Model, args.CostNanoUSD = b.price(res.Model, u)
 		op = func(context.Context) (string, error) {
 			return string(StatusCompleted), b.completer.complete(args)
 		}
@@ -139,6 +140,22 @@ func (b *BatchProcessor) failure(job *Job, perr error) redisstore.FailArgs {
 		return redisstore.FailArgs{Kind: "retry", Message: msg, Delay: max(retr.After, b.cfg.backoff(attempt))}
 	}
 	return redisstore.FailArgs{Kind: "retry", Message: msg, Delay: b.cfg.backoff(attempt)}
+}
+
+// price returns the model a completed call is booked under and what it
+// cost: the Result's model, else the Deployment's, at Config.Prices.
+func (b *BatchProcessor) price(model string, u Usage) (string, int64) {
+	if model == "" {
+		model = b.model
+	}
+	if len(model) > 200 {
+		model = model[:200]
+	}
+	p, ok := b.qm.cfg.prices[model]
+	if !ok {
+		return model, 0
+	}
+	return model, p.cost(u)
 }
 
 // meterFor returns the meter of a job's call: its Deployment's, else

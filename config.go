@@ -1,6 +1,7 @@
 package llmqueue
 
 import (
+	"maps"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -42,6 +43,9 @@ type Config struct {
 	Durability Durability
 	// Logger receives the manager's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// Prices, by model, price each completed call: the model is
+	// Result.Model, else its Deployment's Model; an unpriced model costs 0.
+	Prices map[string]Price
 }
 
 type managerConfig struct {
@@ -55,6 +59,7 @@ type managerConfig struct {
 	opTimeout  time.Duration
 	logger     *slog.Logger
 	maxPayload int // bytes
+	prices     map[string]Price
 
 	// durable is nil when Add does not wait: the zero Durability answers
 	// once the master has applied the write (in its memory only). When set,
@@ -81,6 +86,12 @@ func newManagerConfig(cfg *Config) (managerConfig, error) {
 		retention: cfg.Retention, opTimeout: cfg.OpTimeout, logger: cfg.Logger,
 		maxPayload: cfg.MaxPayloadBytes,
 	}
+	for model, p := range cfg.Prices {
+		if err := p.validate(model); err != nil {
+			return c, err
+		}
+	}
+	c.prices = maps.Clone(cfg.Prices)
 	if cfg.Durability != (Durability{}) {
 		d := cfg.Durability
 		c.durable = &d

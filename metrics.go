@@ -52,6 +52,10 @@ type Metrics struct {
 	// Every budget dimension in its current window, and the last minute's events.
 	Dimensions []DimensionUse `json:"dimensions"`
 	LastMinute RecentEvents   `json:"last_minute"`
+	// Spent on completed calls since the namespace began, at Config.Prices: in all, by Deployment and by model.
+	CostUSD          float64            `json:"cost_usd"`
+	CostByDeployment map[string]float64 `json:"cost_by_deployment,omitempty"`
+	CostByModel      map[string]float64 `json:"cost_by_model,omitempty"`
 }
 
 // DimensionUse is one budget dimension's use in its current sliding window.
@@ -134,6 +138,7 @@ func (q *QueueManager) Metrics(ctx context.Context) (*Metrics, error) {
 	}
 	m.SystemHealth = health(m)
 	m.Dimensions = q.dimensions(snap, m.Workers)
+	m.CostUSD, m.CostByDeployment, m.CostByModel = costsOf(s)
 	m.LastMinute = RecentEvents{Completed: snap.RecentCompleted, Failed: snap.RecentFailed,
 		Canceled: snap.RecentCanceled, RateLimited: snap.RecentRateLimited}
 	return m, nil

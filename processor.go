@@ -79,6 +79,7 @@ type Result struct {
 	Output    json.RawMessage // stored as the request's result: valid JSON or empty
 	Usage     Usage           // the real usage, settled by the Meter; zero keeps the reservation
 	RateLimit *RateLimitInfo  // the provider's rate-limit headers, if it sent any
+	Model     string          // the model that answered, for Config.Prices; "" means the Deployment's
 }
 
 // Usage is the token usage of one call, reported or estimated. InputTokens

@@ -18,6 +18,7 @@ type Deployment struct {
 	Budget      Budget    // this deployment's limits
 	Processor   Processor // calls this deployment
 	Meter       Meter     // how it counts; nil: Config.Meter, else the Processor's, else the manager's
+	Model       string    // the model it serves, for Config.Prices when the Result names none
 	Concurrency int       // calls at once in this process; 0: WorkerConfig.Concurrency
 	// Fallback deployments take only requests that failed over on
 	// another deployment, such as a different model kept for outages.
@@ -104,7 +105,7 @@ func NewRouter(q *QueueManager, deps []Deployment, cfg *WorkerConfig) (*Router, 
 			return nil, fmt.Errorf("deployment %q: %w", d.Name, err)
 		}
 		bp.store = q.store.ForDeployment(d.Name)
-		bp.budget, bp.meter, bp.deploy, bp.mode = d.Budget, d.Meter, d.Name, mode
+		bp.budget, bp.meter, bp.deploy, bp.mode, bp.model = d.Budget, d.Meter, d.Name, mode, d.Model
 		if d.Fallback && len(deps) > 1 {
 			bp.mode = "fallback"
 		}

@@ -30,6 +30,8 @@ type RequestStatus struct {
 	UpdatedAt       time.Time                  `json:"updated_at"`                 // the last change
 	StartedAt       time.Time                  `json:"started_at,omitzero"`        // the latest lease; zero before
 	FinishedAt      time.Time                  `json:"finished_at,omitzero"`       // when terminal; zero before
+	CostUSD         float64                    `json:"cost_usd,omitempty"`         // the completing call's cost at Config.Prices
+	Deployment      string                     `json:"deployment,omitempty"`       // the Deployment that completed it
 }
 
 // statusFromRecord turns a stored request into its status. The store has
@@ -51,6 +53,7 @@ func statusFromRecord(id string, rec redisstore.Record, err error) (*RequestStat
 		Error: rec.Err, SuspendReason: rec.Reason, CancelRequested: rec.CancelRequested,
 		CreatedAt: rec.Created, UpdatedAt: rec.Updated, StartedAt: rec.Started, FinishedAt: rec.Finished,
 		Payload: json.RawMessage(rec.Payload), Result: json.RawMessage(rec.Result),
+		CostUSD: nanoUSD(rec.CostNanoUSD), Deployment: rec.Deployment,
 	}
 	if len(rec.Meta) > 0 {
 		s.Meta = make(map[string]json.RawMessage, len(rec.Meta))

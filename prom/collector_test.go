@@ -189,3 +189,41 @@ func TestCollector_PassesLintAndPedanticRegistry(t *testing.T) {
 	require.Empty(t, lint(t, c))
 	require.Equal(t, 1, collectAndCount(t, c, "llmqueue_attempt_duration_seconds"))
 }
+
+// TestCollector_ReportsCostByDeploymentAndModel runs calls of known usage
+// on a Router's one deployment and checks the exact dollars exported.
+func TestCollector_ReportsCostByDeploymentAndModel(t *testing.T) {
+	ctx := context.Background()
+	k := newKit(t, "cost", llmqueue.Config{Prices: map[string]llmqueue.Price{
+		"gpt-4o": {InputPerMillion: 2.50, OutputPerMillion: 10},
+	}})
+	proc := llmqueue.ProcessorFunc(func(context.Context, *llmqueue.Job) (*llmqueue.Result, error) {
+		return &llmqueue.Result{Output: json.RawMessage(`1`), Usage: llmqueue.Usage{InputTokens: 1000, OutputTokens: 500}}, nil
+	})
+	r, err := llmqueue.NewRouter(k.Manager, []llmqueue.Deployment{{Name: "east", Model: "gpt-4o", Processor: proc}},
+		&llmqueue.WorkerConfig{PollInterval: 5 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, r.Start(ctx))
+	t.Cleanup(func() { _ = r.Shutdown(context.Background()) })
+	var ids []string
+	for i := range 4 {
+		ids = append(ids, add(t, k, `{"n":`+string(rune('0'+i))+`}`, 100))
+	}
+	_, err = k.Manager.WaitAll(ctx, ids)
+	require.NoError(t, err)
+
+	// 4 calls x (1,000 x $2.50 + 500 x $10) per million = $0.03.
+	want := `
+# HELP llmqueue_cost_usd_total US dollars spent on completed calls at the configured prices.
+# TYPE llmqueue_cost_usd_total counter
+llmqueue_cost_usd_total{queue_namespace="cost"} 0.03
+# HELP llmqueue_deployment_cost_usd_total US dollars spent on completed calls, by Router deployment.
+# TYPE llmqueue_deployment_cost_usd_total counter
+llmqueue_deployment_cost_usd_total{deployment="east",queue_namespace="cost"} 0.03
+# HELP llmqueue_model_cost_usd_total US dollars spent on completed calls, by model.
+# TYPE llmqueue_model_cost_usd_total counter
+llmqueue_model_cost_usd_total{model="gpt-4o",queue_namespace="cost"} 0.03
+`
+	collectAndCompare(t, NewCollector(k.Manager), want,
+		"llmqueue_cost_usd_total", "llmqueue_deployment_cost_usd_total", "llmqueue_model_cost_usd_total")
+}

@@ -24,6 +24,9 @@ type descs struct {
 	utilization *prometheus.Desc
 	cooldown    *prometheus.Desc
 	workers     *prometheus.Desc
+	cost        *prometheus.Desc
+	costDep     *prometheus.Desc
+	costModel   *prometheus.Desc
 }
 
 func newDescs(ns prometheus.Labels) descs {
@@ -48,13 +51,16 @@ func newDescs(ns prometheus.Labels) descs {
 		utilization: d("budget_utilization_ratio", "Reserved tokens over the usable limit, 0 to 1 (0 when unlimited)."),
 		cooldown:    d("rate_limit_cooldown_seconds", "Time left in the shared cool-down after a provider 429."),
 		workers:     d("workers", "Live workers registered in the namespace."),
+		cost:        d("cost_usd_total", "US dollars spent on completed calls at the configured prices."),
+		costDep:     d("deployment_cost_usd_total", "US dollars spent on completed calls, by Router deployment.", "deployment"),
+		costModel:   d("model_cost_usd_total", "US dollars spent on completed calls, by model.", "model"),
 	}
 }
 
 func (d descs) all() []*prometheus.Desc {
 	return []*prometheus.Desc{d.up, d.depth, d.inFlight, d.scheduled, d.dead, d.suspended,
 		d.added, d.completed, d.failed, d.retried, d.canceled, d.rateLimited,
-		d.tokReserved, d.tokLimit, d.utilization, d.cooldown, d.workers}
+		d.tokReserved, d.tokLimit, d.utilization, d.cooldown, d.workers, d.cost, d.costDep, d.costModel}
 }
 
 // collect sends the Redis-backed metrics of one snapshot. The counters are
@@ -98,4 +104,14 @@ func (d descs) collect(ch chan<- prometheus.Metric, m *llmqueue.Metrics) {
 	gauge(d.utilization, ratio)
 	gauge(d.cooldown, m.CooldownSeconds)
 	gauge(d.workers, float64(len(m.Workers)))
+	usd := func(desc *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, v, labels...)
+	}
+	usd(d.cost, m.CostUSD)
+	for dep, v := range m.CostByDeployment {
+		usd(d.costDep, v, dep)
+	}
+	for model, v := range m.CostByModel {
+		usd(d.costModel, v, model)
+	}
 }

@@ -267,6 +267,10 @@ type CompleteArgs struct {
 	// Usage as the provider reported it.
 	InTokens, OutTokens, CacheRead, CacheWrite int64
 	Feedback                                   Feedback
+	// CostNanoUSD is what the call cost (0: not priced), booked under
+	// the namespace, Deployment (when set) and Model (when set).
+	CostNanoUSD       int64
+	Deployment, Model string
 }
 
 // Complete acks one successful attempt; ErrStale when the lease is lost.
@@ -282,13 +286,14 @@ func (s *Store) Complete(ctx context.Context, a CompleteArgs, window time.Durati
 // one error per ack (nil or ErrStale), or an error for the whole call.
 func (s *Store) CompleteMany(ctx context.Context, acks []CompleteArgs, window time.Duration, retentionMS int64) ([]error, error) {
 	k := s.keys
-	args := make([]any, 0, 4+18*len(acks))
+	args := make([]any, 0, 4+21*len(acks))
 	args = append(args, k.Prefix, window.Milliseconds(), retentionMS, k.Events)
 	for _, a := range acks {
 		args = append(args, a.ID, a.Token, a.Result)
 		args = append(args, a.Settle.args()...)
 		args = append(args, a.InTokens, a.OutTokens, a.CacheRead, a.CacheWrite)
 		args = append(args, a.Feedback.args()...)
+		args = append(args, a.CostNanoUSD, a.Deployment, a.Model)
 	}
 	keys := append(append([]string{k.Active}, k.Ledger()...), k.Stats, k.LeaseSeq)
 	res, err := completeScript.Run(ctx, s.rdb, keys, args...).Int64Slice()

@@ -36,6 +36,8 @@ const (
 	fieldInput      = "input" // a resumed request's input
 	fieldState      = "state" // a suspended request's saved state
 	fieldDigest     = "rh"    // the content digest Add compares
+	fieldCost       = "cost"  // nano-USD, set at completion when priced
+	fieldDeployment = "dep"   // the Deployment that completed it
 	metaPrefix      = "m:"
 )
 
@@ -65,6 +67,10 @@ type Record struct {
 	Meta map[string][]byte
 	// Lease is the lease token while active.
 	Lease string
+	// CostNanoUSD is what the completed call cost, in billionths of a
+	// dollar; Deployment names the deployment that completed it.
+	CostNanoUSD int64
+	Deployment  string
 	// Input is set (even to "null") when the request was resumed.
 	Input    []byte
 	HasInput bool
@@ -137,6 +143,7 @@ func DecodeRecord(id string, h map[string]string) (Record, error) {
 		Created:         r.time(fieldCreated), Updated: r.time(fieldUpdated),
 		Started: r.time(fieldStarted), Finished: r.time(fieldFinished),
 		Lease: h[fieldLease],
+		CostNanoUSD: r.int(fieldCost, false), Deployment: h[fieldDeployment],
 	}
 	// The charge is advisory here: the lease script validates it before
 	// reserving, and Status must not fail over it.

@@ -24,14 +24,18 @@
 --               the reservation), usage in, out, cache read, cache write,
 --               then the provider's feedback: the usable limit and the
 --               provider's remaining count of tokens, requests, input
---               tokens, output tokens (limit <= 0 or remaining < 0: skip)
+--               tokens, output tokens (limit <= 0 or remaining < 0: skip),
+--               then the call's cost in nano-USD (0: not priced), the
+--               deployment and the model it is booked under ("": none);
+--               the stats hash counts cost_nusd, cost_nusd:dep:<name> and
+--               cost_nusd:model:<model>
 --
 -- Every number is checked before the first write; a bad one fails the
 -- whole call with "BADARG", changing nothing.
 --
 -- Returns one entry per request: 1 when completed (or this very ack was
 -- already recorded: a client retry), 0 when the lease is not held (stale).
-local PER = 18
+local PER = 21
 local prefix = ARGV[1]
 local window, retention, channel = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 if not window or not retention or (#ARGV - 4) % PER ~= 0 then
@@ -44,6 +48,9 @@ for i = 5, #ARGV, PER do
     if not valid_count(tonumber(ARGV[i + k])) then return redis.error_reply('BADARG complete: counts') end
   end
   if not read_feedback(i + 10) then return redis.error_reply('BADARG complete: feedback') end
+  if not valid_count(tonumber(ARGV[i + 18])) or #ARGV[i + 19] > 64 or #ARGV[i + 20] > 200 then
+    return redis.error_reply('BADARG complete: cost, deployment or model')
+  end
 end
 
 local L = ledger(2)
@@ -60,6 +67,14 @@ for i = 5, #ARGV, PER do
     feedback(L, KEYS[9], now, read_feedback(i + 10))
     redis.call('ZREM', KEYS[1], id)
     redis.call('HDEL', key, 'err')
+    local cost, dep, model = tonumber(ARGV[i + 18]), ARGV[i + 19], ARGV[i + 20]
+    if dep ~= '' then redis.call('HSET', key, 'dep', dep) end
+    if cost > 0 then
+      redis.call('HSET', key, 'cost', cost)
+      redis.call('HINCRBY', KEYS[8], 'cost_nusd', cost)
+      if dep ~= '' then redis.call('HINCRBY', KEYS[8], 'cost_nusd:dep:' .. dep, cost) end
+      if model ~= '' then redis.call('HINCRBY', KEYS[8], 'cost_nusd:model:' .. model, cost) end
+    end
     finish(key, id, 'completed', KEYS[8], 'completed', retention, channel, now)
     table.insert(out, 1)
   elseif redis.call('HGET', key, 'lt') == token then
