@@ -1,9 +1,9 @@
 package llmqueue
 
 import (
-	"maps"
 	"fmt"
 	"log/slog"
+	"maps"
 	"regexp"
 	"time"
 )

@@ -142,7 +142,7 @@ func DecodeRecord(id string, h map[string]string) (Record, error) {
 		CancelRequested: h[fieldCancel] == "1",
 		Created:         r.time(fieldCreated), Updated: r.time(fieldUpdated),
 		Started: r.time(fieldStarted), Finished: r.time(fieldFinished),
-		Lease: h[fieldLease],
+		Lease:       h[fieldLease],
 		CostNanoUSD: r.int(fieldCost, false), Deployment: h[fieldDeployment],
 	}
 	// The charge is advisory here: the lease script validates it before
