@@ -38,9 +38,10 @@ type BatchProcessor struct {
 	// The ledger this processor leases against: the manager's budget and
 	// the namespace's ledger, or, under a Router, one Deployment's.
 	budget  Budget
-	meter   Meter    // nil: Config.Meter, the Processor's, the manager's
-	deploy  string   // the Deployment's name; "" for the namespace's ledger
-	model   string   // the Deployment's model, for prices
+	meter   Meter  // nil: Config.Meter, the Processor's, the manager's
+	deploy  string // the Deployment's name; "" for the namespace's ledger
+	model   string // the Deployment's model, for prices
+	spend   spendLimit
 	mode    string   // the lease mode (redisstore.LeaseArgs.Mode)
 	breaker *breaker // nil outside a Router with several deployments
 	// instance is random per BatchProcessor: it tells this process's
@@ -253,9 +254,10 @@ func (b *BatchProcessor) leaseLoop() {
 			ITPM: bud.UsableInputTokens(), OTPM: bud.UsableOutputTokens(),
 			TPD: bud.UsableTokensPerDay(), RPD: bud.UsableRequestsPerDay(),
 			Cycle: b.cfg.cycle, WorkerID: b.cfg.workerID, RetentionMS: b.qm.cfg.retention.Milliseconds(),
-			CallID:     b.instance + "." + strconv.FormatInt(calls, 10),
-			TokenNonce: b.instance + "." + strconv.FormatInt(calls, 10),
-			Mode:       b.mode,
+			CallID:            b.instance + "." + strconv.FormatInt(calls, 10),
+			TokenNonce:        b.instance + "." + strconv.FormatInt(calls, 10),
+			Mode:              b.mode,
+			SpendLimitNanoUSD: b.spend.limitNano, InPriceNanoUSD: b.spend.inNano, OutPriceNanoUSD: b.spend.outNano,
 		})
 		if err != nil {
 			if ctx.Err() != nil {

@@ -39,6 +39,14 @@ func (p Price) validate(model string) error {
 	return nil
 }
 
+// spendLimit is a Deployment's daily spend limit and the prices that
+// estimate what a lease reserves of it, in nano-USD (per token for the
+// prices).
+type spendLimit struct {
+	limitNano       int64
+	inNano, outNano float64
+}
+
 // nanoUSD turns a counter of billionths of a dollar into dollars.
 func nanoUSD(n int64) float64 { return float64(n) / 1e9 }
 

@@ -99,3 +99,56 @@ func TestCost_PerRequestDeploymentAndModel(t *testing.T) {
 		}
 	})
 }
+
+// TestSpendLimit_StopsLeasingWithinOneRequestOfTheLimit gives a deployment
+// a daily spend limit: each lease reserves the estimate's cost, the
+// completion trues it up to the real one, and leasing stops when the next
+// estimate would pass the limit.
+func TestSpendLimit_StopsLeasingWithinOneRequestOfTheLimit(t *testing.T) {
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
+		ctx := context.Background()
+		qm := newManager(t, s, &Config{Namespace: "spend", Prices: map[string]Price{
+			"gpt-4o": {InputPerMillion: 2.50, OutputPerMillion: 10},
+		}})
+		// Estimated: 1,000 in + 500 out = $0.0075; used: 1,000 in = $0.0025.
+		proc := ProcessorFunc(func(context.Context, *Job) (*Result, error) {
+			return &Result{Output: []byte(`1`), Usage: Usage{InputTokens: 1000}}, nil
+		})
+		r, err := NewRouter(qm, []Deployment{{Name: "east", Model: "gpt-4o", Processor: proc, DailySpendLimitUSD: 0.02}},
+			&WorkerConfig{Concurrency: 1, PollInterval: 5 * time.Millisecond})
+		require.NoError(t, err)
+		require.NoError(t, r.Start(ctx))
+		t.Cleanup(func() { _ = r.Shutdown(context.Background()) })
+		reqs := make([]*Request, 10)
+		for i := range reqs {
+			reqs[i] = NewRequest(map[string]int{"n": i}, WithEstimatedUsage(Usage{InputTokens: 1000, OutputTokens: 500}))
+		}
+		_, err = qm.AddMany(ctx, reqs)
+		require.NoError(t, err)
+
+		// After k completions $0.0025k is spent; a lease needs $0.0075 of
+		// room: 6 run ($0.0125 + $0.0075 = $0.02), the 7th would pass it.
+		waitFor(t, 5*time.Second, func() bool {
+			m, err := qm.Metrics(ctx)
+			return err == nil && m.TotalCompleted == 6
+		}, "six requests fit the day's limit")
+		time.Sleep(300 * time.Millisecond)
+		m, err := qm.Metrics(ctx)
+		require.NoError(t, err)
+		require.Equal(t, int64(6), m.TotalCompleted, "leasing stopped at the limit")
+		require.Equal(t, int64(4), m.TotalInQueue)
+		require.InDelta(t, 0.015, m.CostByDeployment["east"], 1e-12)
+		require.Equal(t, WorkerHealth("quota_limited"), r.Status()["east"].HealthStatus)
+	})
+}
+
+func TestNewRouter_SpendLimitNeedsAPrice(t *testing.T) {
+	s := redistest.StartMini(t)
+	qm := newManager(t, s, nil)
+	p := ProcessorFunc(func(context.Context, *Job) (*Result, error) { return &Result{}, nil })
+	_, err := NewRouter(qm, []Deployment{{Name: "a", Model: "unpriced", Processor: p, DailySpendLimitUSD: 1}}, nil)
+	require.ErrorIs(t, err, ErrInvalidRequest)
+	_, err = NewRouter(qm, []Deployment{{Name: "a", Processor: p, DailySpendLimitUSD: -1}}, nil)
+	require.ErrorIs(t, err, ErrInvalidRequest)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"sync"
 	"time"
@@ -23,6 +24,11 @@ type Deployment struct {
 	// Fallback deployments take only requests that failed over on
 	// another deployment, such as a different model kept for outages.
 	Fallback bool
+	// DailySpendLimitUSD stops leasing for this deployment once a UTC
+	// day's spend would pass it, like any other budget dimension: each
+	// lease reserves the request's estimate at Config.Prices[Model],
+	// trued up to the real cost when it completes. 0 means no limit.
+	DailySpendLimitUSD float64
 }
 
 var deploymentName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -95,6 +101,13 @@ func NewRouter(q *QueueManager, deps []Deployment, cfg *WorkerConfig) (*Router, 
 		if err := d.Budget.validate(); err != nil {
 			return nil, fmt.Errorf("deployment %q: %w", d.Name, err)
 		}
+		price, priced := q.cfg.prices[d.Model]
+		switch {
+		case d.DailySpendLimitUSD < 0 || math.IsNaN(d.DailySpendLimitUSD) || math.IsInf(d.DailySpendLimitUSD, 0):
+			return nil, fmt.Errorf("%w: deployment %q: daily spend limit %v", ErrInvalidRequest, d.Name, d.DailySpendLimitUSD)
+		case d.DailySpendLimitUSD > 0 && !priced:
+			return nil, fmt.Errorf("%w: deployment %q: a spend limit needs its Model's price in Config.Prices", ErrInvalidRequest, d.Name)
+		}
 		wc := base
 		wc.WorkerID = base.WorkerID + "." + d.Name
 		if d.Concurrency > 0 {
@@ -106,6 +119,13 @@ func NewRouter(q *QueueManager, deps []Deployment, cfg *WorkerConfig) (*Router, 
 		}
 		bp.store = q.store.ForDeployment(d.Name)
 		bp.budget, bp.meter, bp.deploy, bp.mode, bp.model = d.Budget, d.Meter, d.Name, mode, d.Model
+		if d.DailySpendLimitUSD > 0 {
+			bp.spend = spendLimit{
+				limitNano: int64(math.Round(d.DailySpendLimitUSD * 1e9)),
+				// p dollars per million tokens is 1000p nano-dollars per token.
+				inNano: price.InputPerMillion * 1000, outNano: price.OutputPerMillion * 1000,
+			}
+		}
 		if d.Fallback && len(deps) > 1 {
 			bp.mode = "fallback"
 		}

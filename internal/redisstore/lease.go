@@ -28,6 +28,11 @@ type LeaseArgs struct {
 	// deployment of several, "fallback" for one that takes only requests
 	// that failed over (see ARGV[17] in lua/lease.lua).
 	Mode string
+	// SpendLimitNanoUSD is the deployment's spend per UTC day (0: none);
+	// the prices, per input and output token, estimate what a lease
+	// reserves of it.
+	SpendLimitNanoUSD               int64
+	InPriceNanoUSD, OutPriceNanoUSD float64
 }
 
 // LeaseResult is what the lease script answered.
@@ -67,7 +72,7 @@ func (s *Store) Lease(ctx context.Context, a LeaseArgs) (LeaseResult, error) {
 	}
 	raw, err := leaseScript.Run(ctx, s.rdb, keys, k.Prefix, a.Max, a.Lease.Milliseconds(),
 		a.Window.Milliseconds(), a.TPM, a.RPM, cycle, a.WorkerID, a.RetentionMS, k.Events, a.CallID,
-		a.ITPM, a.OTPM, a.TPD, a.RPD, nonce, a.Mode).Slice()
+		a.ITPM, a.OTPM, a.TPD, a.RPD, nonce, a.Mode, a.SpendLimitNanoUSD, a.InPriceNanoUSD, a.OutPriceNanoUSD).Slice()
 	if err != nil {
 		return LeaseResult{}, err
 	}

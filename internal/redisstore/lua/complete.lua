@@ -68,6 +68,7 @@ for i = 5, #ARGV, PER do
     redis.call('ZREM', KEYS[1], id)
     redis.call('HDEL', key, 'err')
     local cost, dep, model = tonumber(ARGV[i + 18]), ARGV[i + 19], ARGV[i + 20]
+    true_up_spend(key, cost)
     if dep ~= '' then redis.call('HSET', key, 'dep', dep) end
     if cost > 0 then
       redis.call('HSET', key, 'cost', cost)

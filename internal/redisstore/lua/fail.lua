@@ -61,6 +61,11 @@ local channel = ARGV[11]
 local L = ledger(3)
 trim(L, now, window, false)
 settle(L, key, settled, tonumber(ARGV[7]), tonumber(ARGV[8]), now, window)
+if settled ~= -1 then
+  -- The reservation was given back (the provider did not take the call):
+  -- so is the spend reserved for it.
+  true_up_spend(key, 0)
+end
 feedback(L, KEYS[17], now, fb)
 redis.call('ZREM', KEYS[2], id)
 redis.call('HDEL', key, 'lease')

@@ -47,6 +47,17 @@
 --             (such a request is left to the others: the class is skipped
 --             for this call); "fallback" as shared, and it takes only
 --             requests that failed over on another deployment
+-- ARGV[18] -> the deployment's spend limit per UTC day, nano-USD (0 = none)
+-- ARGV[19] -> its price of an input token, nano-USD (for the estimate)
+-- ARGV[20] -> its price of an output token, nano-USD
+--
+-- With a spend limit, a lease also reserves the request's estimated cost
+-- (its charge at the prices given) in "<prefix>dep:<day>:spend"-style key
+-- <ledger log key>:spend:<UTC day number>, writes it to the request as
+-- "ec" (and the key as "sk"), and refuses a request whose estimate would
+-- take the day's spend past the limit: reason "spend", wait until the next
+-- UTC day. complete.lua trues the reservation up to the real cost;
+-- fail.lua gives it back when the ledger's reservation is given back.
 --
 -- Returns {leased, wait_ms, reason, cycle, killed, job...}: killed is the
 -- flat {id, why, ...} of the requests this call put to death (lease expired
@@ -81,6 +92,11 @@ local queues = {low = KEYS[1], medium = KEYS[2], long = KEYS[3]}
 local call = ARGV[11]
 local nonce = ARGV[16]
 local mode = ARGV[17] or ''
+local spend_limit = tonumber(ARGV[18] or '0')
+local price_in, price_out = tonumber(ARGV[19] or '0'), tonumber(ARGV[20] or '0')
+if not spend_limit or spend_limit < 0 or not price_in or price_in < 0 or not price_out or price_out < 0 then
+  return redis.error_reply('BADARG lease: spend limit or prices')
+end
 if mode ~= '' and mode ~= 'shared' and mode ~= 'fallback' then
   return redis.error_reply('BADARG lease: deployment mode')
 end
@@ -298,6 +314,18 @@ while leased < want and guard > 0 do
   else
     local charge = {t = tokens, i = cin, o = cout, r = 1, dt = tokens, dr = 1}
     local reason, wait, never = shortfall(charge)
+    local est_cost, spend_key = 0, nil
+    if not reason and spend_limit > 0 then
+      est_cost = math.ceil(cin * price_in + cout * price_out)
+      local today = math.floor(now / DAY_MS)
+      spend_key = KEYS[6] .. ':spend:' .. int_str(today)
+      local spent = tonumber(redis.call('GET', spend_key) or '0') or 0
+      if est_cost > spend_limit then
+        reason, never = 'spend', true
+      elseif spent + est_cost > spend_limit then
+        reason, wait = 'spend', math.max(1, (today + 1) * DAY_MS - now)
+      end
+    end
     if never and mode ~= '' then
       -- Too big for this deployment: another may take it.
       empty[seq[pos + 1]] = true
@@ -316,6 +344,13 @@ while leased < want and guard > 0 do
       redis.call('HSET', key, 'status', 'active', 'lease', token, 'bm', member,
         'st', now, 'ut', now, 'wid', worker)
       if dm then redis.call('HSET', key, 'dm', dm) else redis.call('HDEL', key, 'dm') end
+      if spend_key then
+        redis.call('INCRBY', spend_key, est_cost)
+        redis.call('PEXPIRE', spend_key, 2 * DAY_MS)
+        redis.call('HSET', key, 'ec', est_cost, 'sk', spend_key)
+      else
+        redis.call('HDEL', key, 'ec', 'sk')
+      end
       redis.call('ZADD', KEYS[4], now + lease_ms, id)
       table.insert(out, job_reply(key, id))
       table.insert(record, token .. '\t' .. id)

@@ -234,6 +234,20 @@ local function count_recent(stats_key, counter, now)
   redis.call('PEXPIRE', k, RECENT_KEEP_MS)
 end
 
+-- true_up_spend moves the spend a lease reserved for key's request (its
+-- "ec" in the day's spend key "sk", see lease.lua) to cost, the real one,
+-- and forgets the reservation.
+local function true_up_spend(key, cost)
+  local f = redis.call('HMGET', key, 'ec', 'sk')
+  local ec = tonumber(f[1] or '')
+  if ec and f[2] then
+    if cost ~= ec and redis.call('EXISTS', f[2]) == 1 then
+      redis.call('INCRBY', f[2], cost - ec)
+    end
+    redis.call('HDEL', key, 'ec', 'sk')
+  end
+end
+
 -- finish moves a request to a terminal status, counts it, schedules its
 -- expiry and tells waiters.
 local function finish(req_key, id, status, stats_key, counter, retention, channel, now)
