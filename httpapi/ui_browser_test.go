@@ -293,6 +293,7 @@ func TestDashboard_InARealBrowser(t *testing.T) {
 	} {
 		require.Equal(t, strconv.FormatInt(want, 10), strings.ReplaceAll(shown[key], ",", ""), "tile %s (page %v, metrics %s)", key, shown, b)
 	}
+	require.Equal(t, fmt.Sprintf("$%.4f", m.CostUSD), shown["cost_usd"])
 	require.Equal(t, int64(3), m.LowInQueue)
 	require.Equal(t, int64(2), m.MediumInQueue)
 	require.Equal(t, int64(1), m.LongInQueue)

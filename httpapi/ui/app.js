@@ -192,6 +192,12 @@
         el.textContent = v.toFixed(1);
         continue;
       }
+      if (key === "cost_usd") {
+        el.textContent = "$" + (typeof v === "number" ? v : 0).toFixed(v >= 100 ? 2 : 4);
+        el.title = Object.entries(m.cost_by_deployment || {}).map(([d, c]) => d + ": $" + c.toFixed(4)).join(", ") ||
+          "at Config.Prices, since the namespace began";
+        continue;
+      }
       el.textContent = fmtInt(v);
     }
     $("#paused").hidden = !paused;
