@@ -59,7 +59,7 @@ func (b *BatchProcessor) logOutcome(job *Job, id string, status Status, res *Res
 		l.LogAttrs(ctx, slog.LevelError, "llmqueue: request died", append(attrs, slog.String("cause", cause))...)
 	case fa.Kind == "failover" && status == StatusQueued:
 		l.LogAttrs(ctx, slog.LevelWarn, "llmqueue: deployment failed: request handed to another deployment, and this one cools down",
-			append(attrs, slog.String("deployment", b.deploy), slog.String("cooldown", durationText(fa.Delay)), slog.String("error", cause))...)
+			append(attrs, slog.String("cooldown", durationText(fa.Delay)), slog.String("error", cause))...)
 	case fa.Kind == "ratelimit":
 		l.LogAttrs(ctx, slog.LevelWarn, "llmqueue: provider rate limit (429): requeued, and every worker of the namespace cools down",
 			append(attrs, slog.String("cooldown", durationText(fa.Delay)), slog.String("error", cause))...)
