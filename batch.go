@@ -258,6 +258,7 @@ func (b *BatchProcessor) leaseLoop() {
 			TokenNonce:        b.instance + "." + strconv.FormatInt(calls, 10),
 			Mode:              b.mode,
 			SpendLimitNanoUSD: b.spend.limitNano, InPriceNanoUSD: b.spend.inNano, OutPriceNanoUSD: b.spend.outNano,
+			Deployment: b.deploy,
 		})
 		if err != nil {
 			if ctx.Err() != nil {

@@ -185,6 +185,20 @@ func WithTimeout(d time.Duration) RequestOption { return func(r *Request) { r.Ti
 // its estimate; the estimate still decides what the budget reserves.
 func WithPriority(p Priority) RequestOption { return func(r *Request) { r.Priority = p } }
 
+// deploymentsMetaKey is the meta key WithDeployments sets; the lease
+// script reads it.
+const deploymentsMetaKey = "llmqueue.deployments"
+
+// WithDeployments pins the request to the named deployments of a Router
+// (data residency, a model family): the others leave it alone. The pin is
+// the meta value "llmqueue.deployments"; a BatchProcessor outside a Router
+// ignores it. A name that no deployment has leaves the request queued.
+func WithDeployments(names ...string) RequestOption {
+	return func(r *Request) {
+		WithMeta(map[string]any{deploymentsMetaKey: append([]string(nil), names...)})(r)
+	}
+}
+
 // WithMeta sets initial meta values, visible through Status: small labels,
 // at most 256 keys and 64 KiB of JSON in all.
 func WithMeta(meta map[string]any) RequestOption {
@@ -240,6 +254,9 @@ func (r *Request) validate() error {
 	if r.Timeout < 0 {
 		return fmt.Errorf("%w: timeout %s is negative", ErrInvalidRequest, r.Timeout)
 	}
+	if err := validPins(r.Meta); err != nil {
+		return err
+	}
 	if len(r.ID) > 200 {
 		return fmt.Errorf("%w: id longer than 200 bytes", ErrInvalidRequest)
 	}
@@ -250,6 +267,24 @@ func (r *Request) validate() error {
 		// Scripts keep IDs in tab- and newline-separated records.
 		if unicode.IsControl(c) {
 			return fmt.Errorf("%w: id holds a control character", ErrInvalidRequest)
+		}
+	}
+	return nil
+}
+
+// validPins checks the deployments a request is pinned to (WithDeployments).
+func validPins(meta map[string]any) error {
+	v, ok := meta[deploymentsMetaKey]
+	if !ok {
+		return nil
+	}
+	names, ok := v.([]string)
+	if !ok || len(names) == 0 || len(names) > 64 {
+		return fmt.Errorf("%w: meta %q: want 1-64 deployment names (WithDeployments)", ErrInvalidRequest, deploymentsMetaKey)
+	}
+	for _, n := range names {
+		if !deploymentName.MatchString(n) {
+			return fmt.Errorf("%w: pinned deployment %q: want 1-64 of [A-Za-z0-9._-]", ErrInvalidRequest, n)
 		}
 	}
 	return nil

@@ -199,3 +199,54 @@ func TestNewRouter_RefusesBadDeployments(t *testing.T) {
 		})
 	}
 }
+
+// TestRouter_PinnedRequestsRunOnlyWhereTheyArePinned pins half the
+// requests to one of two healthy deployments.
+func TestRouter_PinnedRequestsRunOnlyWhereTheyArePinned(t *testing.T) {
+	t.Parallel()
+	redistest.Each(t, func(t *testing.T, s *redistest.Server) {
+		ctx := context.Background()
+		qm := newManager(t, s, &Config{Namespace: "pins"})
+		eu, us := &deploymentFake{}, &deploymentFake{}
+		r, err := NewRouter(qm, []Deployment{
+			{Name: "eu-west", Processor: eu},
+			{Name: "us-east", Processor: us},
+		}, &WorkerConfig{Concurrency: 2, PollInterval: 5 * time.Millisecond})
+		require.NoError(t, err)
+		require.NoError(t, r.Start(ctx))
+		t.Cleanup(func() { _ = r.Shutdown(context.Background()) })
+		var pinned, free []string
+		for i := range 20 {
+			id, err := qm.Add(ctx, NewRequest(map[string]int{"n": i}, WithEstimatedTokens(10), WithDeployments("eu-west")))
+			require.NoError(t, err)
+			pinned = append(pinned, id)
+			id, err = qm.Add(ctx, NewRequest(map[string]int{"m": i}, WithEstimatedTokens(10)))
+			require.NoError(t, err)
+			free = append(free, id)
+		}
+		final, err := qm.WaitAll(ctx, append(append([]string(nil), pinned...), free...))
+		require.NoError(t, err)
+		for _, id := range pinned {
+			require.Equal(t, StatusCompleted, final[id].Status)
+			require.Equal(t, "eu-west", final[id].Deployment, "pinned %s", id)
+		}
+		for _, id := range free {
+			require.Equal(t, StatusCompleted, final[id].Status)
+		}
+	})
+}
+
+func TestWithDeployments_RefusesBadNames(t *testing.T) {
+	s := redistest.StartMini(t)
+	qm := newManager(t, s, nil)
+	for name, opt := range map[string]RequestOption{
+		"none":      WithDeployments(),
+		"bad name":  WithDeployments("eu west"),
+		"not names": WithMeta(map[string]any{"llmqueue.deployments": "eu-west"}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := qm.Add(context.Background(), NewRequest(`{}`, WithEstimatedTokens(1), opt))
+			require.ErrorIs(t, err, ErrInvalidRequest)
+		})
+	}
+}

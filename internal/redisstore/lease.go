@@ -33,6 +33,9 @@ type LeaseArgs struct {
 	// reserves of it.
 	SpendLimitNanoUSD               int64
 	InPriceNanoUSD, OutPriceNanoUSD float64
+	// Deployment names the deployment leasing, for requests pinned to
+	// some (see ARGV[21] in lua/lease.lua).
+	Deployment string
 }
 
 // LeaseResult is what the lease script answered.
@@ -72,7 +75,7 @@ func (s *Store) Lease(ctx context.Context, a LeaseArgs) (LeaseResult, error) {
 	}
 	raw, err := leaseScript.Run(ctx, s.rdb, keys, k.Prefix, a.Max, a.Lease.Milliseconds(),
 		a.Window.Milliseconds(), a.TPM, a.RPM, cycle, a.WorkerID, a.RetentionMS, k.Events, a.CallID,
-		a.ITPM, a.OTPM, a.TPD, a.RPD, nonce, a.Mode, a.SpendLimitNanoUSD, a.InPriceNanoUSD, a.OutPriceNanoUSD).Slice()
+		a.ITPM, a.OTPM, a.TPD, a.RPD, nonce, a.Mode, a.SpendLimitNanoUSD, a.InPriceNanoUSD, a.OutPriceNanoUSD, a.Deployment).Slice()
 	if err != nil {
 		return LeaseResult{}, err
 	}

@@ -50,6 +50,9 @@
 -- ARGV[18] -> the deployment's spend limit per UTC day, nano-USD (0 = none)
 -- ARGV[19] -> its price of an input token, nano-USD (for the estimate)
 -- ARGV[20] -> its price of an output token, nano-USD
+-- ARGV[21] -> the deployment's name: in a shared or fallback mode, a request
+--             pinned to deployments (meta "llmqueue.deployments", a JSON
+--             array of names) that do not include it is left to the others
 --
 -- With a spend limit, a lease also reserves the request's estimated cost
 -- (its charge at the prices given) in "<prefix>dep:<day>:spend"-style key
@@ -94,6 +97,7 @@ local nonce = ARGV[16]
 local mode = ARGV[17] or ''
 local spend_limit = tonumber(ARGV[18] or '0')
 local price_in, price_out = tonumber(ARGV[19] or '0'), tonumber(ARGV[20] or '0')
+local dep_quoted = '"' .. (ARGV[21] or '') .. '"'
 if not spend_limit or spend_limit < 0 or not price_in or price_in < 0 or not price_out or price_out < 0 then
   return redis.error_reply('BADARG lease: spend limit or prices')
 end
@@ -298,7 +302,7 @@ while leased < want and guard > 0 do
   local id = redis.call('LINDEX', q, 0)
   materialize(prefix, id)
   local key = prefix .. 'req:' .. id
-  local f = redis.call('HMGET', key, 'status', 'tokens', 'prio', 'cin', 'cout', 'att', 'fo')
+  local f = redis.call('HMGET', key, 'status', 'tokens', 'prio', 'cin', 'cout', 'att', 'fo', 'm:llmqueue.deployments')
   local tokens = tonumber(f[2])
   local cin, cout = tonumber(f[4] or f[2]), tonumber(f[5] or '0')
   if not f[1] or f[1] ~= 'queued' then
@@ -310,6 +314,9 @@ while leased < want and guard > 0 do
     kill(id, key, 'corrupt request: bad tokens, attempts or priority')
   elseif mode == 'fallback' and (tonumber(f[7] or '0') or 0) == 0 then
     -- Not failed over yet: the primary deployments' to run.
+    empty[seq[pos + 1]] = true
+  elseif mode ~= '' and f[8] and not string.find(f[8], dep_quoted, 1, true) then
+    -- Pinned to other deployments.
     empty[seq[pos + 1]] = true
   else
     local charge = {t = tokens, i = cin, o = cout, r = 1, dt = tokens, dr = 1}
