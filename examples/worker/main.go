@@ -35,11 +35,28 @@
 //	                       at start-up (default 0: wait until a signal)
 //	-record FILE           append "id attempt pid" to FILE after every
 //	                       successful processor run (for tests)
+//	-deployments FILE      run a Router over the deployments in FILE
+//	                       (default LLM_QUEUE_DEPLOYMENTS_FILE)
 //
 // The two processors stand in for an LLM call: echo answers with the
 // payload, sleep waits for the payload's "sleep_ms" (honouring
 // cancellation). A real deployment builds the same program around its own
 // Processor, for example providers/openai.
+//
+// # Deployments
+//
+// With -deployments FILE, or LLM_QUEUE_DEPLOYMENTS_FILE set, the worker
+// runs a llmqueue.Router instead of one BatchProcessor: the JSON file lists
+// the deployments of the namespace's model (OpenAI organisations, Anthropic
+// keys, Bedrock regions, with their limits and which are fallbacks; see
+// package deployconfig), and each deployment leases against its own budget
+// and cool-down, so together they run at the sum of their limits and a
+// failing one hands its requests to the others. -processor and -record do
+// not apply: each deployment calls its provider. Every worker of the
+// namespace must be given the same file. Signals and the grace period work
+// as above, for every deployment at once. A file that cannot be read or
+// is wrong exits 2 and names each problem; API keys come from the
+// variables the file names and are never logged.
 //
 // A worker started while Redis is down (or still loading its data) does not
 // exit: it logs each failed attempt and retries with backoff (100ms doubling
@@ -67,6 +84,7 @@ import (
 	"time"
 
 	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/deployconfig"
 	"github.com/llmqueue/llmqueue/envconfig"
 	"github.com/redis/go-redis/v9"
 )
@@ -92,11 +110,13 @@ type options struct {
 	// startTimeout bounds the wait for Redis at start-up; 0 waits until a
 	// signal.
 	startTimeout time.Duration
+	// deployments, when set, is the deployments file a Router runs.
+	deployments string
 }
 
 // parseFlags reads args, taking defaults from cfg; usage and errors go to
 // stderr.
-func parseFlags(args []string, cfg envconfig.Config, stderr io.Writer) (options, error) {
+func parseFlags(args []string, cfg envconfig.Config, deploymentsFile string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -108,8 +128,12 @@ func parseFlags(args []string, cfg envconfig.Config, stderr io.Writer) (options,
 	fs.DurationVar(&o.lease, "lease", 30*time.Second, "lease duration (the library default)")
 	fs.DurationVar(&o.poll, "poll", time.Second, "longest idle sleep (the library default)")
 	fs.DurationVar(&o.startTimeout, "start-timeout", 0, "give up when Redis has not answered for this long at start-up (0: wait until a signal)")
+	fs.StringVar(&o.deployments, "deployments", deploymentsFile, "run a Router over the deployments in this JSON file (default "+deployconfig.EnvFile+")")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.deployments != "" && o.record != "" {
+		return o, errors.New("-record does not apply with -deployments")
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -133,7 +157,8 @@ func run(args []string, lookup func(string) (string, bool), stderr io.Writer, si
 		fmt.Fprintln(stderr, "worker:", err) // names each bad variable, passwords redacted
 		return 2
 	}
-	o, err := parseFlags(args, cfg, stderr)
+	file, _ := lookup(deployconfig.EnvFile)
+	o, err := parseFlags(args, cfg, file, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -141,18 +166,32 @@ func run(args []string, lookup func(string) (string, bool), stderr io.Writer, si
 		fmt.Fprintln(stderr, "worker:", err)
 		return 2
 	}
+	var deps []llmqueue.Deployment
+	if o.deployments != "" {
+		getenv := func(k string) string { v, _ := lookup(k); return v }
+		f, err := os.Open(o.deployments)
+		if err == nil {
+			deps, err = deployconfig.Parse(f, getenv)
+			f.Close()
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "worker: deployments file %s: %v\n", o.deployments, err)
+			return 2
+		}
+	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	// Variables that meant something else to llm-queue-task-manager.
 	envconfig.LogMigrationNotes(log, lookup)
-	if err := work(cfg, o, log, sigs); err != nil {
+	if err := work(cfg, o, deps, log, sigs); err != nil {
 		log.Error("worker failed", "error", err)
 		return 1
 	}
 	return 0
 }
 
-// work starts the BatchProcessor, waits for a signal and shuts it down.
-func work(cfg envconfig.Config, o options, log *slog.Logger, sigs <-chan os.Signal) error {
+// work starts the BatchProcessor, or a Router over deps when there are
+// any, waits for a signal and shuts it down.
+func work(cfg envconfig.Config, o options, deps []llmqueue.Deployment, log *slog.Logger, sigs <-chan os.Signal) error {
 	rdb, err := cfg.NewRedisClient()
 	if err != nil {
 		return err
@@ -170,38 +209,54 @@ func work(cfg envconfig.Config, o options, log *slog.Logger, sigs <-chan os.Sign
 	if err != nil {
 		return err
 	}
-	proc, err := newProcessor(o.processor)
-	if err != nil {
-		return err
-	}
-	if o.record != "" {
-		rec, err := openRecorder(o.record)
-		if err != nil {
-			return fmt.Errorf("record: %w", err)
-		}
-		defer func() {
-			if err := rec.Close(); err != nil {
-				log.Error("closing the record file", "error", err)
-			}
-		}()
-		proc = rec.wrap(proc)
-	}
 	wc := cfg.Worker
 	wc.Concurrency, wc.Lease, wc.PollInterval, wc.Logger = o.concurrency, o.lease, o.poll, log
-	bp, err := llmqueue.NewBatchProcessor(qm, proc, &wc)
-	if err != nil {
+	var w runner
+	if len(deps) > 0 {
+		r, err := llmqueue.NewRouter(qm, deps, &wc)
+		if err != nil {
+			return err
+		}
+		w = routerRunner{r}
+	} else {
+		proc, err := newProcessor(o.processor)
+		if err != nil {
+			return err
+		}
+		if o.record != "" {
+			rec, err := openRecorder(o.record)
+			if err != nil {
+				return fmt.Errorf("record: %w", err)
+			}
+			defer func() {
+				if err := rec.Close(); err != nil {
+					log.Error("closing the record file", "error", err)
+				}
+			}()
+			proc = rec.wrap(proc)
+		}
+		bp, err := llmqueue.NewBatchProcessor(qm, proc, &wc)
+		if err != nil {
+			return err
+		}
+		w = batchRunner{bp}
+	}
+	if err := w.Start(context.Background()); err != nil {
 		return err
 	}
-	if err := bp.Start(context.Background()); err != nil {
-		return err
+	attrs := []any{"worker_id", w.workerID(), "pid", os.Getpid(),
+		"namespace", o.namespace, "concurrency", o.concurrency,
+		"lease", o.lease.String(), "grace", o.grace.String(), "config", cfg}
+	if len(deps) > 0 {
+		attrs = append(attrs, "deployments_file", o.deployments, "deployments", deploymentNames(deps))
+	} else {
+		attrs = append(attrs, "processor", o.processor)
 	}
-	log.Info("worker started", "worker_id", bp.WorkerID(), "pid", os.Getpid(),
-		"namespace", o.namespace, "processor", o.processor, "concurrency", o.concurrency,
-		"lease", o.lease.String(), "grace", o.grace.String(), "config", cfg)
+	log.Info("worker started", attrs...)
 
 	sig := <-sigs
 	log.Info("shutting down", "signal", sig.String(), "grace", o.grace.String(),
-		"in_flight", bp.Status().InFlight)
+		"in_flight", w.status().InFlight)
 	ctx, cancelGrace := context.WithTimeout(context.Background(), o.grace)
 	defer cancelGrace()
 	go func() {
@@ -212,9 +267,9 @@ func work(cfg envconfig.Config, o options, log *slog.Logger, sigs <-chan os.Sign
 		case <-ctx.Done():
 		}
 	}()
-	err = bp.Shutdown(ctx)
-	st := bp.Status()
-	attrs := []any{"processed", st.TotalRequestsProcessed, "completed", st.Completed,
+	err = w.Shutdown(ctx)
+	st := w.status()
+	attrs = []any{"processed", st.TotalRequestsProcessed, "completed", st.Completed,
 		"failed", st.Failed, "stale_acks", st.StaleAcks}
 	switch {
 	case err == nil:

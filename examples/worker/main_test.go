@@ -16,15 +16,17 @@ import (
 	"time"
 
 	"github.com/llmqueue/llmqueue"
+	"github.com/llmqueue/llmqueue/deployconfig"
 	"github.com/llmqueue/llmqueue/envconfig"
 	"github.com/llmqueue/llmqueue/internal/lockedbuf"
 	"github.com/llmqueue/llmqueue/llmqueuetest"
+	"github.com/llmqueue/llmqueue/providers/providertest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestParseFlags(t *testing.T) {
-	o, err := parseFlags(nil, envconfig.Default(), &bytes.Buffer{})
+	o, err := parseFlags(nil, envconfig.Default(), "", &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Equal(t, options{grace: 30 * time.Second, concurrency: 10,
 		namespace: "default", processor: "echo", lease: 30 * time.Second,
@@ -34,17 +36,17 @@ func TestParseFlags(t *testing.T) {
 	cfg, err := envconfig.FromLookup(env(map[string]string{
 		"LLM_QUEUE_NAMESPACE": "fromenv", "LLM_QUEUE_CONCURRENCY": "3"}))
 	require.NoError(t, err)
-	o, err = parseFlags(nil, cfg, &bytes.Buffer{})
+	o, err = parseFlags(nil, cfg, "", &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Equal(t, "fromenv", o.namespace)
 	assert.Equal(t, 3, o.concurrency)
-	o, err = parseFlags([]string{"-namespace", "fromflag", "-concurrency", "7"}, cfg, &bytes.Buffer{})
+	o, err = parseFlags([]string{"-namespace", "fromflag", "-concurrency", "7"}, cfg, "", &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Equal(t, "fromflag", o.namespace)
 	assert.Equal(t, 7, o.concurrency)
 
 	for _, args := range [][]string{{"-grace", "-1s"}, {"-grace", "soon"}, {"extra"}, {"-processor", "nope"}} {
-		_, err := parseFlags(args, envconfig.Default(), &bytes.Buffer{})
+		_, err := parseFlags(args, envconfig.Default(), "", &bytes.Buffer{})
 		assert.Error(t, err, "%q", args)
 	}
 	var stderr bytes.Buffer
@@ -281,5 +283,75 @@ func TestRun_ProcessesAndStopsOnSignal(t *testing.T) {
 	}
 	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
 		assert.True(t, json.Valid([]byte(line)), "log line %q is not JSON", line)
+	}
+}
+
+// With a deployments file the worker runs a Router over the deployments it
+// lists: here two fake OpenAI servers, one of them down, so every request
+// completes on the other without spending a retry.
+func TestRun_DeploymentsFileRunsARouter(t *testing.T) {
+	k := llmqueuetest.New(t, nil, llmqueuetest.WithManagerConfig(llmqueue.Config{Namespace: "ex-router"}))
+	up := providertest.NewOpenAIServer(providertest.OpenAIOptions{APIKey: "sk-up"})
+	t.Cleanup(up.Close)
+	down := providertest.NewOpenAIServer(providertest.OpenAIOptions{})
+	down.Close()
+	file := filepath.Join(t.TempDir(), "deployments.json")
+	require.NoError(t, os.WriteFile(file, []byte(`{"deployments":[
+		{"name":"down","provider":"openai","model":"gpt-4o-mini","base_url":"`+down.BaseURL()+`","api_key_env":"KEY_DOWN","timeout":"2s"},
+		{"name":"up","provider":"openai","model":"gpt-4o-mini","base_url":"`+up.BaseURL()+`","api_key_env":"KEY_UP","limits":{"tpm":1000000}}]}`), 0o600))
+	var ids []string
+	for i := range 10 {
+		ids = append(ids, k.Add(llmqueue.NewRequest(json.RawMessage(`{"model":"gpt-4o-mini","max_tokens":5,"messages":[{"role":"user","content":"hi `+strconv.Itoa(i)+`"}]}`))))
+	}
+
+	sigs := make(chan os.Signal, 1)
+	var stderr lockedbuf.Buffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run([]string{"-namespace", "ex-router", "-poll", "20ms", "-grace", "1s"},
+			env(map[string]string{"REDIS_URL": "redis://" + k.Mini.Addr(), deployconfig.EnvFile: file,
+				"KEY_UP": "sk-up", "KEY_DOWN": "sk-down"}), &stderr, sigs)
+	}()
+	for _, id := range ids {
+		st := k.WaitStatus(id, llmqueue.StatusCompleted)
+		assert.Equal(t, 1, st.Attempts, "a failover spends no retry")
+	}
+	assert.Equal(t, int64(10), up.Stats().Completed)
+
+	sigs <- syscall.SIGTERM
+	select {
+	case code := <-exit:
+		assert.Equal(t, 0, code, stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("worker did not stop after the signal")
+	}
+	logs := stderr.String()
+	assert.Contains(t, logs, `"deployments":["down","up"]`)
+	for _, msg := range []string{`"msg":"worker started"`, `"msg":"shutting down"`, `"msg":"worker stopped"`} {
+		assert.Contains(t, logs, msg)
+	}
+	assert.NotContains(t, logs, "sk-up", "no key in the logs")
+}
+
+func TestRun_BadDeploymentsFileExits2(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "deployments.json")
+	require.NoError(t, os.WriteFile(file, []byte(`{"deployments":[{"name":"a","provider":"azure","model":"m"}]}`), 0o600))
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"from the flag", []string{"-deployments", file}, nil, `unknown provider "azure"`},
+		{"from the environment", nil, map[string]string{deployconfig.EnvFile: file}, `unknown provider "azure"`},
+		{"missing", []string{"-deployments", file + ".nope"}, nil, "no such file"},
+		{"with -record", []string{"-deployments", file, "-record", "x"}, nil, "-record does not apply"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			assert.Equal(t, 2, run(tc.args, env(tc.env), &stderr, nil))
+			assert.Contains(t, stderr.String(), tc.want)
+		})
 	}
 }

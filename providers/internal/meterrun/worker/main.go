@@ -1,5 +1,6 @@
 // Command worker is one worker process of the meter acceptance tests; see
-// package meterrun.
+// package meterrun. When its spec lists deployments it runs a Router over
+// several fake servers instead of one BatchProcessor.
 package main
 
 import (
@@ -8,4 +9,10 @@ import (
 	"github.com/llmqueue/llmqueue/providers/internal/meterrun"
 )
 
-func main() { os.Exit(meterrun.Run(os.Getenv(meterrun.Env))) }
+func main() {
+	spec := os.Getenv(meterrun.Env)
+	if meterrun.IsRouter(spec) {
+		os.Exit(meterrun.RunRouter(spec))
+	}
+	os.Exit(meterrun.Run(spec))
+}
