@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -333,10 +334,13 @@ func TestRouter_RateLimitPausesOnlyThatDeployment(t *testing.T) {
 	defer s.stop()
 	c := s.fakes[2]
 	start := s.firstCall(t)
-	const pause = 5 * time.Second
+	// Two windows: a saturated deployment leases in bursts as its window
+	// frees up, so a span of one window can catch one burst or two; over
+	// two windows the others' share is steady enough to compare.
+	const pause = 2 * routerWindow
 
 	time.Sleep(time.Until(start.Add(routerWindow + pause)))
-	c.srv.Inject(providertest.Fault{Kind: providertest.FaultRateLimit, Header: http.Header{"Retry-After": {"5"}}})
+	c.srv.Inject(providertest.Fault{Kind: providertest.FaultRateLimit, Header: http.Header{"Retry-After": {strconv.Itoa(int(pause / time.Second))}}})
 	deadline := time.Now().Add(10 * time.Second)
 	for c.srv.Stats().Injected == 0 {
 		require.True(t, time.Now().Before(deadline), "the 429 was never served")
@@ -358,14 +362,15 @@ func TestRouter_RateLimitPausesOnlyThatDeployment(t *testing.T) {
 	for _, f := range s.fakes[:2] {
 		b, d := tokensIn(f, before, limitedAt), tokensIn(f, limitedAt, during)
 		sumBefore, sumDuring = sumBefore+b, sumDuring+d
-		t.Logf("router 429 on %s: %s (TPM %d) accepted %d tokens (%d calls) in the 5 s before, %d (%d calls) during the pause (%.0f%%)",
+		t.Logf("router 429 on %s: %s (TPM %d) accepted %d tokens (%d calls) in the pause's length before, %d (%d calls) during the pause (%.0f%%)",
 			c.name, f.name, f.limit, b, callsIn(f, before, limitedAt), d, callsIn(f, limitedAt, during), float64(d)/float64(max(b, 1))*100)
-		assert.GreaterOrEqual(t, float64(d), 0.5*float64(f.limit), "%s keeps serving through the pause", f.name)
+		assert.GreaterOrEqual(t, float64(d), 1.0*float64(f.limit), "%s keeps serving through the pause (two windows)", f.name)
 	}
 	t.Logf("router 429 on %s: the other two accepted %d tokens before, %d during the pause (%.0f%%)",
 		c.name, sumBefore, sumDuring, float64(sumDuring)/float64(max(sumBefore, 1))*100)
 	assert.GreaterOrEqual(t, float64(sumDuring), 0.75*float64(sumBefore), "the others keep their throughput")
-	t.Logf("router 429: %s served %d calls in the 5 s before, %d in the 300 ms after the 429 (already on their way), %d in the rest of its pause, %d 429s in all",
+	assert.Zero(t, c.srv.Stats().RateLimited, "%s: no 429 of its own limiter after the injected one", c.name)
+	t.Logf("router 429: %s served %d calls in the pause's length before, %d in the 300 ms after the 429 (already on their way), %d in the rest of its pause, %d 429s in all",
 		c.name, callsIn(c, before, limitedAt), callsIn(c, limitedAt, limitedAt.Add(300*time.Millisecond)),
 		callsIn(c, limitedAt.Add(300*time.Millisecond), during.Add(-200*time.Millisecond)), c.srv.Stats().Injected+c.srv.Stats().RateLimited)
 }
