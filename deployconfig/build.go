@@ -74,6 +74,7 @@ func (s Spec) Deployment(getenv func(string) string) (llmqueue.Deployment, error
 	}
 	return llmqueue.Deployment{
 		Name:        s.Name,
+		Model:       s.Model,
 		Budget:      s.Budget(),
 		Processor:   Translate(proc, s.Provider, s.Model),
 		Concurrency: s.Concurrency,
