@@ -11,11 +11,11 @@ import (
 // and skipped, and the hooks after it still run. Without the recover, the
 // panic would end the whole process, since hooks run on a worker
 // goroutine.
-func (b *BatchProcessor) attempted(job *Job, id string, status Status, res *Result, perr error, took time.Duration) {
+func (b *BatchProcessor) attempted(job *Job, id string, status Status, res *Result, perr error, failedOver bool, took time.Duration) {
 	if len(b.cfg.attemptHooks) == 0 {
 		return
 	}
-	ev := AttemptEvent{ID: id, Status: status, Duration: took, Err: perr}
+	ev := AttemptEvent{ID: id, Status: status, Duration: took, Err: perr, Deployment: b.deploy, FailedOver: failedOver}
 	if job != nil {
 		ev.Priority, ev.Attempt, ev.Estimated = job.Priority, job.Attempt, job.EstimatedTokens
 	}

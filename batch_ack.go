@@ -65,7 +65,7 @@ func (b *BatchProcessor) ack(job *Job, id, token string, res *Result, perr error
 				b.breaker.ok()
 			}
 			b.st.record(Status(status), took)
-			b.attempted(job, id, Status(status), res, perr, took)
+			b.attempted(job, id, Status(status), res, perr, fa.Kind == "failover" && Status(status) == StatusQueued, took)
 			b.logOutcome(job, id, Status(status), res, perr, fa, took)
 			return
 		}

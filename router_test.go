@@ -59,10 +59,19 @@ func TestRouter_FailsOverWithoutSpendingARetryAndProbesBackIn(t *testing.T) {
 		qm := newManager(t, s, &Config{Namespace: "router"})
 		a, b := &deploymentFake{}, &deploymentFake{}
 		a.down.Store(true)
+		var failovers, completedOnB atomic.Int64
+		hook := func(ev AttemptEvent) {
+			switch {
+			case ev.FailedOver && ev.Deployment == "a":
+				failovers.Add(1)
+			case ev.Status == StatusCompleted && ev.Deployment == "b":
+				completedOnB.Add(1)
+			}
+		}
 		r, err := NewRouter(qm, []Deployment{
 			{Name: "a", Budget: Budget{TPM: 1_000_000}, Processor: a},
 			{Name: "b", Budget: Budget{TPM: 1_000_000}, Processor: b},
-		}, &WorkerConfig{Concurrency: 4, PollInterval: 10 * time.Millisecond, WorkerID: "w"})
+		}, &WorkerConfig{Concurrency: 4, PollInterval: 10 * time.Millisecond, WorkerID: "w", AttemptHooks: []func(AttemptEvent){hook}})
 		require.NoError(t, err)
 		require.NoError(t, r.Start(ctx))
 		t.Cleanup(func() {
@@ -79,6 +88,8 @@ func TestRouter_FailsOverWithoutSpendingARetryAndProbesBackIn(t *testing.T) {
 			require.Equal(t, 1, st.Attempts, "a failover spends no retry: %s", st.ID)
 		}
 		require.Equal(t, int64(40), b.served.Load())
+		require.Equal(t, int64(40), completedOnB.Load(), "attempt hooks name the deployment")
+		require.Equal(t, a.calls.Load(), failovers.Load(), "each call a failed is a fail-over")
 		m, err := qm.Metrics(ctx)
 		require.NoError(t, err)
 		require.Zero(t, m.TotalRetried)

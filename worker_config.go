@@ -180,6 +180,10 @@ type AttemptEvent struct {
 	Estimated int64         // the tokens reserved for it
 	Usage     Usage         // the usage the Processor reported, on success
 	Err       error         // the attempt's error, nil on success
+	// Deployment is the Router deployment it ran on, "" outside a Router;
+	// FailedOver is true when the deployment's failure sent it to another.
+	Deployment string
+	FailedOver bool
 }
 
 // orDefault returns v, or def when v is zero.
