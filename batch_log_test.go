@@ -83,7 +83,15 @@ func TestJobLog_OneLinePerEvent(t *testing.T) {
 		_, err = qm.WaitAll(ctx, []string{ids["ok"], ids["die"], ids["flaky"], ids["429"], huge})
 		require.NoError(t, err)
 
-		lines := logLines(t, buf)
+		// Wait returns when Redis records the outcome; the worker logs it
+		// just after. Wait for the last line expected: the lease-killed
+		// request's, and the 429'd request's completion.
+		var lines []map[string]any
+		waitFor(t, 5*time.Second, func() bool {
+			lines = logLines(t, buf)
+			return len(linesFor(lines, huge)) == 1 && len(linesFor(lines, ids["429"])) == 4 &&
+				len(linesFor(lines, ids["flaky"])) == 4 && len(linesFor(lines, ids["ok"])) == 2 && len(linesFor(lines, ids["die"])) == 2
+		}, "every event logged")
 		levels := func(id string) (got []string) {
 			for _, l := range linesFor(lines, id) {
 				got = append(got, l["level"].(string)+" "+l["msg"].(string))

@@ -336,13 +336,16 @@ func TestMigrationREADME_PlacesEveryPythonKey(t *testing.T) {
 
 func TestMigrationREADME_HTTPPathsAndTheExample(t *testing.T) {
 	section := migrationSection(t)
-	src, err := os.ReadFile(filepath.Join("..", "httpapi", "httpapi.go"))
+	// httpapi's routes are one table of {method, path, handler}.
+	src, err := os.ReadFile(filepath.Join("..", "httpapi", "routes.go"))
 	require.NoError(t, err)
+	methodConst := map[string]string{"GET": "http.MethodGet", "POST": "http.MethodPost"}
 	for _, route := range []string{"GET /v1/queue/health", "GET /v1/queue/metrics", "GET /v1/queue/metrics.json",
 		"POST /v1/queue/requests", "GET /v1/queue/requests/{id}", "POST /v1/queue/clear", "GET /v1/queue/info",
 		"POST /v1/queue/processing/pause", "POST /v1/queue/processing/resume"} {
 		assert.Contains(t, section, "`"+route+"`", "the section names %s", route)
-		assert.Contains(t, string(src), `"`+route+`"`, "httpapi serves %s", route)
+		method, path, _ := strings.Cut(route, " ")
+		assert.Contains(t, string(src), methodConst[method]+`, "`+path+`"`, "httpapi serves %s", route)
 	}
 	assert.Contains(t, section, "go run ./examples/migrate -env testdata/seed.env")
 	for _, f := range []string{"examples/migrate/main.go", "testdata/seed.env", "examples/migrate/testdata/seed.env"} {
