@@ -64,13 +64,22 @@ func (h HeuristicEstimator) EstimateUsage(payload json.RawMessage) (Usage, error
 	// its maximum. Images, audio and tools are not counted (a lower bound
 	// then), and dense scripts (CJK, about one token per character) want a
 	// lower CharsPerToken. Any other shape counts len(payload).
-	obj, isObject, err := decodePayload(payload)
-	if err != nil {
-		return Usage{}, err
-	}
 	cpt := h.CharsPerToken
 	if !(cpt > 0) || math.IsInf(cpt, 1) {
 		cpt = defaultCharsPerToken
+	}
+	if u, ok := scanUsage(payload, cpt, outputAllowance(h.DefaultMaxTokens)); ok {
+		return u, nil
+	}
+	return h.decodeUsage(payload, cpt)
+}
+
+// decodeUsage is EstimateUsage by decoding the payload: what scanUsage
+// leaves to it, and the reference the scanner is tested against.
+func (h HeuristicEstimator) decodeUsage(payload json.RawMessage, cpt float64) (Usage, error) {
+	obj, isObject, err := decodePayload(payload)
+	if err != nil {
+		return Usage{}, err
 	}
 	if isObject {
 		out := reqjson.OutputBudget(obj, outputAllowance(h.DefaultMaxTokens))
