@@ -144,7 +144,7 @@ func newBatchConfig(q *QueueManager, wc *WorkerConfig) (batchConfig, error) {
 	}
 	if c.workerID == "" {
 		host, _ := os.Hostname()
-		c.workerID = host + "-" + strconv.Itoa(os.Getpid()) + "-" + newID()[12:20]
+		c.workerID = host + "-" + strconv.Itoa(os.Getpid()) + "-" + newID()[11:] // 8 random digits
 	}
 	if c.logger == nil {
 		c.logger = q.cfg.logger
