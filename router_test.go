@@ -88,8 +88,10 @@ func TestRouter_FailsOverWithoutSpendingARetryAndProbesBackIn(t *testing.T) {
 			require.Equal(t, 1, st.Attempts, "a failover spends no retry: %s", st.ID)
 		}
 		require.Equal(t, int64(40), b.served.Load())
-		require.Equal(t, int64(40), completedOnB.Load(), "attempt hooks name the deployment")
-		require.Equal(t, a.calls.Load(), failovers.Load(), "each call a failed is a fail-over")
+		// Hooks run after the ack, so after Wait may have returned.
+		waitFor(t, 5*time.Second, func() bool {
+			return completedOnB.Load() == 40 && failovers.Load() == a.calls.Load()
+		}, "attempt hooks name the deployment, and each call a failed is a fail-over")
 		m, err := qm.Metrics(ctx)
 		require.NoError(t, err)
 		require.Zero(t, m.TotalRetried)
