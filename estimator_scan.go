@@ -30,7 +30,7 @@ func scanUsage(payload []byte, cpt float64, def int64) (u Usage, ok bool) {
 		return Usage{}, false
 	}
 	var f struct {
-		messages, system, instructions, prompt, input []byte
+		messages, system, instructions, prompt, input                           []byte
 		maxCompletion, maxTokens, maxOutput, maxTokensCamel, inferenceConfig, n []byte
 	}
 	it := members{b: payload, i: start}
