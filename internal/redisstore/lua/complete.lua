@@ -56,7 +56,7 @@ end
 local L = ledger(2)
 local now = now_ms()
 trim(L, now, window, false)
-local out = {}
+local out, completed = {}, 0
 for i = 5, #ARGV, PER do
   local id, token = ARGV[i], ARGV[i + 1]
   local key = prefix .. 'req:' .. id
@@ -76,12 +76,19 @@ for i = 5, #ARGV, PER do
       if dep ~= '' then redis.call('HINCRBY', KEYS[8], 'cost_nusd:dep:' .. dep, cost) end
       if model ~= '' then redis.call('HINCRBY', KEYS[8], 'cost_nusd:model:' .. model, cost) end
     end
-    finish(key, id, 'completed', KEYS[8], 'completed', retention, channel, now)
+    finish(key, id, 'completed', KEYS[8], 'completed', retention, channel, now, true)
+    completed = completed + 1
     table.insert(out, 1)
   elseif redis.call('HGET', key, 'lt') == token then
     table.insert(out, 1)
   else
     table.insert(out, 0)
   end
+end
+if completed > 0 then
+  -- One write to the recent bucket for the whole call (see count_recent).
+  local k = KEYS[8] .. ':recent:' .. int_str(math.floor(now / RECENT_BUCKET_MS))
+  redis.call('HINCRBY', k, 'completed', completed)
+  redis.call('PEXPIRE', k, RECENT_KEEP_MS)
 end
 return out

@@ -249,13 +249,14 @@ local function true_up_spend(key, cost)
 end
 
 -- finish moves a request to a terminal status, counts it, schedules its
--- expiry and tells waiters.
-local function finish(req_key, id, status, stats_key, counter, retention, channel, now)
+-- expiry and tells waiters. A caller that finishes many requests in one
+-- call passes no_recent and counts them in the recent bucket once.
+local function finish(req_key, id, status, stats_key, counter, retention, channel, now, no_recent)
   redis.call('HSET', req_key, 'status', status, 'ft', now, 'ut', now)
   redis.call('HDEL', req_key, 'lease', 'cxl')
   local prio = redis.call('HGET', req_key, 'prio') or 'low'
   redis.call('HINCRBY', stats_key, prio .. '_' .. counter, 1)
-  count_recent(stats_key, counter, now)
+  if not no_recent then count_recent(stats_key, counter, now) end
   if retention > 0 then
     redis.call('PEXPIRE', req_key, retention)
   end
