@@ -209,7 +209,12 @@ func TestLifecycle_RateLimitPausesEveryWorkerWithoutSpendingRetries(t *testing.T
 		first, err := qm.Add(ctx, NewRequest(`{}`, WithEstimatedTokens(1), WithMaxRetries(0)))
 		require.NoError(t, err)
 		startProcessor(t, newManager(t, s, nil), proc, &WorkerConfig{Concurrency: 1, PollInterval: 10 * time.Millisecond})
-		waitFor(t, 5*time.Second, func() bool { return hit.Load() }, "the 429")
+		// The processor returns the 429 before its ack records the
+		// cool-down: wait for the cool-down itself.
+		waitFor(t, 5*time.Second, func() bool {
+			m, err := qm.Metrics(ctx)
+			return hit.Load() && err == nil && m.CooldownSeconds > 0
+		}, "the 429's cool-down")
 		t429 := time.Now()
 		// A second process joins: it must honour the cool-down too.
 		startProcessor(t, newManager(t, s, nil), proc, &WorkerConfig{Concurrency: 1, PollInterval: 10 * time.Millisecond})
