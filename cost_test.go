@@ -66,13 +66,10 @@ func TestCost_PerRequestDeploymentAndModel(t *testing.T) {
 		mini := ProcessorFunc(func(context.Context, *Job) (*Result, error) {
 			return &Result{Output: []byte(`1`), Usage: usage, Model: "gpt-4o-mini"}, nil
 		})
-		r, err := NewRouter(qm, []Deployment{
+		startRouter(t, qm, []Deployment{
 			{Name: "east", Model: "gpt-4o", Processor: big},
 			{Name: "west", Processor: mini},
 		}, &WorkerConfig{Concurrency: 2, PollInterval: 5 * time.Millisecond})
-		require.NoError(t, err)
-		require.NoError(t, r.Start(ctx))
-		t.Cleanup(func() { _ = r.Shutdown(context.Background()) })
 
 		final, err := qm.WaitAll(ctx, addEach(t, qm, 40, 1000))
 		require.NoError(t, err)
@@ -115,16 +112,13 @@ func TestSpendLimit_StopsLeasingWithinOneRequestOfTheLimit(t *testing.T) {
 		proc := ProcessorFunc(func(context.Context, *Job) (*Result, error) {
 			return &Result{Output: []byte(`1`), Usage: Usage{InputTokens: 1000}}, nil
 		})
-		r, err := NewRouter(qm, []Deployment{{Name: "east", Model: "gpt-4o", Processor: proc, DailySpendLimitUSD: 0.02}},
+		r := startRouter(t, qm, []Deployment{{Name: "east", Model: "gpt-4o", Processor: proc, DailySpendLimitUSD: 0.02}},
 			&WorkerConfig{Concurrency: 1, PollInterval: 5 * time.Millisecond})
-		require.NoError(t, err)
-		require.NoError(t, r.Start(ctx))
-		t.Cleanup(func() { _ = r.Shutdown(context.Background()) })
 		reqs := make([]*Request, 10)
 		for i := range reqs {
 			reqs[i] = NewRequest(map[string]int{"n": i}, WithEstimatedUsage(Usage{InputTokens: 1000, OutputTokens: 500}))
 		}
-		_, err = qm.AddMany(ctx, reqs)
+		_, err := qm.AddMany(ctx, reqs)
 		require.NoError(t, err)
 
 		// After k completions $0.0025k is spent; a lease needs $0.0075 of

@@ -38,6 +38,20 @@ func (d *deploymentFake) Process(ctx context.Context, job *Job) (*Result, error)
 	return &Result{Output: []byte(`"ok"`), Usage: Usage{InputTokens: job.EstimatedTokens}}, nil
 }
 
+// startRouter starts a Router over deps and shuts it down at cleanup.
+func startRouter(t *testing.T, qm *QueueManager, deps []Deployment, cfg *WorkerConfig) *Router {
+	t.Helper()
+	r, err := NewRouter(qm, deps, cfg)
+	require.NoError(t, err)
+	require.NoError(t, r.Start(context.Background()))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = r.Shutdown(ctx)
+	})
+	return r
+}
+
 func addEach(t *testing.T, qm *QueueManager, n int, tokens int64) []string {
 	t.Helper()
 	reqs := make([]*Request, n)
@@ -68,17 +82,10 @@ func TestRouter_FailsOverWithoutSpendingARetryAndProbesBackIn(t *testing.T) {
 				completedOnB.Add(1)
 			}
 		}
-		r, err := NewRouter(qm, []Deployment{
+		r := startRouter(t, qm, []Deployment{
 			{Name: "a", Budget: Budget{TPM: 1_000_000}, Processor: a},
 			{Name: "b", Budget: Budget{TPM: 1_000_000}, Processor: b},
 		}, &WorkerConfig{Concurrency: 4, PollInterval: 10 * time.Millisecond, WorkerID: "w", AttemptHooks: []func(AttemptEvent){hook}})
-		require.NoError(t, err)
-		require.NoError(t, r.Start(ctx))
-		t.Cleanup(func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = r.Shutdown(sctx)
-		})
 
 		ids := addEach(t, qm, 40, 100)
 		final, err := qm.WaitAll(ctx, ids)
@@ -121,17 +128,10 @@ func TestRouter_RateLimitPausesOnlyThatDeployment(t *testing.T) {
 		a := &deploymentFake{err: RateLimited(5*time.Second, errors.New("429 too many requests"))}
 		b := &deploymentFake{}
 		a.down.Store(true)
-		r, err := NewRouter(qm, []Deployment{
+		r := startRouter(t, qm, []Deployment{
 			{Name: "a", Budget: Budget{TPM: 1_000_000}, Processor: a},
 			{Name: "b", Budget: Budget{TPM: 1_000_000}, Processor: b},
 		}, &WorkerConfig{Concurrency: 2, PollInterval: 10 * time.Millisecond})
-		require.NoError(t, err)
-		require.NoError(t, r.Start(ctx))
-		t.Cleanup(func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = r.Shutdown(sctx)
-		})
 		ids := addEach(t, qm, 30, 100)
 		start := time.Now()
 		final, err := qm.WaitAll(ctx, ids)
@@ -163,17 +163,10 @@ func TestRouter_EachDeploymentLeasesWithinItsOwnBudget(t *testing.T) {
 		ctx := context.Background()
 		qm := newManager(t, s, &Config{Namespace: "routerbudget"})
 		a, b := &deploymentFake{}, &deploymentFake{}
-		r, err := NewRouter(qm, []Deployment{
+		r := startRouter(t, qm, []Deployment{
 			{Name: "small", Budget: Budget{TPM: 2_000, Window: time.Hour, SafetyBufferPercent: -1}, Processor: a},
 			{Name: "big", Budget: Budget{TPM: 6_000, Window: time.Hour, SafetyBufferPercent: -1}, Processor: b},
 		}, &WorkerConfig{Concurrency: 4, PollInterval: 10 * time.Millisecond})
-		require.NoError(t, err)
-		require.NoError(t, r.Start(ctx))
-		t.Cleanup(func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = r.Shutdown(sctx)
-		})
 		addEach(t, qm, 100, 100)
 		waitFor(t, 10*time.Second, func() bool { return a.served.Load()+b.served.Load() == 80 }, "both windows filled")
 		time.Sleep(200 * time.Millisecond)
@@ -221,13 +214,10 @@ func TestRouter_PinnedRequestsRunOnlyWhereTheyArePinned(t *testing.T) {
 		ctx := context.Background()
 		qm := newManager(t, s, &Config{Namespace: "pins"})
 		eu, us := &deploymentFake{}, &deploymentFake{}
-		r, err := NewRouter(qm, []Deployment{
+		startRouter(t, qm, []Deployment{
 			{Name: "eu-west", Processor: eu},
 			{Name: "us-east", Processor: us},
 		}, &WorkerConfig{Concurrency: 2, PollInterval: 5 * time.Millisecond})
-		require.NoError(t, err)
-		require.NoError(t, r.Start(ctx))
-		t.Cleanup(func() { _ = r.Shutdown(context.Background()) })
 		var pinned, free []string
 		for i := range 20 {
 			id, err := qm.Add(ctx, NewRequest(map[string]int{"n": i}, WithEstimatedTokens(10), WithDeployments("eu-west")))
