@@ -1,6 +1,7 @@
 package providertest
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
@@ -68,21 +69,34 @@ type verdict struct {
 }
 
 // limiter is a sliding-log rate limiter over tokens, input tokens, output
-// tokens and requests. A call is admitted at arrival only when it fits every
-// limited dimension; it then stays in the window for exactly Window after
-// its arrival. Its charge may be settled, up or down, while it is there,
-// the way Bedrock and Anthropic adjust a reservation when the reply ends.
+// tokens and requests. A call is admitted when it fits every limited
+// dimension in every window that holds its arrival; it then stays in the
+// window for exactly Window after its arrival. Its charge may be settled,
+// up or down, while it is there, the way Bedrock and Anthropic adjust a
+// reservation when the reply ends.
 //
-// The log is the record of admitted calls itself: arrivals are appended in
-// order under the lock, so the window is always a suffix, calls[head:].
+// A call's arrival is when its first bytes were read (see arrival), a
+// little before its handler asks the limiter: on a busy machine that lag
+// reached 150 ms, and calls reach the limiter in a different order than
+// they arrived. The log keeps each call at its true arrival, sorted, and
+// judges a call by the windows around that arrival, not around the
+// moment its handler got to it: the same windows a test's BusiestWindow
+// measures. (Moving a late-judged call to the latest arrival instead
+// counted it up to 150 ms longer than it was there, which the queue's
+// 100 ms margin in the meter runs was then blamed for.)
 type limiter struct {
 	mu     sync.Mutex
 	limits Limits
-	calls  []Call
-	head   int
-	used   amounts
-	stats  Stats
-	now    func() time.Time
+	// calls is every admitted call, sorted by arrival; calls[head:] are
+	// the window as of the last prune, and used is their sum.
+	calls []*Call
+	head  int
+	used  amounts
+	// byID is every admitted call in admission order; a verdict's id
+	// indexes it.
+	byID  []*Call
+	stats Stats
+	now   func() time.Time
 }
 
 func newLimiter(l Limits) *limiter {
@@ -92,19 +106,24 @@ func newLimiter(l Limits) *limiter {
 	return &limiter{limits: l, now: time.Now}
 }
 
-// admit records c when every limited dimension has room for it now. c.At
-// is when the request arrived (see arrival); zero or later than now means
-// now. A refused call costs nothing.
+// admit records c when every limited dimension has room for it in every
+// window that holds its arrival. c.At is when the request arrived (see
+// arrival); zero or later than now means now. A refused call costs
+// nothing.
 func (l *limiter) admit(c Call) verdict {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	l.prune(now)
+	if c.At.IsZero() || c.At.After(now) {
+		c.At = now
+	}
 	want, caps := c.amounts(), l.limits.caps()
+	peak := l.peakAround(c.At)
 	var v verdict
 	refused := false
 	for d := range numDims {
-		if caps[d] <= 0 || l.used[d]+want[d] <= caps[d] {
+		if caps[d] <= 0 || peak[d]+want[d] <= caps[d] {
 			continue
 		}
 		if w := l.waitFor(d, want[d], now); !refused || w > v.wait {
@@ -115,21 +134,61 @@ func (l *limiter) admit(c Call) verdict {
 	if refused {
 		l.stats.RateLimited++
 	} else {
-		if c.At.IsZero() || c.At.After(now) {
-			c.At = now
-		}
-		// The log stays in arrival order (the window is a suffix of it):
-		// a request admitted after a later arrival counts from that one.
-		if n := len(l.calls); n > 0 && c.At.Before(l.calls[n-1].At) {
-			c.At = l.calls[n-1].At
-		}
-		v.ok, v.id = true, len(l.calls)
-		l.calls = append(l.calls, c)
+		v.ok, v.id = true, len(l.byID)
+		l.insert(&c, now)
 		l.stats.TokensCharged += c.Tokens
-		l.add(want)
 	}
 	l.fill(&v, now)
 	return v
+}
+
+// peakAround is, in each dimension, the most that any window holding t
+// holds: the spans [x, x+Window) for x in (t-Window, t]. Such a sum is
+// largest when x is a call's arrival (or t itself), so only those are
+// tried.
+func (l *limiter) peakAround(t time.Time) amounts {
+	w := l.limits.Window
+	first, _ := slices.BinarySearchFunc(l.calls, t.Add(-w), func(c *Call, at time.Time) int {
+		if c.At.After(at) {
+			return 1
+		}
+		return -1
+	})
+	var peak, sum amounts
+	end := first
+	try := func(x time.Time) {
+		for end < len(l.calls) && l.calls[end].At.Before(x.Add(w)) {
+			sum = sum.plus(l.calls[end].amounts())
+			end++
+		}
+		for d := range numDims {
+			peak[d] = max(peak[d], sum[d])
+		}
+	}
+	for i := first; i < len(l.calls) && !l.calls[i].At.After(t); i++ {
+		try(l.calls[i].At)
+		sum = sum.minus(l.calls[i].amounts()) // end > i: the window at calls[i] holds it
+	}
+	try(t)
+	return peak
+}
+
+// insert puts c into the log at its arrival and, when it is still in the
+// window at now, into the window's sum.
+func (l *limiter) insert(c *Call, now time.Time) {
+	i, _ := slices.BinarySearchFunc(l.calls, c.At, func(e *Call, at time.Time) int {
+		if e.At.After(at) {
+			return 1
+		}
+		return -1
+	})
+	l.calls = slices.Insert(l.calls, i, c)
+	l.byID = append(l.byID, c)
+	if i < l.head {
+		l.head++ // arrived so long ago that it has already left the window
+		return
+	}
+	l.add(c.amounts())
 }
 
 // settle changes the charge of admitted call id to c; it keeps its arrival
@@ -139,21 +198,31 @@ func (l *limiter) settle(id int, c Call) verdict {
 	defer l.mu.Unlock()
 	now := l.now()
 	l.prune(now)
-	old := l.calls[id]
+	p := l.byID[id]
+	old := *p
 	c.At = old.At
-	l.calls[id] = c
+	*p = c
 	l.stats.TokensCharged += c.Tokens - old.Tokens
-	if id >= l.head {
-		var delta amounts
-		was := old.amounts()
-		for d, n := range c.amounts() {
-			delta[d] = n - was[d]
-		}
-		l.add(delta)
+	if c.At.Add(l.limits.Window).After(now) {
+		l.add(c.amounts().minus(old.amounts()))
 	}
 	v := verdict{ok: true, id: id}
 	l.fill(&v, now)
 	return v
+}
+
+func (a amounts) plus(b amounts) amounts {
+	for d := range numDims {
+		a[d] += b[d]
+	}
+	return a
+}
+
+func (a amounts) minus(b amounts) amounts {
+	for d := range numDims {
+		a[d] -= b[d]
+	}
+	return a
 }
 
 // add books delta into the window and raises the peaks; a settle-up can
@@ -232,5 +301,9 @@ func (l *limiter) snapshot() Stats {
 func (l *limiter) record() []Call {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]Call(nil), l.calls...)
+	out := make([]Call, len(l.calls))
+	for i, c := range l.calls {
+		out[i] = *c
+	}
+	return out
 }

@@ -1,6 +1,8 @@
 package providertest
 
 import (
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -181,4 +183,62 @@ func TestLimiter_ConcurrentNeverOverLimit(t *testing.T) {
 	calls := l.record()
 	assert.Len(t, calls, 3200-int(st.RateLimited))
 	assert.LessOrEqual(t, BusiestWindow(calls, 200*time.Millisecond).InputTokens, int64(300))
+}
+
+// A call judged after it arrived (its handler ran late) is judged by the
+// windows around its arrival, and recorded there.
+func TestLimiter_LateJudgedCallCountsFromItsArrival(t *testing.T) {
+	w := time.Second
+	cases := []struct {
+		name   string
+		tokens int64
+		ok     bool
+	}{
+		{"shares a window with a call that has left by now", 60, false},
+		{"fits beside it", 40, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l, clk := newTestLimiter(Limits{TPM: 100, Window: w})
+			start := clk.now()
+			require.True(t, l.admit(tok(60)).ok)
+			clk.advance(w + 50*time.Millisecond) // the first call left the window 50 ms ago
+			arrived := start.Add(w - 50*time.Millisecond)
+			v := l.admit(Call{At: arrived, Tokens: c.tokens})
+			assert.Equal(t, c.ok, v.ok)
+			if c.ok {
+				calls := l.record()
+				require.Len(t, calls, 2)
+				assert.Equal(t, arrived, calls[1].At, "recorded at its arrival")
+			}
+			assert.LessOrEqual(t, BusiestWindow(l.record(), w).Tokens, int64(100))
+		})
+	}
+}
+
+// Whatever order and lag calls reach the limiter in, no window of the
+// record holds more than the limit, and a settle finds its call.
+func TestLimiter_RecordNeverExceedsTheLimitWithLateJudgedCalls(t *testing.T) {
+	const limit = 1000
+	w := time.Second
+	l, clk := newTestLimiter(Limits{TPM: limit, Window: w})
+	rng := rand.New(rand.NewPCG(7, 7))
+	admitted := 0
+	for range 5000 {
+		clk.advance(time.Duration(rng.IntN(5)) * time.Millisecond)
+		lag := time.Duration(rng.IntN(200)) * time.Millisecond
+		n := int64(1 + rng.IntN(150))
+		v := l.admit(Call{At: clk.now().Add(-lag), Tokens: n})
+		if v.ok {
+			admitted++
+			if rng.IntN(2) == 0 {
+				l.settle(v.id, Call{Tokens: n / 2})
+			}
+		}
+	}
+	calls := l.record()
+	require.Len(t, calls, admitted)
+	require.True(t, slices.IsSortedFunc(calls, func(a, b Call) int { return a.At.Compare(b.At) }))
+	assert.LessOrEqual(t, BusiestWindow(calls, w).Tokens, int64(limit))
+	assert.Greater(t, admitted, 300, "the limiter still admits traffic")
 }
