@@ -10,9 +10,9 @@ import (
 // fetches no prices: the table in Config.Prices is the user's, kept as
 // current as their contract.
 type Price struct {
-	InputPerMillion       float64 // uncached input, and cache writes
-	CachedInputPerMillion float64 // input read from the provider's cache
-	OutputPerMillion      float64
+	InputPerMillion       float64 `json:"input_per_million"`        // uncached input, and cache writes
+	CachedInputPerMillion float64 `json:"cached_input_per_million"` // input read from the provider's cache
+	OutputPerMillion      float64 `json:"output_per_million"`
 }
 
 // cost is what u costs at p, in billionths of a dollar, rounded once, so

@@ -73,12 +73,13 @@ func (s Spec) Deployment(getenv func(string) string) (llmqueue.Deployment, error
 		return llmqueue.Deployment{}, err
 	}
 	return llmqueue.Deployment{
-		Name:        s.Name,
-		Model:       s.Model,
-		Budget:      s.Budget(),
-		Processor:   Translate(proc, s.Provider, s.Model),
-		Concurrency: s.Concurrency,
-		Fallback:    s.Fallback,
+		Name:               s.Name,
+		Model:              s.Model,
+		Budget:             s.Budget(),
+		Processor:          Translate(proc, s.Provider, s.Model),
+		Concurrency:        s.Concurrency,
+		Fallback:           s.Fallback,
+		DailySpendLimitUSD: s.DailySpendLimitUSD,
 	}, nil
 }
 

@@ -11,16 +11,30 @@
 //	  "deployments": [
 //	    {"name": "openai-org-a", "provider": "openai", "model": "gpt-4o-mini",
 //	     "api_key_env": "OPENAI_KEY_ORG_A", "organization": "org-a",
-//	     "limits": {"tpm": 2000000, "rpm": 5000}},
+//	     "limits": {"tpm": 2000000, "rpm": 5000}, "daily_spend_limit_usd": 50},
 //	    {"name": "bedrock-us-east-1", "provider": "bedrock",
 //	     "model": "anthropic.claude-3-5-haiku-20241022-v1:0", "region": "us-east-1",
 //	     "limits": {"tpm": 400000, "rpm": 400}, "fallback": true}
-//	  ]
+//	  ],
+//	  "prices": {
+//	    "gpt-4o-mini": {"input_per_million": 0.15, "cached_input_per_million": 0.075, "output_per_million": 0.6}
+//	  }
 //	}
 //
 // Load reads the file that LLM_QUEUE_DEPLOYMENTS_FILE names (EnvFile) in the
 // example worker; Parse reads any reader, with the environment as a
-// function, for tests.
+// function, for tests. Both return a Config: the deployments for
+// llmqueue.NewRouter and the prices for llmqueue.Config.Prices.
+//
+// # Cost
+//
+// "prices" maps a model, as a deployment or a reply names it, to its price
+// in US dollars per million tokens (llmqueue.Price): input_per_million,
+// cached_input_per_million, output_per_million. Nothing is fetched: the
+// table is yours. "daily_spend_limit_usd" on a deployment stops leasing to
+// it once its calls of the last 24 hours cost that much; it needs a price
+// for the deployment's model, or it could never bind, so Parse refuses it
+// without one.
 //
 // # One model, several deployments
 //
@@ -118,9 +132,19 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// File is the JSON document: {"deployments": [...]}.
+// File is the JSON document: {"deployments": [...], "prices": {...}}.
 type File struct {
 	Deployments []Spec `json:"deployments"`
+	// Prices maps a model to its price; optional.
+	Prices map[string]llmqueue.Price `json:"prices,omitempty"`
+}
+
+// Config is what a deployments file sets up: the Router's deployments, in
+// the file's order, and the prices for llmqueue.Config.Prices (nil when
+// the file has none).
+type Config struct {
+	Deployments []llmqueue.Deployment
+	Prices      map[string]llmqueue.Price
 }
 
 // Spec is one deployment as the file gives it.
@@ -152,6 +176,10 @@ type Spec struct {
 	Concurrency int `json:"concurrency,omitempty"`
 	// Fallback deployments take only requests that failed over.
 	Fallback bool `json:"fallback,omitempty"`
+	// DailySpendLimitUSD stops leasing to the deployment once its calls
+	// of the last 24 hours cost this much at the file's prices; 0 means
+	// no limit.
+	DailySpendLimitUSD float64 `json:"daily_spend_limit_usd,omitempty"`
 
 	// APIKey is never accepted; it is here to refuse it by name.
 	APIKey json.RawMessage `json:"api_key,omitempty"`
@@ -202,44 +230,44 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Durat
 
 // Load reads the deployments file at path, with the API keys from the
 // process's environment.
-func Load(path string) ([]llmqueue.Deployment, error) {
+func Load(path string) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("deployconfig: %w", err)
 	}
 	defer f.Close()
-	deps, err := Parse(f, os.Getenv)
+	cfg, err := Parse(f, os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return deps, nil
+	return cfg, nil
 }
 
 // Parse reads a deployments file from r and builds each deployment's
 // Processor; getenv reads the variables api_key_env names. It checks the
 // whole file before building anything and returns every problem it finds,
 // joined, each an *Error.
-func Parse(r io.Reader, getenv func(string) string) ([]llmqueue.Deployment, error) {
-	specs, err := Decode(r)
+func Parse(r io.Reader, getenv func(string) string) (*Config, error) {
+	f, err := Decode(r)
 	if err != nil {
 		return nil, err
 	}
-	if err := Validate(specs, getenv); err != nil {
+	if err := f.Validate(getenv); err != nil {
 		return nil, err
 	}
-	deps := make([]llmqueue.Deployment, 0, len(specs))
-	for i, s := range specs {
+	cfg := &Config{Deployments: make([]llmqueue.Deployment, 0, len(f.Deployments)), Prices: f.Prices}
+	for i, s := range f.Deployments {
 		d, err := s.Deployment(getenv)
 		if err != nil {
 			return nil, &Error{Index: i, Deployment: s.Name, Err: fmt.Errorf("%w: %w", ErrProvider, err)}
 		}
-		deps = append(deps, d)
+		cfg.Deployments = append(cfg.Deployments, d)
 	}
-	return deps, nil
+	return cfg, nil
 }
 
-// Decode reads the file's deployments without checking them.
-func Decode(r io.Reader) ([]Spec, error) {
+// Decode reads the file without checking what it says.
+func Decode(r io.Reader) (*File, error) {
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return nil, &Error{Index: -1, Err: fmt.Errorf("%w: %w", ErrSyntax, err)}
@@ -259,5 +287,5 @@ func Decode(r io.Reader) ([]Spec, error) {
 	if len(f.Deployments) == 0 {
 		return nil, &Error{Index: -1, Field: "deployments", Err: ErrNoDeployments}
 	}
-	return f.Deployments, nil
+	return &f, nil
 }

@@ -26,7 +26,9 @@ var exampleEnv = env(map[string]string{"OPENAI_API_KEY_ORG_A": "sk-a", "OPENAI_A
 func TestParse_TheREADMEExample(t *testing.T) {
 	raw, err := os.ReadFile("testdata/example.json")
 	require.NoError(t, err)
-	deps, err := deployconfig.Parse(strings.NewReader(string(raw)), exampleEnv)
+	cfg, err := deployconfig.Parse(strings.NewReader(string(raw)), exampleEnv)
+	require.NoError(t, err)
+	deps := cfg.Deployments
 	require.NoError(t, err)
 	require.Len(t, deps, 3)
 
@@ -66,7 +68,9 @@ func TestParse_Limits(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			file := `{"deployments":[{"name":"a","provider":"bedrock","model":"m","region":"us-east-1","limits":` + tc.limits + `}]}`
-			deps, err := deployconfig.Parse(strings.NewReader(file), env(nil))
+			cfg, err := deployconfig.Parse(strings.NewReader(file), env(nil))
+			require.NoError(t, err)
+			deps := cfg.Deployments
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, deps[0].Budget)
 		})
@@ -105,12 +109,16 @@ func TestParse_RefusesBadFiles(t *testing.T) {
 		{"negative window", `{"deployments":[{"name":"a","provider":"openai","model":"m","api_key_env":"K","limits":{"window":"-1s"}}]}`, deployconfig.ErrInvalidValue, "limits.window", 0},
 		{"negative concurrency", `{"deployments":[{"name":"a","provider":"openai","model":"m","api_key_env":"K","concurrency":-2}]}`, deployconfig.ErrInvalidValue, "concurrency", 0},
 		{"only fallbacks", `{"deployments":[{"name":"a","provider":"openai","model":"m","api_key_env":"K","fallback":true}]}`, deployconfig.ErrInvalidValue, "fallback", -1},
+		{"negative price", `{"deployments":[{"name":"a","provider":"openai","model":"m","api_key_env":"K"}],"prices":{"m":{"output_per_million":-1}}}`, deployconfig.ErrInvalidValue, "prices.m.output_per_million", -1},
+		{"price as text", `{"deployments":[{"name":"a","provider":"openai","model":"m","api_key_env":"K"}],"prices":{"m":{"output_per_million":"1"}}}`, deployconfig.ErrSyntax, "", -1},
+		{"negative spend limit", `{"deployments":[{"name":"a","provider":"openai","model":"m","api_key_env":"K","daily_spend_limit_usd":-5}],"prices":{"m":{}}}`, deployconfig.ErrInvalidValue, "daily_spend_limit_usd", 0},
+		{"spend limit without a price", `{"deployments":[{"name":"a","provider":"openai","model":"m","api_key_env":"K","daily_spend_limit_usd":5}],"prices":{"other":{}}}`, deployconfig.ErrInvalidValue, "daily_spend_limit_usd", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			deps, err := deployconfig.Parse(strings.NewReader(tc.file), env(map[string]string{"K": "sk-test"}))
+			cfg, err := deployconfig.Parse(strings.NewReader(tc.file), env(map[string]string{"K": "sk-test"}))
 			require.Error(t, err)
-			assert.Nil(t, deps)
+			assert.Nil(t, cfg)
 			assert.ErrorIs(t, err, tc.want)
 			var de *deployconfig.Error
 			require.ErrorAs(t, err, &de)
@@ -145,7 +153,9 @@ func TestLoad(t *testing.T) {
 	assert.Contains(t, err.Error(), path)
 
 	t.Setenv("DEPLOYCONFIG_TEST_KEY", "sk-test")
-	deps, err := deployconfig.Load(path)
+	cfg, err := deployconfig.Load(path)
+	require.NoError(t, err)
+	deps := cfg.Deployments
 	require.NoError(t, err)
 	require.Len(t, deps, 1)
 }
@@ -157,7 +167,9 @@ func TestParse_OpenAIDeploymentCallsItsServer(t *testing.T) {
 	t.Cleanup(srv.Close)
 	file := `{"deployments":[{"name":"org-b","provider":"openai","model":"gpt-4.1-mini","base_url":"` + srv.BaseURL() +
 		`","api_key_env":"KEY_B","organization":"org-b","timeout":"5s"}]}`
-	deps, err := deployconfig.Parse(strings.NewReader(file), env(map[string]string{"KEY_B": "sk-org-b"}))
+	cfg, err := deployconfig.Parse(strings.NewReader(file), env(map[string]string{"KEY_B": "sk-org-b"}))
+	require.NoError(t, err)
+	deps := cfg.Deployments
 	require.NoError(t, err)
 	res, err := deps[0].Processor.Process(context.Background(), &llmqueue.Job{ID: "1", Attempt: 1,
 		Payload: json.RawMessage(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"max_tokens":10}`)})
@@ -177,4 +189,23 @@ func TestParse_AnUnbuildableDeploymentIsAProviderError(t *testing.T) {
 		t.Skip("the adapter accepts any base URL at construction")
 	}
 	assert.True(t, errors.Is(err, deployconfig.ErrProvider), err.Error())
+}
+
+// The file's prices and spend limits reach the manager's Config.Prices and
+// the deployments.
+func TestParse_PricesAndSpendLimit(t *testing.T) {
+	file := `{"deployments":[
+		{"name":"a","provider":"openai","model":"gpt-4o-mini","api_key_env":"K","daily_spend_limit_usd":12.5},
+		{"name":"b","provider":"bedrock","model":"haiku","region":"us-east-1"}],
+	 "prices":{"gpt-4o-mini":{"input_per_million":0.15,"cached_input_per_million":0.075,"output_per_million":0.6},
+	           "haiku":{"input_per_million":0.8,"output_per_million":4}}}`
+	cfg, err := deployconfig.Parse(strings.NewReader(file), env(map[string]string{"K": "sk-test"}))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]llmqueue.Price{
+		"gpt-4o-mini": {InputPerMillion: 0.15, CachedInputPerMillion: 0.075, OutputPerMillion: 0.6},
+		"haiku":       {InputPerMillion: 0.8, OutputPerMillion: 4},
+	}, cfg.Prices)
+	require.Len(t, cfg.Deployments, 2)
+	assert.Equal(t, 12.5, cfg.Deployments[0].DailySpendLimitUSD)
+	assert.Zero(t, cfg.Deployments[1].DailySpendLimitUSD)
 }

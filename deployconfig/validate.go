@@ -3,17 +3,28 @@ package deployconfig
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 )
 
 // nameRE is what llmqueue.NewRouter accepts as a deployment name.
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-// Validate checks specs as Parse does, without building anything, and
+// Validate checks the file as Parse does, without building anything, and
 // returns every problem found, joined; each is an *Error. getenv reads the
 // variables api_key_env names; nil skips that check.
-func Validate(specs []Spec, getenv func(string) string) error {
+func (f *File) Validate(getenv func(string) string) error {
+	specs := f.Deployments
 	var errs []error
+	for model, p := range f.Prices {
+		for field, v := range map[string]float64{"input_per_million": p.InputPerMillion,
+			"cached_input_per_million": p.CachedInputPerMillion, "output_per_million": p.OutputPerMillion} {
+			if !(v >= 0) || math.IsInf(v, 0) {
+				errs = append(errs, &Error{Index: -1, Field: "prices." + model + "." + field,
+					Err: fmt.Errorf("%w: %v: want a finite number >= 0", ErrInvalidValue, v)})
+			}
+		}
+	}
 	seen := map[string]int{}
 	primaries := 0
 	for i, s := range specs {
@@ -76,6 +87,14 @@ func Validate(specs []Spec, getenv func(string) string) error {
 			bad("timeout", fmt.Errorf("%w: negative", ErrInvalidValue))
 		}
 		s.Limits.check(func(field string, err error) { bad("limits."+field, err) })
+		switch v := s.DailySpendLimitUSD; {
+		case !(v >= 0) || math.IsInf(v, 0):
+			bad("daily_spend_limit_usd", fmt.Errorf("%w: %v: want a finite number >= 0", ErrInvalidValue, v))
+		case v > 0 && s.Model != "":
+			if _, ok := f.Prices[s.Model]; !ok {
+				bad("daily_spend_limit_usd", fmt.Errorf("%w: needs a price for %q in prices", ErrInvalidValue, s.Model))
+			}
+		}
 		if !s.Fallback {
 			primaries++
 		}

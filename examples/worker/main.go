@@ -166,7 +166,7 @@ func run(args []string, lookup func(string) (string, bool), stderr io.Writer, si
 		fmt.Fprintln(stderr, "worker:", err)
 		return 2
 	}
-	var deps []llmqueue.Deployment
+	var deps *deployconfig.Config
 	if o.deployments != "" {
 		getenv := func(k string) string { v, _ := lookup(k); return v }
 		f, err := os.Open(o.deployments)
@@ -189,9 +189,10 @@ func run(args []string, lookup func(string) (string, bool), stderr io.Writer, si
 	return 0
 }
 
-// work starts the BatchProcessor, or a Router over deps when there are
-// any, waits for a signal and shuts it down.
-func work(cfg envconfig.Config, o options, deps []llmqueue.Deployment, log *slog.Logger, sigs <-chan os.Signal) error {
+// work starts the BatchProcessor, or a Router over the deployments of deps
+// when there is a deployments file (priced at its prices, if any), waits
+// for a signal and shuts it down.
+func work(cfg envconfig.Config, o options, deps *deployconfig.Config, log *slog.Logger, sigs <-chan os.Signal) error {
 	rdb, err := cfg.NewRedisClient()
 	if err != nil {
 		return err
@@ -205,6 +206,9 @@ func work(cfg envconfig.Config, o options, deps []llmqueue.Deployment, log *slog
 
 	mc := cfg.Manager
 	mc.Namespace, mc.Logger = o.namespace, log
+	if deps != nil && deps.Prices != nil {
+		mc.Prices = deps.Prices
+	}
 	qm, err := llmqueue.NewQueueManager(rdb, &mc)
 	if err != nil {
 		return err
@@ -212,8 +216,8 @@ func work(cfg envconfig.Config, o options, deps []llmqueue.Deployment, log *slog
 	wc := cfg.Worker
 	wc.Concurrency, wc.Lease, wc.PollInterval, wc.Logger = o.concurrency, o.lease, o.poll, log
 	var w runner
-	if len(deps) > 0 {
-		r, err := llmqueue.NewRouter(qm, deps, &wc)
+	if deps != nil {
+		r, err := llmqueue.NewRouter(qm, deps.Deployments, &wc)
 		if err != nil {
 			return err
 		}
@@ -247,8 +251,8 @@ func work(cfg envconfig.Config, o options, deps []llmqueue.Deployment, log *slog
 	attrs := []any{"worker_id", w.workerID(), "pid", os.Getpid(),
 		"namespace", o.namespace, "concurrency", o.concurrency,
 		"lease", o.lease.String(), "grace", o.grace.String(), "config", cfg}
-	if len(deps) > 0 {
-		attrs = append(attrs, "deployments_file", o.deployments, "deployments", deploymentNames(deps))
+	if deps != nil {
+		attrs = append(attrs, "deployments_file", o.deployments, "deployments", deploymentNames(deps.Deployments))
 	} else {
 		attrs = append(attrs, "processor", o.processor)
 	}
