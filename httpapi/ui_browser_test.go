@@ -97,9 +97,14 @@ func (d *demoWork) Process(ctx context.Context, job *llmqueue.Job) (*llmqueue.Re
 		return nil, ctx.Err()
 	}
 	in := job.EstimatedTokens * 7 / 10
-	return &llmqueue.Result{Output: json.RawMessage(`{"ok":true}`),
+	return &llmqueue.Result{Output: json.RawMessage(`{"ok":true}`), Model: demoModel,
 		Usage: llmqueue.Usage{InputTokens: in, OutputTokens: job.EstimatedTokens / 5}}, nil
 }
+
+// demoModel is the model demoWork's replies name, priced in the dashboard
+// test so that the page has costs to show.
+const demoModel = "gpt-4o-mini"
+
 
 // consoleLog collects what the page reports as an error: console.error
 // and console.assert calls, uncaught exceptions, and error entries of the
@@ -148,7 +153,8 @@ func TestDashboard_InARealBrowser(t *testing.T) {
 	chromium := findChromium(t)
 	start := time.Now()
 	e := newEnvOn(t, browserRedis(t), config{
-		manager: llmqueue.Config{Namespace: "dash", Budget: llmqueue.Budget{TPM: 1_500_000, RPM: 400}},
+		manager: llmqueue.Config{Namespace: "dash", Budget: llmqueue.Budget{TPM: 1_500_000, RPM: 400},
+			Prices: map[string]llmqueue.Price{demoModel: {InputPerMillion: 0.15, OutputPerMillion: 0.6}}},
 		api: []Option{WithAuth(func(r *http.Request) error {
 			if IsDashboardAsset(r) {
 				return nil
@@ -294,6 +300,14 @@ func TestDashboard_InARealBrowser(t *testing.T) {
 		require.Equal(t, strconv.FormatInt(want, 10), strings.ReplaceAll(shown[key], ",", ""), "tile %s (page %v, metrics %s)", key, shown, b)
 	}
 	require.Equal(t, fmt.Sprintf("$%.4f", m.CostUSD), shown["cost_usd"])
+	require.Positive(t, m.CostByModel[demoModel], "metrics: %s", b)
+	var costRows [][]string
+	eval("read the cost table", `[...document.querySelectorAll("#cost tbody tr")].map(tr => [...tr.cells].map(td => td.textContent))`, &costRows)
+	wantCost := [][]string{}
+	for model, usd := range m.CostByModel {
+		wantCost = append(wantCost, []string{"model", model, fmt.Sprintf("$%.4f", usd)})
+	}
+	require.Equal(t, wantCost, costRows, "one row per model")
 	require.Equal(t, int64(3), m.LowInQueue)
 	require.Equal(t, int64(2), m.MediumInQueue)
 	require.Equal(t, int64(1), m.LongInQueue)

@@ -209,6 +209,26 @@
       rows.push(emptyRow(7, "no live worker"));
     }
     tbody.replaceChildren(...rows);
+    renderCost(m);
+  }
+
+  // renderCost lists what each deployment and each model has cost, most
+  // expensive first.
+  function renderCost(m) {
+    const rows = [];
+    for (const [by, costs] of [["deployment", m.cost_by_deployment], ["model", m.cost_by_model]]) {
+      const sorted = Object.entries(costs || {}).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+      for (const [name, usd] of sorted) {
+        const tr = row([by, name, "$" + usd.toFixed(4)]);
+        tr.dataset.by = by;
+        tr.dataset.name = name;
+        rows.push(tr);
+      }
+    }
+    if (!rows.length) {
+      rows.push(emptyRow(3, "nothing priced yet"));
+    }
+    $("#cost tbody").replaceChildren(...rows);
   }
 
   function cell(v) {
