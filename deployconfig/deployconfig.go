@@ -32,7 +32,7 @@
 // in US dollars per million tokens (llmqueue.Price): input_per_million,
 // cached_input_per_million, output_per_million. Nothing is fetched: the
 // table is yours. "daily_spend_limit_usd" on a deployment stops leasing to
-// it once its calls of the last 24 hours cost that much; it needs a price
+// it once its calls of the UTC day cost that much; it needs a price
 // for the deployment's model, or it could never bind, so Parse refuses it
 // without one.
 //
@@ -177,7 +177,7 @@ type Spec struct {
 	// Fallback deployments take only requests that failed over.
 	Fallback bool `json:"fallback,omitempty"`
 	// DailySpendLimitUSD stops leasing to the deployment once its calls
-	// of the last 24 hours cost this much at the file's prices; 0 means
+	// of the UTC day cost this much at the file's prices; 0 means
 	// no limit.
 	DailySpendLimitUSD float64 `json:"daily_spend_limit_usd,omitempty"`
 
