@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -8,10 +9,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/llmqueue/llmqueue/internal/lockedbuf"
 	"github.com/stretchr/testify/require"
 )
 
@@ -74,7 +75,7 @@ func TestRun_WarnsWhenServingWithoutAuth(t *testing.T) {
 			t.Setenv("REDIS_URL", "") // embedded miniredis
 			t.Setenv("REDIS_HOST", "")
 			t.Setenv("API_TOKEN", token)
-			var logs lockedbuf.Buffer
+			var logs lockedBuffer
 			logger := slog.New(slog.NewTextHandler(&logs, nil))
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -169,4 +170,23 @@ func TestRun_DemoShowsWorkOnTheDashboard(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("run did not return after cancel")
 	}
+}
+
+// lockedBuffer is a bytes.Buffer that the program's goroutines write while
+// the test reads it. (Local, so this example copies out of the repository.)
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,7 +19,6 @@ import (
 	"github.com/llmqueue/llmqueue"
 	"github.com/llmqueue/llmqueue/deployconfig"
 	"github.com/llmqueue/llmqueue/envconfig"
-	"github.com/llmqueue/llmqueue/internal/lockedbuf"
 	"github.com/llmqueue/llmqueue/llmqueuetest"
 	"github.com/llmqueue/llmqueue/providers/providertest"
 	"github.com/stretchr/testify/assert"
@@ -107,7 +107,7 @@ func TestBackoff_DoublesUpToItsCeilingWithJitter(t *testing.T) {
 // its attempt number and the pause before the next try, and the wait ends
 // at the first success.
 func TestWaitForRedis_RetriesUntilRedisAnswers(t *testing.T) {
-	var logs lockedbuf.Buffer
+	var logs lockedBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	down := errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
 	calls := 0
@@ -165,7 +165,7 @@ func TestRun_WaitsForRedisAtStartUp(t *testing.T) {
 	url := "redis://" + k.Mini.Addr()
 	k.Mini.Close()
 	sigs := make(chan os.Signal, 1)
-	var stderr lockedbuf.Buffer
+	var stderr lockedBuffer
 	exit := make(chan int, 1)
 	go func() {
 		exit <- run([]string{"-namespace", "late", "-poll", "20ms", "-grace", "1s"},
@@ -195,7 +195,7 @@ func TestRun_WaitsForRedisAtStartUp(t *testing.T) {
 // start-up wait ends the worker at once with status 0; nothing had started.
 func TestRun_SignalWhileWaitingForRedisExitsCleanly(t *testing.T) {
 	sigs := make(chan os.Signal, 1)
-	var stderr lockedbuf.Buffer
+	var stderr lockedBuffer
 	exit := make(chan int, 1)
 	go func() {
 		exit <- run(nil, env(map[string]string{"REDIS_URL": "redis://127.0.0.1:1/0?max_retries=-1"}), &stderr, sigs)
@@ -214,7 +214,7 @@ func TestRun_SignalWhileWaitingForRedisExitsCleanly(t *testing.T) {
 
 // waitFor waits until the worker's log holds want, failing if the worker
 // exits first or it takes over 10 seconds.
-func waitFor(t *testing.T, exit <-chan int, stderr *lockedbuf.Buffer, want string) {
+func waitFor(t *testing.T, exit <-chan int, stderr *lockedBuffer, want string) {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for !strings.Contains(stderr.String(), want) {
@@ -257,7 +257,7 @@ func TestRun_ProcessesAndStopsOnSignal(t *testing.T) {
 
 	rec := filepath.Join(t.TempDir(), "runs")
 	sigs := make(chan os.Signal, 1)
-	var stderr lockedbuf.Buffer
+	var stderr lockedBuffer
 	exit := make(chan int, 1)
 	go func() {
 		exit <- run([]string{"-namespace", "ex", "-record", rec, "-poll", "20ms", "-grace", "1s"},
@@ -305,7 +305,7 @@ func TestRun_DeploymentsFileRunsARouter(t *testing.T) {
 	}
 
 	sigs := make(chan os.Signal, 1)
-	var stderr lockedbuf.Buffer
+	var stderr lockedBuffer
 	exit := make(chan int, 1)
 	go func() {
 		exit <- run([]string{"-namespace", "ex-router", "-poll", "20ms", "-grace", "1s"},
@@ -354,4 +354,23 @@ func TestRun_BadDeploymentsFileExits2(t *testing.T) {
 			assert.Contains(t, stderr.String(), tc.want)
 		})
 	}
+}
+
+// lockedBuffer is a bytes.Buffer that the program's goroutines write while
+// the test reads it. (Local, so this example copies out of the repository.)
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
