@@ -9,8 +9,9 @@ import (
 //go:embed lua/*.lua
 var luaFiles embed.FS
 
-// load builds a script from the shared prelude and one body, so helpers
-// such as the ledger's reconcile exist once in source.
+// load builds a script from one body and the parts of the shared prelude,
+// lib.lua, that it uses, so helpers such as the ledger's reconcile exist
+// once in source.
 func load(name string) *redis.Script {
 	lib, err := luaFiles.ReadFile("lua/lib.lua")
 	if err != nil {
@@ -20,7 +21,7 @@ func load(name string) *redis.Script {
 	if err != nil {
 		panic("redisstore: missing lua/" + name + ".lua: " + err.Error())
 	}
-	return redis.NewScript(string(lib) + "\n" + string(body))
+	return redis.NewScript(prelude(string(lib), string(body)) + string(body))
 }
 
 var (

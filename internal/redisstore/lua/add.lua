@@ -33,6 +33,8 @@ end
 -- stored_digest returns the digest of the request stored under id, ''
 -- for one stored without a digest, or nil when none is stored.
 local function stored_digest(id)
+  -- One call for the usual case, an ID not stored in either form.
+  if redis.call('EXISTS', prefix .. 'qr:' .. id, prefix .. 'req:' .. id) == 0 then return nil end
   local packed = redis.call('GET', prefix .. 'qr:' .. id)
   if packed then
     return string.match(packed, '^Q3\t[^\t\n]*\t([^\t\n]*)\t') or ''

@@ -1,7 +1,9 @@
--- lib.lua is prepended to every script (see scripts.go), so these helpers
--- exist once in source and in every script's body. Keys are built from the
--- namespace prefix only for request hashes, which share the prefix's hash
--- tag and so the slot of every declared key.
+-- lib.lua holds the helpers the scripts share; each script is built with
+-- the definitions here that it uses (see prelude.go), so they exist once
+-- in source. Every top-level definition starts at column 0 with its
+-- comment above it. Keys are built from the namespace prefix only for
+-- request hashes, which share the prefix's hash tag and so the slot of
+-- every declared key.
 
 -- now_ms reads the server's clock, so every process shares one clock.
 local function now_ms()
@@ -58,6 +60,7 @@ local function entry_rest(member)
   return string.match(member, '^[%d,%-]+:(.*)$') or member
 end
 
+-- get_num reads a number stored as a string key; 0 when it is absent.
 local function get_num(key)
   return tonumber(redis.call('GET', key) or '0') or 0
 end
