@@ -60,7 +60,8 @@ local out, completed = {}, 0
 for i = 5, #ARGV, PER do
   local id, token = ARGV[i], ARGV[i + 1]
   local key = prefix .. 'req:' .. id
-  if owns(key, token) then
+  local held, spend = owns(key, token)
+  if held then
     redis.call('HSET', key, 'lt', token, 'res', ARGV[i + 2], 'uin', ARGV[i + 6], 'uout', ARGV[i + 7],
       'ucr', ARGV[i + 8], 'ucw', ARGV[i + 9])
     settle(L, key, tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), now, window)
@@ -68,7 +69,7 @@ for i = 5, #ARGV, PER do
     redis.call('ZREM', KEYS[1], id)
     redis.call('HDEL', key, 'err')
     local cost, dep, model = tonumber(ARGV[i + 18]), ARGV[i + 19], ARGV[i + 20]
-    true_up_spend(key, cost)
+    true_up_spend(key, cost, spend)
     if dep ~= '' then redis.call('HSET', key, 'dep', dep) end
     if cost > 0 then
       redis.call('HSET', key, 'cost', cost)
