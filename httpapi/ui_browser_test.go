@@ -105,7 +105,6 @@ func (d *demoWork) Process(ctx context.Context, job *llmqueue.Job) (*llmqueue.Re
 // test so that the page has costs to show.
 const demoModel = "gpt-4o-mini"
 
-
 // consoleLog collects what the page reports as an error: console.error
 // and console.assert calls, uncaught exceptions, and error entries of the
 // browser's log (failed loads, CSP violations).
