@@ -50,26 +50,32 @@ func splitLib(lib string) []libPart {
 // comment is not a use.
 var commentLine = regexp.MustCompile(`(?m)^\s*--.*$`)
 
-// usesName reports whether Lua source text mentions name as a word.
-func usesName(text, name string) bool {
-	return regexp.MustCompile(`\b` + regexp.QuoteMeta(name) + `\b`).MatchString(text)
+// identifier matches a Lua name.
+var identifier = regexp.MustCompile(`[A-Za-z_]\w*`)
+
+// namesIn returns the names Lua source text mentions outside whole-line
+// comments.
+func namesIn(text string) map[string]bool {
+	names := map[string]bool{}
+	for _, n := range identifier.FindAllString(commentLine.ReplaceAllString(text, ""), -1) {
+		names[n] = true
+	}
+	return names
 }
 
-// prelude returns the parts of lib that body uses, directly or through
-// another part, in lib's order (a Lua local exists only below its
-// definition).
-func prelude(lib, body string) string {
-	parts := splitLib(lib)
+// prelude returns the parts that body uses, directly or through another
+// part, in their order (a Lua local exists only below its definition).
+func prelude(parts []libPart, body string) string {
 	need := make([]bool, len(parts))
 	var mark func(text string)
 	mark = func(text string) {
-		text = commentLine.ReplaceAllString(text, "")
+		used := namesIn(text)
 		for i, p := range parts {
 			if need[i] {
 				continue
 			}
 			for _, n := range p.names {
-				if usesName(text, n) {
+				if used[n] {
 					need[i] = true
 					mark(p.text)
 					break

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -34,7 +35,7 @@ func TestPrelude_EachScriptGetsWhatItUses(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			body, err := luaFiles.ReadFile("lua/" + e.Name())
 			require.NoError(t, err)
-			pre := prelude(lib, string(body))
+			pre := prelude(parts, string(body))
 			code := commentLine.ReplaceAllString(pre+string(body), "")
 			for _, p := range parts {
 				defined := strings.Contains(pre, p.text)
@@ -53,9 +54,14 @@ func TestPrelude_EachScriptGetsWhatItUses(t *testing.T) {
 
 // A body that uses everything gets the whole library back, in order.
 func TestPrelude_AllOfItInOrder(t *testing.T) {
-	lib := "-- opening\n\n-- a doubles\nlocal function a(x)\n  return 2 * x\nend\n\n-- B is a constant\nlocal B, C = 1, 2\n\n-- d uses a\nlocal function d()\n  -- a comment naming B\n  return a(1)\nend\n"
+	parts := splitLib("-- opening\n\n-- a doubles\nlocal function a(x)\n  return 2 * x\nend\n\n-- B is a constant\nlocal B, C = 1, 2\n\n-- d uses a\nlocal function d()\n  -- a comment naming B\n  return a(1)\nend\n")
 	assert.Equal(t, "-- d uses a\nlocal function d()\n  -- a comment naming B\n  return a(1)\nend\n\n",
-		strings.TrimPrefix(prelude(lib, "return d()"), "-- a doubles\nlocal function a(x)\n  return 2 * x\nend\n\n"))
-	assert.Equal(t, "-- B is a constant\nlocal B, C = 1, 2\n\n", prelude(lib, "return C"))
-	assert.Empty(t, prelude(lib, "-- mentions a in a comment only\nreturn 1"))
+		strings.TrimPrefix(prelude(parts, "return d()"), "-- a doubles\nlocal function a(x)\n  return 2 * x\nend\n\n"))
+	assert.Equal(t, "-- B is a constant\nlocal B, C = 1, 2\n\n", prelude(parts, "return C"))
+	assert.Empty(t, prelude(parts, "-- mentions a in a comment only\nreturn 1"))
+}
+
+// usesName is the test's own reading of a use: name as a whole word.
+func usesName(text, name string) bool {
+	return regexp.MustCompile(`\b` + regexp.QuoteMeta(name) + `\b`).MatchString(text)
 }

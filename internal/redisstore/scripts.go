@@ -9,19 +9,25 @@ import (
 //go:embed lua/*.lua
 var luaFiles embed.FS
 
+// libParts are lib.lua's definitions, read and split once for every
+// script.
+var libParts = splitLib(readLua("lib"))
+
+// readLua returns an embedded script's source.
+func readLua(name string) string {
+	b, err := luaFiles.ReadFile("lua/" + name + ".lua")
+	if err != nil {
+		panic("redisstore: missing lua/" + name + ".lua: " + err.Error()) // build-time invariant
+	}
+	return string(b)
+}
+
 // load builds a script from one body and the parts of the shared prelude,
 // lib.lua, that it uses, so helpers such as the ledger's reconcile exist
 // once in source.
 func load(name string) *redis.Script {
-	lib, err := luaFiles.ReadFile("lua/lib.lua")
-	if err != nil {
-		panic("redisstore: missing lua/lib.lua: " + err.Error()) // build-time invariant
-	}
-	body, err := luaFiles.ReadFile("lua/" + name + ".lua")
-	if err != nil {
-		panic("redisstore: missing lua/" + name + ".lua: " + err.Error())
-	}
-	return redis.NewScript(prelude(string(lib), string(body)) + string(body))
+	body := readLua(name)
+	return redis.NewScript(prelude(libParts, body) + body)
 }
 
 var (
