@@ -60,7 +60,7 @@ local out, completed = {}, 0
 for i = 5, #ARGV, PER do
   local id, token = ARGV[i], ARGV[i + 1]
   local key = prefix .. 'req:' .. id
-  local held, spend = owns(key, token)
+  local held, ec, sk = owns(key, token, 'ec', 'sk')
   if held then
     redis.call('HSET', key, 'lt', token, 'res', ARGV[i + 2], 'uin', ARGV[i + 6], 'uout', ARGV[i + 7],
       'ucr', ARGV[i + 8], 'ucw', ARGV[i + 9])
@@ -69,7 +69,7 @@ for i = 5, #ARGV, PER do
     redis.call('ZREM', KEYS[1], id)
     redis.call('HDEL', key, 'err')
     local cost, dep, model = tonumber(ARGV[i + 18]), ARGV[i + 19], ARGV[i + 20]
-    true_up_spend(key, cost, spend)
+    true_up_spend(key, cost, ec, sk)
     if dep ~= '' then redis.call('HSET', key, 'dep', dep) end
     if cost > 0 then
       redis.call('HSET', key, 'cost', cost)

@@ -50,7 +50,7 @@ if not delay or not window or not retention or not max_rl or not fb
     or not valid_count(tonumber(ARGV[7])) or not valid_count(tonumber(ARGV[8])) then
   return redis.error_reply('BADARG fail: a number is missing or out of range')
 end
-local held, spend = owns(key, ARGV[2])
+local held, ec, sk = owns(key, ARGV[2], 'ec', 'sk')
 if not held then
   -- The same ack again (a client retry after a lost reply) is not stale.
   if redis.call('HGET', key, 'lt') == ARGV[2] then return redis.call('HGET', key, 'status') end
@@ -65,7 +65,7 @@ settle(L, key, settled, tonumber(ARGV[7]), tonumber(ARGV[8]), now, window)
 if settled ~= -1 then
   -- The reservation was given back (the provider did not take the call):
   -- so is the spend reserved for it.
-  true_up_spend(key, 0, spend)
+  true_up_spend(key, 0, ec, sk)
 end
 feedback(L, KEYS[17], now, fb)
 redis.call('ZREM', KEYS[2], id)

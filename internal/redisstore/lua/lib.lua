@@ -217,12 +217,12 @@ local function parse_cycle(spec)
   return c
 end
 
--- owns reports whether token still holds the request's lease. It also
--- returns the request's spend reservation (its "ec" and "sk", see
--- true_up_spend), read in the same call for the scripts that settle it.
-local function owns(req_key, token)
-  local f = redis.call('HMGET', req_key, 'status', 'lease', 'ec', 'sk')
-  return f[1] == 'active' and f[2] == token, {ec = f[3], sk = f[4]}
+-- owns reports whether token still holds the request's lease, and
+-- returns the values of any further fields named, read in the same call
+-- (the scripts that settle a spend reservation ask for "ec" and "sk").
+local function owns(req_key, token, ...)
+  local f = redis.call('HMGET', req_key, 'status', 'lease', ...)
+  return f[1] == 'active' and f[2] == token, f[3], f[4]
 end
 
 -- RECENT_BUCKET_MS and RECENT_KEEP_MS shape the recent counters behind
@@ -240,14 +240,14 @@ local function count_recent(stats_key, counter, now)
 end
 
 -- true_up_spend moves the spend a lease reserved for key's request (its
--- "ec" in the day's spend key "sk", see lease.lua; res is what owns read
--- of them) to cost, the real one, and forgets the reservation. A request
--- leased without a spend limit has none, and costs no call here.
-local function true_up_spend(key, cost, res)
-  local ec = tonumber(res.ec or '')
-  if ec and res.sk then
-    if cost ~= ec and redis.call('EXISTS', res.sk) == 1 then
-      redis.call('INCRBY', res.sk, cost - ec)
+-- "ec" in the day's spend key "sk", see lease.lua, as owns read them) to
+-- cost, the real one, and forgets the reservation. A request leased
+-- without a spend limit has none, and costs no call here.
+local function true_up_spend(key, cost, ec, sk)
+  ec = tonumber(ec or '')
+  if ec and sk then
+    if cost ~= ec and redis.call('EXISTS', sk) == 1 then
+      redis.call('INCRBY', sk, cost - ec)
     end
     redis.call('HDEL', key, 'ec', 'sk')
   end
