@@ -148,12 +148,7 @@ func (l *limiter) admit(c Call) verdict {
 // tried.
 func (l *limiter) peakAround(t time.Time) amounts {
 	w := l.limits.Window
-	first, _ := slices.BinarySearchFunc(l.calls, t.Add(-w), func(c *Call, at time.Time) int {
-		if c.At.After(at) {
-			return 1
-		}
-		return -1
-	})
+	first := l.firstAfter(t.Add(-w))
 	var peak, sum amounts
 	end := first
 	try := func(x time.Time) {
@@ -173,15 +168,22 @@ func (l *limiter) peakAround(t time.Time) amounts {
 	return peak
 }
 
-// insert puts c into the log at its arrival and, when it is still in the
-// window at now, into the window's sum.
-func (l *limiter) insert(c *Call, now time.Time) {
-	i, _ := slices.BinarySearchFunc(l.calls, c.At, func(e *Call, at time.Time) int {
-		if e.At.After(at) {
+// firstAfter is the index in the log of the first call that arrived
+// after t (len(calls) when none did).
+func (l *limiter) firstAfter(t time.Time) int {
+	i, _ := slices.BinarySearchFunc(l.calls, t, func(c *Call, at time.Time) int {
+		if c.At.After(at) {
 			return 1
 		}
 		return -1
 	})
+	return i
+}
+
+// insert puts c into the log at its arrival and, when it is still in the
+// window at now, into the window's sum.
+func (l *limiter) insert(c *Call, now time.Time) {
+	i := l.firstAfter(c.At)
 	l.calls = slices.Insert(l.calls, i, c)
 	l.byID = append(l.byID, c)
 	if i < l.head {
@@ -228,9 +230,7 @@ func (a amounts) minus(b amounts) amounts {
 // add books delta into the window and raises the peaks; a settle-up can
 // raise them as much as an arrival can.
 func (l *limiter) add(delta amounts) {
-	for d := range numDims {
-		l.used[d] += delta[d]
-	}
+	l.used = l.used.plus(delta)
 	st := &l.stats
 	st.PeakWindowTokens = max(st.PeakWindowTokens, l.used[dimTokens])
 	st.PeakWindowInputTokens = max(st.PeakWindowInputTokens, l.used[dimInput])
@@ -276,9 +276,7 @@ func (l *limiter) fill(v *verdict, now time.Time) {
 // prune drops the calls whose window has passed.
 func (l *limiter) prune(now time.Time) {
 	for l.head < len(l.calls) && !l.calls[l.head].At.Add(l.limits.Window).After(now) {
-		for d, n := range l.calls[l.head].amounts() {
-			l.used[d] -= n
-		}
+		l.used = l.used.minus(l.calls[l.head].amounts())
 		l.head++
 	}
 }
