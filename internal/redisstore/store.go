@@ -94,11 +94,14 @@ type NewRequest struct {
 }
 
 // header packs what materialize (lua/lib.lua) unpacks after
-// "Q3\t<ct>\t<digest>\t". Meta pairs are in key order, so the same request
-// always packs the same (see digest).
+// "Q4\t<ct>\t<digest>\t". Tokens are left out when they are input +
+// output, as they usually are. Meta pairs are in key order, so the same
+// request always packs the same (see digest).
 func (r NewRequest) header() string {
 	var b strings.Builder
-	b.WriteString(strconv.FormatInt(r.Tokens, 10))
+	if r.Tokens != r.InTokens+r.OutTokens {
+		b.WriteString(strconv.FormatInt(r.Tokens, 10))
+	}
 	b.WriteByte('\t')
 	b.WriteString(r.Priority)
 	b.WriteByte('\t')
@@ -118,10 +121,11 @@ func (r NewRequest) header() string {
 	return b.String()
 }
 
-// digest identifies a request's content: 32 hex digits of the SHA-256 of
-// its ID, header and payload. The add script compares it with the stored
-// request's to tell a replay of the same Add from a different request
-// under the same ID.
+// digest identifies a request's content: 16 hex digits (64 bits) of the
+// SHA-256 of its ID, header and payload. The add script compares it with
+// the stored request's to tell a replay of the same Add from a different
+// request under the same ID; a request stored by an older release holds 32
+// digits, whose first 16 are these.
 func digest(id, header string, payload []byte) string {
 	h := sha256.New()
 	h.Write([]byte(id))
@@ -129,7 +133,7 @@ func digest(id, header string, payload []byte) string {
 	h.Write([]byte(header))
 	h.Write([]byte{'\n'})
 	h.Write(payload)
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // Add stores and queues reqs atomically, in one round trip. A request
@@ -198,15 +202,22 @@ func Unpack(packed string) map[string]string {
 	header, payload, _ := strings.Cut(packed, "\n")
 	f := strings.Split(header, "\t")
 	// Q1 is the form before input and output charges were stored, Q2 the
-	// one before the content digest.
-	metaAt := map[string]int{"Q1": 6, "Q2": 8, "Q3": 9}[f[0]]
+	// one before the content digest, Q3 the one that always wrote tokens.
+	metaAt := map[string]int{"Q1": 6, "Q2": 8, "Q3": 9, "Q4": 9}[f[0]]
 	if metaAt == 0 || len(f) < metaAt {
 		return map[string]string{fieldStatus: "queued", fieldPriority: "low", fieldTokens: "corrupt",
 			fieldAttempts: "0", fieldMaxRetries: "0", fieldPayload: payload}
 	}
 	h := map[string]string{fieldStatus: "queued", fieldCreated: f[1], fieldUpdated: f[1], fieldAttempts: "0",
 		fieldPayload: payload}
-	if f[0] == "Q3" {
+	if f[0] == "Q4" && f[3] == "" {
+		in, err1 := strconv.ParseInt(f[7], 10, 64)
+		out, err2 := strconv.ParseInt(f[8], 10, 64)
+		if err1 == nil && err2 == nil {
+			f[3] = strconv.FormatInt(in+out, 10)
+		}
+	}
+	if f[0] == "Q3" || f[0] == "Q4" {
 		h[fieldDigest] = f[2]
 		f = append(f[:2:2], f[3:]...) // the rest as in Q2
 		metaAt--

@@ -19,7 +19,8 @@
 -- ARGV[4...] -> per request, 5 each: id, priority ("low", "medium" or
 --               "long"), content digest (hex), header ("tokens\tpriority\t
 --               max_retries\ttimeout_ms\tinput tokens\toutput tokens
---               [\tmeta key\tmeta JSON]..."), payload
+--               [\tmeta key\tmeta JSON]...", tokens "" when they are
+--               input + output), payload
 --
 -- Returns {1} when every request is stored (added now, or before with the
 -- same digest), or {0, id} naming a duplicate ID (then nothing was added).
@@ -37,7 +38,7 @@ local function stored_digest(id)
   if redis.call('EXISTS', prefix .. 'qr:' .. id, prefix .. 'req:' .. id) == 0 then return nil end
   local packed = redis.call('GET', prefix .. 'qr:' .. id)
   if packed then
-    return string.match(packed, '^Q3\t[^\t\n]*\t([^\t\n]*)\t') or ''
+    return string.match(packed, '^Q[34]\t[^\t\n]*\t([^\t\n]*)\t') or ''
   end
   local h = redis.call('HMGET', prefix .. 'req:' .. id, 'rh', 'status')
   if h[2] then return h[1] or '' end
@@ -58,7 +59,7 @@ for r = 0, n - 1 do
     return redis.error_reply('ERR add: request ' .. r .. ': digest is not hex')
   end
   if string.find(header, '\n', 1, true) or
-      not string.match(header, '^%d+\t%a+\t%d+\t%d+\t%d+\t%d+') then
+      not string.match(header, '^%d*\t%a+\t%d+\t%d+\t%d+\t%d+') then
     return redis.error_reply('ERR add: request ' .. r .. ': malformed header')
   end
   if seen[id] then return {0, id} end
@@ -66,7 +67,9 @@ for r = 0, n - 1 do
   local stored = stored_digest(id)
   if stored == nil then
     table.insert(fresh, i)
-  elseif stored ~= digest then
+  elseif string.sub(stored, 1, #digest) ~= digest then
+    -- A request stored before digests were shortened holds a longer one,
+    -- of which the new one is the prefix.
     return {0, id}
   end
 end
@@ -76,7 +79,7 @@ local added = {low = 0, medium = 0, long = 0}
 for _, i in ipairs(fresh) do
   local id, prio = ARGV[i], ARGV[i + 1]
   redis.call('SET', prefix .. 'qr:' .. id,
-    'Q3\t' .. now .. '\t' .. ARGV[i + 2] .. '\t' .. ARGV[i + 3] .. '\n' .. ARGV[i + 4])
+    'Q4\t' .. now .. '\t' .. ARGV[i + 2] .. '\t' .. ARGV[i + 3] .. '\n' .. ARGV[i + 4])
   redis.call('RPUSH', queue_for(prio, KEYS[1], KEYS[2], KEYS[3]), id)
   added[prio] = added[prio] + 1
 end

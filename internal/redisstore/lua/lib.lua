@@ -278,9 +278,10 @@ local function queue_for(prio, qlow, qmed, qlong)
 end
 
 -- A request that was never leased is kept compact: one string at
--- "qr:<id>" holding "Q3", its creation time, its content digest (see
--- add.lua), tokens, priority, max retries, timeout, input and output tokens
--- and meta pairs, tab-separated, then a newline and the payload. A hash with
+-- "qr:<id>" holding "Q4", its creation time, its content digest (see
+-- add.lua), tokens ("" when they are input + output, the usual case),
+-- priority, max retries, timeout, input and output tokens and meta pairs,
+-- tab-separated, then a newline and the payload. A hash with
 -- one large field would lose Redis's compact encoding and cost about 1 KB a
 -- request. materialize turns the string into the request hash that the rest
 -- of the lifecycle uses. It writes the hash in chunks of at most 100 fields
@@ -299,8 +300,15 @@ local function materialize(prefix, id)
   end
   local payload = string.sub(packed, nl + 1)
   -- Q1 is the form before input and output charges were stored; Q2 adds
-  -- them after the timeout; Q3 adds the content digest after the time.
+  -- them after the timeout; Q3 adds the content digest after the time;
+  -- Q4 leaves tokens empty when they are input + output (every byte
+  -- counts: 200-byte payloads fit jemalloc's 256-byte class, not 320).
   local args
+  if f[1] == 'Q4' then
+    local cin, cout = tonumber(f[8] or ''), tonumber(f[9] or '')
+    if f[4] == '' and cin and cout then f[4] = string.format('%.0f', cin + cout) end
+    f[1] = 'Q3'
+  end
   if f[1] == 'Q3' then
     local digest = table.remove(f, 3)
     args = {'rh', digest}
