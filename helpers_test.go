@@ -18,10 +18,15 @@ import (
 // stands for a separate process).
 func newManager(t *testing.T, s *redistest.Server, cfg *Config) *QueueManager {
 	t.Helper()
-	qm, err := NewQueueManager(s.Client(t), cfg)
+	rdb := s.Client(t)
+	qm, err := NewQueueManager(rdb, cfg)
 	require.NoError(t, err)
+	clients.Store(qm, rdb)
 	return qm
 }
+
+// clients holds the client of each manager newManager made, for rawClient.
+var clients sync.Map // *QueueManager -> redis.UniversalClient
 
 // startProcessor starts a BatchProcessor and shuts it down at cleanup.
 func startProcessor(t *testing.T, qm *QueueManager, p Processor, cfg *WorkerConfig) *BatchProcessor {
@@ -122,11 +127,19 @@ func payload(t *testing.T, v any) json.RawMessage {
 	return b
 }
 
-// rawClient and rawKeys reach past the store, for tests that write what
-// no script would (corrupt fields, lost keys) or read what no API shows.
-func rawClient(qm *QueueManager) redis.UniversalClient { return qm.store.Client() }
+// rawClient and rawKeys reach Redis beside the store, for tests that write
+// what no script would (corrupt fields, lost keys) or read what no API
+// shows. The store hands out neither: rawClient takes the client newManager
+// gave the manager.
+func rawClient(qm *QueueManager) redis.UniversalClient {
+	rdb, ok := clients.Load(qm)
+	if !ok {
+		panic("rawClient: the manager was not made by newManager")
+	}
+	return rdb.(redis.UniversalClient)
+}
 
-func rawKeys(qm *QueueManager) redisstore.Keys { return qm.store.Keys() }
+func rawKeys(qm *QueueManager) redisstore.Keys { return redisstore.NewKeys(qm.Namespace()) }
 
 // decodeStatus decodes a request hash as Status would.
 func decodeStatus(id string, h map[string]string) (*RequestStatus, error) {

@@ -39,15 +39,15 @@ func TestMaterialize_ManyMetaEntriesKeepThePayload(t *testing.T) {
 		req := NewRequest{ID: "many", Priority: "low", Tokens: 3, MaxRetries: 1, TimeoutMS: 1000,
 			Payload: []byte(`{"keep":"me"}`), Meta: meta}
 		require.NoError(t, st.Add(ctx, []NewRequest{req}))
-		require.NoError(t, materializeScript.Run(ctx, rdb, []string{st.Keys().Queued("many")}, st.Keys().Prefix, "many").Err())
+		require.NoError(t, materializeScript.Run(ctx, rdb, []string{st.keys.Queued("many")}, st.keys.Prefix, "many").Err())
 
-		h, err := rdb.HGetAll(ctx, st.Keys().Request("many")).Result()
+		h, err := rdb.HGetAll(ctx, st.keys.Request("many")).Result()
 		require.NoError(t, err)
 		assert.Equal(t, `{"keep":"me"}`, h["payload"])
 		assert.Equal(t, "3", h["tokens"])
 		assert.Equal(t, `"v"`, h["m:k4999"])
 		assert.Len(t, h, 5000+12, "5,000 meta fields and status, ct, ut, tokens, prio, att, maxr, tmo, payload, cin, cout, rh")
-		n, err := rdb.Exists(ctx, st.Keys().Queued("many")).Result()
+		n, err := rdb.Exists(ctx, st.keys.Queued("many")).Result()
 		require.NoError(t, err)
 		assert.Zero(t, n, "the compact form is gone once the hash is whole")
 	})
@@ -63,10 +63,10 @@ func TestMaterialize_FailedWriteKeepsTheCompactForm(t *testing.T) {
 		st := New(rdb, "mat")
 		req := NewRequest{ID: "blocked", Priority: "low", Tokens: 3, MaxRetries: 1, TimeoutMS: 1000, Payload: []byte(`{}`)}
 		require.NoError(t, st.Add(ctx, []NewRequest{req}))
-		require.NoError(t, rdb.Set(ctx, st.Keys().Request("blocked"), "not a hash", 0).Err())
-		require.Error(t, materializeScript.Run(ctx, rdb, []string{st.Keys().Queued("blocked")}, st.Keys().Prefix, "blocked").Err())
+		require.NoError(t, rdb.Set(ctx, st.keys.Request("blocked"), "not a hash", 0).Err())
+		require.Error(t, materializeScript.Run(ctx, rdb, []string{st.keys.Queued("blocked")}, st.keys.Prefix, "blocked").Err())
 
-		packed, err := rdb.Get(ctx, st.Keys().Queued("blocked")).Result()
+		packed, err := rdb.Get(ctx, st.keys.Queued("blocked")).Result()
 		require.NoError(t, err, "the compact form survives a failed materialize")
 		assert.Equal(t, "{}", Unpack(packed)["payload"])
 	})

@@ -75,7 +75,7 @@ func TestAdd_CompactFormLeavesOutTokensThatAreInputPlusOutput(t *testing.T) {
 				req := NewRequest{ID: "r", Priority: "low", Tokens: tc.tokens, InTokens: tc.in, OutTokens: tc.out,
 					MaxRetries: 3, Payload: []byte(`{}`)}
 				require.NoError(t, st.Add(ctx, []NewRequest{req}))
-				packed, err := rdb.Get(ctx, st.Keys().Queued("r")).Result()
+				packed, err := rdb.Get(ctx, st.keys.Queued("r")).Result()
 				require.NoError(t, err)
 				f := strings.Split(strings.SplitN(packed, "\n", 2)[0], "\t")
 				require.Equal(t, "Q4", f[0])
@@ -110,11 +110,11 @@ func TestAdd_ReplayMatchesARequestStoredWithALongDigest(t *testing.T) {
 		short := digest(req.ID, req.header(), req.Payload)
 		long := short + "0123456789abcdef"
 		q3 := "Q3\t1796581505278\t" + long + "\t1074\tlow\t3\t0\t50\t1024\n" + string(req.Payload)
-		require.NoError(t, rdb.Set(ctx, st.Keys().Queued("old"), q3, 0).Err())
-		require.NoError(t, rdb.RPush(ctx, st.Keys().Low, "old").Err())
+		require.NoError(t, rdb.Set(ctx, st.keys.Queued("old"), q3, 0).Err())
+		require.NoError(t, rdb.RPush(ctx, st.keys.Low, "old").Err())
 
 		require.NoError(t, st.Add(ctx, []NewRequest{req}), "replay of the old compact request")
-		n, err := rdb.LLen(ctx, st.Keys().Low).Result()
+		n, err := rdb.LLen(ctx, st.keys.Low).Result()
 		require.NoError(t, err)
 		assert.EqualValues(t, 1, n, "queued once")
 		other := req

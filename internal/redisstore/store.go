@@ -53,12 +53,6 @@ func (s *Store) ForDeployment(name string) *Store {
 	return &Store{rdb: s.rdb, keys: s.keys.ForDeployment(name)}
 }
 
-// Keys returns the namespace's keys.
-func (s *Store) Keys() Keys { return s.keys }
-
-// Client returns the Redis client.
-func (s *Store) Client() redis.UniversalClient { return s.rdb }
-
 // scriptErr turns the scripts' error replies into typed errors.
 func scriptErr(err error) error {
 	if err == nil {
