@@ -305,8 +305,9 @@ local function materialize(prefix, id)
   -- counts: 200-byte payloads fit jemalloc's 256-byte class, not 320).
   local args
   if f[1] == 'Q4' then
-    local cin, cout = tonumber(f[8] or ''), tonumber(f[9] or '')
-    if f[4] == '' and cin and cout then f[4] = string.format('%.0f', cin + cout) end
+    -- Digits only, as Unpack reads them (tonumber would take '0x10').
+    local cin, cout = string.match(f[8] or '', '^%d+$'), string.match(f[9] or '', '^%d+$')
+    if f[4] == '' and cin and cout then f[4] = string.format('%.0f', tonumber(cin) + tonumber(cout)) end
     f[1] = 'Q3'
   end
   if f[1] == 'Q3' then
