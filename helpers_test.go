@@ -22,6 +22,7 @@ func newManager(t *testing.T, s *redistest.Server, cfg *Config) *QueueManager {
 	qm, err := NewQueueManager(rdb, cfg)
 	require.NoError(t, err)
 	clients.Store(qm, rdb)
+	t.Cleanup(func() { clients.Delete(qm) })
 	return qm
 }
 

@@ -50,6 +50,10 @@ func TestUnpack_MalformedIsCorruptNotPanic(t *testing.T) {
 		}
 	}
 	assert.Equal(t, "corrupt", Unpack("garbage")["tokens"])
+	// Q4's input and output tokens are digits, as materialize reads them:
+	// with a sign, the tokens they stand for stay unknown.
+	assert.Equal(t, "6", Unpack("Q4\t1\tab\t\tlow\t3\t0\t5\t1\n{}")["tokens"])
+	assert.Empty(t, Unpack("Q4\t1\tab\t\tlow\t3\t0\t+5\t1\n{}")["tokens"])
 }
 
 // TestAdd_CompactFormLeavesOutTokensThatAreInputPlusOutput checks the Q4

@@ -205,10 +205,11 @@ func Unpack(packed string) map[string]string {
 	h := map[string]string{fieldStatus: "queued", fieldCreated: f[1], fieldUpdated: f[1], fieldAttempts: "0",
 		fieldPayload: payload}
 	if f[0] == "Q4" && f[3] == "" {
-		in, err1 := strconv.ParseInt(f[7], 10, 64)
-		out, err2 := strconv.ParseInt(f[8], 10, 64)
+		// Digits only, as materialize reads them: ParseUint takes no sign.
+		in, err1 := strconv.ParseUint(f[7], 10, 62)
+		out, err2 := strconv.ParseUint(f[8], 10, 62)
 		if err1 == nil && err2 == nil {
-			f[3] = strconv.FormatInt(in+out, 10)
+			f[3] = strconv.FormatUint(in+out, 10)
 		}
 	}
 	if f[0] == "Q3" || f[0] == "Q4" {
