@@ -59,6 +59,9 @@ func TestReservation_BeforeSendMovesALateStamp(t *testing.T) {
 		leased, stamped, left := run(WithMeta(map[string]any{"slow": true}))
 		assert.False(t, stamped.Before(left.Truncate(time.Millisecond)), "stamped %s, left %s", stamped, left)
 		assert.GreaterOrEqual(t, stamped.Sub(leased), 100*time.Millisecond)
-		assert.EqualValues(t, base+1, bp.Status().LateRestamps)
+		// BeforeSend renewed it once; a loaded machine may also start
+		// Process late (past 25 ms here), which renews it once more.
+		late := bp.Status().LateRestamps - base
+		assert.True(t, late == 1 || late == 2, "late restamps of the slow call: %d, want 1 (BeforeSend) or 2 (and a late start)", late)
 	})
 }
