@@ -109,9 +109,7 @@ func TestMeter_RateLimitReleasesWhatTheProviderDidNotCharge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs about 15 s")
 	}
-	t.Parallel()
-	meterSlots <- struct{}{}
-	defer func() { <-meterSlots }()
+	parallelRun(t)
 	queue := providertest.Limits{TPM: 100_000, RPM: 2_000, Window: meterWindow}
 	r := meterRun{provider: "openai", procs: 2, buffer: -1, n: 150, backend: redistest.Real, drain: true,
 		limits: providertest.Limits{TPM: 80_000, RPM: 2_000, Window: meterWindow}, queueLimits: &queue,

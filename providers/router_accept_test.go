@@ -236,9 +236,7 @@ func TestRouter_RunsAtTheSumOfItsDeploymentsLimits(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs about 25 s")
 	}
-	t.Parallel()
-	meterSlots <- struct{}{}
-	defer func() { <-meterSlots }()
+	parallelRun(t)
 	const windows = 3
 	s := startRouterRun(t, "router-sum", []int64{20_000, 40_000, 60_000}, nil, 4, 1200)
 	start := s.firstCall(t)
@@ -274,9 +272,7 @@ func TestRouter_DownDeploymentFailsOverAndIsProbedBackIn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs about 20 s")
 	}
-	t.Parallel()
-	meterSlots <- struct{}{}
-	defer func() { <-meterSlots }()
+	parallelRun(t)
 	s := startRouterRun(t, "router-down", []int64{20_000, 40_000, 60_000}, []bool{false, true, false}, 2, 500)
 	defer s.stop()
 	b := s.fakes[1]
@@ -327,9 +323,7 @@ func TestRouter_RateLimitPausesOnlyThatDeployment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs about 20 s")
 	}
-	t.Parallel()
-	meterSlots <- struct{}{}
-	defer func() { <-meterSlots }()
+	parallelRun(t)
 	s := startRouterRun(t, "router-429", []int64{20_000, 40_000, 60_000}, nil, 4, 1000)
 	defer s.stop()
 	c := s.fakes[2]
