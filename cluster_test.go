@@ -17,6 +17,7 @@ import (
 // TestCluster_NamespacesOnDifferentNodesRunSideBySide runs two namespaces
 // with different budgets on two masters of a 3-master cluster.
 func TestCluster_NamespacesOnDifferentNodesRunSideBySide(t *testing.T) {
+	t.Parallel()
 	if os.Getenv(redistest.EnvTestCluster) != "1" {
 		t.Skip("set " + redistest.EnvTestCluster + "=1 to run cluster tests")
 	}

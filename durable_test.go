@@ -169,6 +169,7 @@ func TestDurableAdd_RefusesClientsThatCannotWait(t *testing.T) {
 // ClusterClient would send it to any node; it must reach the master that
 // holds the namespace's slot, on the connection of the marker write.
 func TestDurableAdd_OnClusterWaitsOnTheKeysMaster(t *testing.T) {
+	t.Parallel()
 	if os.Getenv(redistest.EnvTestCluster) != "1" {
 		t.Skip("set " + redistest.EnvTestCluster + "=1 to run cluster tests")
 	}

@@ -72,6 +72,7 @@ func checkScanAgrees(t *testing.T, h HeuristicEstimator, payload string) {
 // figures, on hand-made cases and on random JSON built from the fields the
 // estimator reads.
 func TestScanUsage_AgreesWithDecoding(t *testing.T) {
+	t.Parallel()
 	for _, h := range []HeuristicEstimator{{}, {CharsPerToken: 3, DefaultMaxTokens: -1}, {DefaultMaxTokens: 50}} {
 		for _, p := range scanCases {
 			checkScanAgrees(t, h, p)

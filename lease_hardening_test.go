@@ -234,6 +234,7 @@ func TestOutage_ScriptErrorIsLoggedAsABug(t *testing.T) {
 // dead-lettered in the same call, never left "queued" in no queue; the
 // requests leased before it in that call run.
 func TestLease_CorruptFieldsAreDeadLetteredNotStranded(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ name, field, value string }{
 		{"fractional tokens", "tokens", "1.5"},
 		{"tokens past MaxTokens", "tokens", "100000000000000000"},
