@@ -135,7 +135,6 @@ func bedrockBurst(serverTPM, queueTPM int64) burst {
 // Acceptance: 200 requests through the fake OpenAI server whose TPM limit
 // equals the queue's: zero 429s, and no window over the limit.
 func TestProviders_OpenAIBurstAtTheLimitSeesNo429(t *testing.T) {
-	parallelRun(t)
 	r := openAIBurst(burstTPM, burstTPM).run(t)
 	r.log(t, "openai burst at the limit")
 	assert.Zero(t, r.stats.RateLimited, "the queue kept under the provider's limit")
@@ -153,7 +152,6 @@ func TestProviders_OpenAIBurstAtTheLimitSeesNo429(t *testing.T) {
 // queue cannot learn the real limit early), the provider's 429s are retried
 // without spending retries until all 200 complete.
 func TestProviders_OpenAIBurstOverTheLimitRetriesEvery429(t *testing.T) {
-	parallelRun(t)
 	b := openAIBurst(burstTPM, burstTPM*3/2)
 	b.noHeaders = true
 	r := b.run(t)
@@ -166,7 +164,6 @@ func TestProviders_OpenAIBurstOverTheLimitRetriesEvery429(t *testing.T) {
 // ledger takes the provider's word for what is left, so a budget set too
 // high costs few or no 429s; all 200 complete either way.
 func TestProviders_OpenAIBurstOverTheLimitLearnsFromHeaders(t *testing.T) {
-	parallelRun(t)
 	r := openAIBurst(burstTPM, burstTPM*3/2).run(t)
 	r.log(t, "openai burst 50% over the limit, with feedback headers")
 	r.assertEvery429Retried(t)
@@ -174,7 +171,6 @@ func TestProviders_OpenAIBurstOverTheLimitLearnsFromHeaders(t *testing.T) {
 
 // The same bursts through the Bedrock adapter and its fake.
 func TestProviders_BedrockBurstAtTheLimitSeesNoThrottle(t *testing.T) {
-	parallelRun(t)
 	r := bedrockBurst(burstTPM, burstTPM).run(t)
 	r.log(t, "bedrock burst at the limit")
 	assert.Zero(t, r.stats.RateLimited)
@@ -183,7 +179,6 @@ func TestProviders_BedrockBurstAtTheLimitSeesNoThrottle(t *testing.T) {
 }
 
 func TestProviders_BedrockBurstOverTheLimitRetriesEveryThrottle(t *testing.T) {
-	parallelRun(t)
 	r := bedrockBurst(burstTPM, burstTPM*3/2).run(t)
 	r.log(t, "bedrock burst 50% over the limit")
 	assert.Positive(t, r.stats.RateLimited)

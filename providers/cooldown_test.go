@@ -94,7 +94,6 @@ func coolDownCases() []coolDownCase {
 // from the response has passed, and the rate-limited request still
 // completes without spending its only attempt.
 func TestProviders_429OnOneWorkerPausesTheOther(t *testing.T) {
-	parallelRun(t)
 	for _, c := range coolDownCases() {
 		t.Run(c.name, func(t *testing.T) {
 			redistest.Each(t, func(t *testing.T, s *redistest.Server) {

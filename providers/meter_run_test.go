@@ -297,9 +297,7 @@ func (r meterRun) run(t *testing.T) (meterResult, *llmqueue.QueueManager, []stri
 // crowded the 100 ms a reservation has to reach the provider.)
 var meterSlots = make(chan struct{}, 6)
 
-// parallelRun marks t parallel and holds one of meterSlots until t ends:
-// for the in-process acceptance runs (bursts, cool-downs), which wait on
-// budget windows and Retry-After like the meter runs and share their bound.
+// parallelRun marks t parallel and holds one of meterSlots until t ends.
 func parallelRun(t *testing.T) {
 	t.Parallel()
 	meterSlots <- struct{}{}
