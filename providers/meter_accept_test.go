@@ -80,7 +80,14 @@ func TestMeter_ZeroRateLimitsOnMiniredisAndWithTheDefaultBuffer(t *testing.T) {
 		mini = append(mini, namedRun{provider + "/miniredis", meterCase(provider, 2, -1, redistest.Mini)})
 		buffered = append(buffered, namedRun{provider + "/default-buffer", meterCase(provider, 4, 0, redistest.Real)})
 	}
-	runConcurrently(t, mini, atTheLimit(0.95))
+	// One miniredis run at a time: miniredis serves each run from inside
+	// this test process, interpreting every script call, and three at
+	// once beside another busy `go test` left one run short of the floor
+	// (94.9%). The real-Redis runs of the other tests still fill the
+	// remaining slots meanwhile.
+	for _, c := range mini {
+		runConcurrently(t, []namedRun{c}, atTheLimit(0.95))
+	}
 	runConcurrently(t, buffered, atTheLimit(0.85))
 }
 
