@@ -23,11 +23,7 @@ func TestUnpackMatchesMaterialize(t *testing.T) {
 		packed, err := st.Get(ctx, req.ID)
 		require.NoError(t, err)
 
-		res, err := st.Lease(ctx, LeaseArgs{Max: 1, Lease: time.Minute, Window: time.Minute, Cycle: [3]int{3, 2, 1}})
-		require.NoError(t, err)
-		require.Len(t, res.Jobs, 1)
-		require.NoError(t, res.Jobs[0].Err)
-		hash := res.Jobs[0].Record
+		hash := leaseOne(t, st)
 		assert.Equal(t, packed.Payload, hash.Payload)
 		assert.Equal(t, packed.Tokens, hash.Tokens)
 		assert.Equal(t, packed.Priority, hash.Priority)
@@ -40,6 +36,17 @@ func TestUnpackMatchesMaterialize(t *testing.T) {
 		assert.Equal(t, string(req.Payload), string(packed.Payload))
 		assert.Equal(t, map[string][]byte{"user": []byte(`"u1"`), "n": []byte(`7`)}, packed.Meta)
 	})
+}
+
+// leaseOne leases the one request st's queues hold, which materializes
+// it, and returns it as its hash reads.
+func leaseOne(t *testing.T, st *Store) Record {
+	t.Helper()
+	res, err := st.Lease(context.Background(), LeaseArgs{Max: 1, Lease: time.Minute, Window: time.Minute, Cycle: [3]int{3, 2, 1}})
+	require.NoError(t, err)
+	require.Len(t, res.Jobs, 1)
+	require.NoError(t, res.Jobs[0].Err)
+	return res.Jobs[0].Record
 }
 
 func TestUnpack_MalformedIsCorruptNotPanic(t *testing.T) {
@@ -89,13 +96,10 @@ func TestAdd_CompactFormLeavesOutTokensThatAreInputPlusOutput(t *testing.T) {
 				rec, err := st.Get(ctx, "r")
 				require.NoError(t, err)
 				assert.Equal(t, tc.tokens, rec.Tokens, "Unpack")
-				res, err := st.Lease(ctx, LeaseArgs{Max: 1, Lease: time.Minute, Window: time.Minute, Cycle: [3]int{3, 2, 1}})
-				require.NoError(t, err)
-				require.Len(t, res.Jobs, 1)
-				require.NoError(t, res.Jobs[0].Err)
-				assert.Equal(t, tc.tokens, res.Jobs[0].Record.Tokens, "materialize")
-				assert.Equal(t, tc.in, res.Jobs[0].Record.InTokens)
-				assert.Equal(t, tc.out, res.Jobs[0].Record.OutTokens)
+				leased := leaseOne(t, st)
+				assert.Equal(t, tc.tokens, leased.Tokens, "materialize")
+				assert.Equal(t, tc.in, leased.InTokens)
+				assert.Equal(t, tc.out, leased.OutTokens)
 			})
 		}
 	})
@@ -126,10 +130,7 @@ func TestAdd_ReplayMatchesARequestStoredWithALongDigest(t *testing.T) {
 		var dup *DuplicateError
 		require.ErrorAs(t, st.Add(ctx, []NewRequest{other}), &dup)
 
-		res, err := st.Lease(ctx, LeaseArgs{Max: 1, Lease: time.Minute, Window: time.Minute, Cycle: [3]int{3, 2, 1}})
-		require.NoError(t, err)
-		require.Len(t, res.Jobs, 1)
-		assert.EqualValues(t, 1_074, res.Jobs[0].Record.Tokens)
+		assert.EqualValues(t, 1_074, leaseOne(t, st).Tokens)
 		require.NoError(t, st.Add(ctx, []NewRequest{req}), "replay of the old request, leased (a hash)")
 		require.ErrorAs(t, st.Add(ctx, []NewRequest{other}), &dup)
 	})
