@@ -163,8 +163,9 @@ func TestRouter_RateLimitPausesOnlyThatDeployment(t *testing.T) {
 		require.NoError(t, err)
 		// Had a's 429 paused b too, b's calls would stop for about 5 s
 		// after it; a loaded machine only spaces them out.
-		require.NotEmpty(t, a.callStarts(), "a was called")
-		require.Less(t, longestPause(a.callStarts()[0], b.callStarts()), 4*time.Second, "b kept going while a waited out its 5 s")
+		aStarts := a.callStarts()
+		require.NotEmpty(t, aStarts, "a was called")
+		require.Less(t, longestPause(aStarts[0], b.callStarts()), 4*time.Second, "b kept going while a waited out its 5 s")
 		for _, st := range final {
 			require.Equal(t, StatusCompleted, st.Status)
 			require.Equal(t, 1, st.Attempts)
